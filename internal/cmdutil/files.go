@@ -1,0 +1,111 @@
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// File is one file to write.
+type File struct {
+	Path string
+	Data []byte
+	Mode os.FileMode // 0600 for private keys, 0644 for certificates
+}
+
+// ErrExists is returned by WriteFiles when a file exists and force is false.
+var ErrExists = errors.New("file exists")
+
+// WriteFiles writes every file or none: each goes to a temporary file in its own
+// directory, with its mode from the start, and all are renamed into place only when all
+// were written. Without force, an existing file stops everything before anything is
+// written.
+func WriteFiles(files []File, force bool) (err error) {
+	if !force {
+		for _, f := range files {
+			if _, err := os.Lstat(f.Path); err == nil {
+				return Hint(fmt.Errorf("%s: %w", f.Path, ErrExists), "add --force to replace it, or choose another --out-dir")
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	temps := make([]string, 0, len(files))
+	defer func() {
+		if err != nil {
+			for _, t := range temps {
+				os.Remove(t)
+			}
+		}
+	}()
+	for _, f := range files {
+		t, err := writeTemp(f)
+		if err != nil {
+			return err
+		}
+		temps = append(temps, t)
+	}
+	for i, f := range files {
+		if err := os.Rename(temps[i], f.Path); err != nil {
+			return fmt.Errorf("writing %s: %w", f.Path, err)
+		}
+	}
+	for _, dir := range dirs(files) {
+		syncDir(dir)
+	}
+	return nil
+}
+
+func writeTemp(f File) (string, error) {
+	dir, base := filepath.Split(f.Path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", f.Path, err)
+	}
+	name := tmp.Name()
+	fail := func(err error) (string, error) {
+		tmp.Close()
+		os.Remove(name)
+		return "", fmt.Errorf("writing %s: %w", f.Path, err)
+	}
+	// CreateTemp makes the file 0600, so a key is never readable by others, even for a
+	// moment; a wider mode is set before any content is written.
+	if err := tmp.Chmod(f.Mode); err != nil {
+		return fail(err)
+	}
+	if _, err := tmp.Write(f.Data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	return name, nil
+}
+
+func dirs(files []File) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		d := filepath.Dir(f.Path)
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

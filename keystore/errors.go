@@ -1,0 +1,33 @@
+package keystore
+
+import "errors"
+
+// Sentinel errors, tested with errors.Is. The error values returned carry the file,
+// alias or detail in their message and wrap one of these.
+var (
+	// ErrWrongPassword: the store password does not open the keystore (integrity check
+	// or decryption failed).
+	ErrWrongPassword = errors.New("wrong store password")
+	// ErrWrongKeyPassword: the store opened but the key password does not decrypt the key.
+	ErrWrongKeyPassword = errors.New("wrong key password")
+	// ErrAliasNotFound: no entry has the requested alias.
+	ErrAliasNotFound = errors.New("alias not found")
+	// ErrAmbiguousAlias: no alias was given and the keystore holds several private keys.
+	ErrAmbiguousAlias = errors.New("several private keys")
+	// ErrNoPrivateKey: the keystore (or the chosen entry) holds no private key.
+	ErrNoPrivateKey = errors.New("no private key")
+	// ErrUnsupportedFormat: the bytes are not a keystore format this package reads.
+	ErrUnsupportedFormat = errors.New("not a keystore")
+	// ErrMalformed: the format was recognised but the content is damaged or truncated.
+	ErrMalformed = errors.New("malformed keystore")
+	// ErrTooLarge: the input is larger than MaxSize and was not parsed.
+	ErrTooLarge = errors.New("keystore too large")
+	// ErrKeyMismatch: the private key does not belong to the certificate.
+	ErrKeyMismatch = errors.New("private key does not match certificate")
+	// ErrUnsupportedAlgorithm: an encryption, MAC or key algorithm this package does not
+	// implement.
+	ErrUnsupportedAlgorithm = errors.New("unsupported algorithm")
+	// ErrPasswordEncoding: the password cannot be represented the way the format
+	// requires (for example a non-ASCII password for a JCEKS key).
+	ErrPasswordEncoding = errors.New("password cannot be encoded for this format")
+)

@@ -1,0 +1,223 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/cipher"
+	"crypto/des"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/subtle"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+
+	jks "github.com/pavlo-v-chernykh/keystore-go/v4"
+)
+
+var (
+	oidJKSKeyProtector   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 42, 2, 17, 1, 1}
+	oidJCEKSKeyProtector = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 42, 2, 19, 1} // PBEWithMD5AndTripleDES
+)
+
+type encryptedPrivateKeyInfo struct {
+	Algorithm pkix.AlgorithmIdentifier
+	Data      []byte
+}
+
+// parseJKS reads a JKS keystore. Passwords whose characters all fit in Latin-1 go through
+// keystore-go exactly as keytool hashes them; keystore-go sends each password byte as
+// (0x00, b), which cannot express characters above U+00FF, so those passwords are
+// checked here with the full UTF-16BE encoding Java uses, sharing the JCEKS code.
+func parseJKS(data []byte, storePass []byte) (*Keystore, error) {
+	walked, err := sunWalk(data, FormatJKS)
+	if err != nil {
+		return nil, err
+	}
+	var decrypt func(sunEntry) func([]byte) (crypto.Signer, error)
+	if pass, ok := latin1(storePass); ok {
+		store := jks.New(jks.WithCaseExactAliases())
+		if err := store.Load(bytes.NewReader(data), pass); err != nil {
+			if sunVerify(data, storePass) {
+				return nil, malformed(FormatJKS, "keystore-go", err)
+			}
+			return nil, ErrWrongPassword
+		}
+		decrypt = func(w sunEntry) func([]byte) (crypto.Signer, error) {
+			return func(keyPass []byte) (crypto.Signer, error) {
+				kp, ok := latin1(keyPass)
+				if !ok {
+					return decryptSunKey(w, keyPass)
+				}
+				entry, err := store.GetPrivateKeyEntry(w.alias, kp)
+				if err != nil {
+					if errors.Is(err, jks.ErrEntryNotFound) {
+						return decryptSunKey(w, keyPass)
+					}
+					return nil, fmt.Errorf("wrong key password for alias %q: %w", w.alias, ErrWrongKeyPassword)
+				}
+				return parsePKCS8Signer(entry.PrivateKey, w.alias)
+			}
+		}
+	} else {
+		if !sunVerify(data, storePass) {
+			return nil, ErrWrongPassword
+		}
+		decrypt = func(w sunEntry) func([]byte) (crypto.Signer, error) {
+			return func(keyPass []byte) (crypto.Signer, error) { return decryptSunKey(w, keyPass) }
+		}
+	}
+	entries, err := sunEntries(walked, FormatJKS, decrypt)
+	if err != nil {
+		return nil, err
+	}
+	return &Keystore{Format: FormatJKS, Entries: entries}, nil
+}
+
+// parseJCEKS reads a JCEKS keystore (the layout of JKS plus secret-key entries).
+func parseJCEKS(data []byte, storePass []byte) (*Keystore, error) {
+	walked, err := sunWalk(data, FormatJCEKS)
+	if err != nil {
+		return nil, err
+	}
+	if !sunVerify(data, storePass) {
+		return nil, ErrWrongPassword
+	}
+	entries, err := sunEntries(walked, FormatJCEKS, func(w sunEntry) func([]byte) (crypto.Signer, error) {
+		return func(keyPass []byte) (crypto.Signer, error) { return decryptSunKey(w, keyPass) }
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Keystore{Format: FormatJCEKS, Entries: entries}, nil
+}
+
+// decryptSunKey decrypts a JKS or JCEKS private key with either of Sun's key protectors.
+func decryptSunKey(w sunEntry, keyPass []byte) (crypto.Signer, error) {
+	var info encryptedPrivateKeyInfo
+	if rest, err := asn1.Unmarshal(w.protected, &info); err != nil || len(rest) > 0 {
+		return nil, fmt.Errorf("damaged protected key of alias %q: %w", w.alias, ErrMalformed)
+	}
+	var plain []byte
+	var err error
+	switch alg := info.Algorithm.Algorithm; {
+	case alg.Equal(oidJKSKeyProtector):
+		plain, err = jksKeyProtectorDecrypt(info.Data, utf16BE(keyPass))
+	case alg.Equal(oidJCEKSKeyProtector):
+		plain, err = jceKeyProtectorDecrypt(info.Algorithm.Parameters.FullBytes, info.Data, keyPass)
+	default:
+		return nil, fmt.Errorf("alias %q: key protection %v: %w", w.alias, alg, ErrUnsupportedAlgorithm)
+	}
+	if err != nil {
+		if errors.Is(err, ErrPasswordEncoding) || errors.Is(err, ErrMalformed) {
+			return nil, fmt.Errorf("alias %q: %w", w.alias, err)
+		}
+		return nil, fmt.Errorf("wrong key password for alias %q: %w", w.alias, ErrWrongKeyPassword)
+	}
+	return parsePKCS8Signer(plain, w.alias)
+}
+
+// jksKeyProtectorDecrypt implements sun.security.provider.KeyProtector: a SHA-1 keystream
+// seeded by a 20-byte salt, and a SHA-1 check of the password and plaintext at the end.
+func jksKeyProtectorDecrypt(data, password []byte) ([]byte, error) {
+	if len(data) < 2*sha1.Size {
+		return nil, fmt.Errorf("protected key too short: %w", ErrMalformed)
+	}
+	salt := data[:sha1.Size]
+	enc := data[sha1.Size : len(data)-sha1.Size]
+	check := data[len(data)-sha1.Size:]
+	plain := make([]byte, len(enc))
+	digest := salt
+	for off := 0; off < len(enc); off += sha1.Size {
+		h := sha1.New()
+		h.Write(password)
+		h.Write(digest)
+		digest = h.Sum(nil)
+		for i := 0; i < sha1.Size && off+i < len(enc); i++ {
+			plain[off+i] = enc[off+i] ^ digest[i]
+		}
+	}
+	h := sha1.New()
+	h.Write(password)
+	h.Write(plain)
+	if subtle.ConstantTimeCompare(h.Sum(nil), check) != 1 {
+		return nil, ErrWrongKeyPassword
+	}
+	return plain, nil
+}
+
+// jceKeyProtectorDecrypt implements com.sun.crypto.provider.KeyProtector:
+// PBEWithMD5AndTripleDES, Sun's own MD5-based derivation of a 3DES key and IV.
+func jceKeyProtectorDecrypt(params, data, password []byte) ([]byte, error) {
+	var p struct {
+		Salt       []byte
+		Iterations int
+	}
+	if rest, err := asn1.Unmarshal(params, &p); err != nil || len(rest) > 0 || len(p.Salt) != 8 {
+		return nil, fmt.Errorf("PBEWithMD5AndTripleDES parameters: %w", ErrMalformed)
+	}
+	if p.Iterations < 1 || p.Iterations > 10_000_000 {
+		return nil, fmt.Errorf("PBEWithMD5AndTripleDES iteration count %d: %w", p.Iterations, ErrMalformed)
+	}
+	for _, c := range password {
+		if c < 0x20 || c > 0x7e { // javax.crypto.spec.PBEKeySpec takes printable ASCII only
+			return nil, fmt.Errorf("JCEKS key passwords are printable ASCII only: %w", ErrPasswordEncoding)
+		}
+	}
+	if len(data) == 0 || len(data)%des.BlockSize != 0 {
+		return nil, fmt.Errorf("encrypted key length %d: %w", len(data), ErrMalformed)
+	}
+	salt := append([]byte(nil), p.Salt...)
+	if bytes.Equal(salt[:4], salt[4:]) {
+		salt[0], salt[3] = salt[3], salt[0]
+		salt[1], salt[2] = salt[2], salt[1]
+	}
+	var derived []byte
+	for half := 0; half < 2; half++ {
+		h := salt[half*4 : half*4+4]
+		for j := 0; j < p.Iterations; j++ {
+			sum := md5.Sum(append(append([]byte(nil), h...), password...))
+			h = sum[:]
+		}
+		derived = append(derived, h...)
+	}
+	block, err := des.NewTripleDESCipher(derived[:24])
+	if err != nil {
+		return nil, err
+	}
+	plain := make([]byte, len(data))
+	cipher.NewCBCDecrypter(block, derived[24:32]).CryptBlocks(plain, data)
+	return pkcs7Unpad(plain, des.BlockSize)
+}
+
+// pkcs7Unpad removes PKCS#5/#7 padding; bad padding almost always means a wrong password.
+func pkcs7Unpad(b []byte, blockSize int) ([]byte, error) {
+	if len(b) == 0 || len(b)%blockSize != 0 {
+		return nil, ErrWrongKeyPassword
+	}
+	n := int(b[len(b)-1])
+	if n == 0 || n > blockSize || n > len(b) {
+		return nil, ErrWrongKeyPassword
+	}
+	for _, c := range b[len(b)-n:] {
+		if int(c) != n {
+			return nil, ErrWrongKeyPassword
+		}
+	}
+	return b[:len(b)-n], nil
+}
+
+// parsePKCS8Signer parses a decrypted PKCS#8 key.
+func parsePKCS8Signer(der []byte, alias string) (crypto.Signer, error) {
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("private key of alias %q: %v: %w", alias, err, ErrMalformed)
+	}
+	s, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("private key of alias %q is a %T: %w", alias, key, ErrUnsupportedAlgorithm)
+	}
+	return s, nil
+}

@@ -1,0 +1,97 @@
+package keystore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// MaxSize is the largest input Parse accepts. Real keystores, even truststores with
+// hundreds of certificates, are well below it.
+const MaxSize = 16 << 20
+
+var (
+	magicJKS   = []byte{0xfe, 0xed, 0xfe, 0xed}
+	magicJCEKS = []byte{0xce, 0xce, 0xce, 0xce}
+)
+
+// ReadFile reads and parses the keystore at path. Errors name the file.
+func ReadFile(path string, storePass []byte) (*Keystore, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	ks, err := Parse(data, storePass)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ks, nil
+}
+
+// DetectFormat tells the format of data from its first bytes.
+func DetectFormat(data []byte) Format {
+	switch {
+	case bytes.HasPrefix(data, magicJKS):
+		return FormatJKS
+	case bytes.HasPrefix(data, magicJCEKS):
+		return FormatJCEKS
+	case len(data) > 1 && data[0] == 0x30:
+		if isDERCertificate(data) {
+			return FormatDER
+		}
+		return FormatPKCS12
+	case bytes.Contains(data[:min(len(data), 4096)], []byte("-----BEGIN ")):
+		return FormatPEM
+	}
+	return FormatUnknown
+}
+
+// Parse parses a keystore of any supported format. storePass may be empty for PEM and
+// DER input; for PEM it decrypts encrypted private keys.
+func Parse(data []byte, storePass []byte) (ks *Keystore, err error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("larger than %d MiB, refused before parsing: %w", MaxSize>>20, ErrTooLarge)
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("empty file (reads JKS, JCEKS, PKCS#12, PEM, DER): %w", ErrUnsupportedFormat)
+	}
+	// The decoders check every length against the input; this is the last line of
+	// defence that keeps a parser bug from taking a program down on hostile input.
+	defer func() {
+		if r := recover(); r != nil {
+			ks, err = nil, fmt.Errorf("%w: internal parser error: %v", ErrMalformed, r)
+		}
+	}()
+	switch f := DetectFormat(data); f {
+	case FormatJKS:
+		return parseJKS(data, storePass)
+	case FormatJCEKS:
+		return parseJCEKS(data, storePass)
+	case FormatPKCS12:
+		return parsePKCS12(data, storePass)
+	case FormatDER:
+		return parseDERCert(data)
+	case FormatPEM:
+		return parsePEM(data, storePass)
+	}
+	return nil, fmt.Errorf("not a keystore: first bytes % x (reads JKS, JCEKS, PKCS#12, PEM, DER): %w",
+		data[:min(len(data), 4)], ErrUnsupportedFormat)
+}
+
+// malformed wraps a decoding failure as ErrMalformed with a short description.
+func malformed(format Format, what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("damaged %s keystore: %s: %w", format, what, ErrMalformed)
+	}
+	if errors.Is(err, ErrMalformed) {
+		return err
+	}
+	return fmt.Errorf("damaged %s keystore: %s: %v: %w", format, what, err, ErrMalformed)
+}
