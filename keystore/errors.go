@@ -1,6 +1,9 @@
 package keystore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, tested with errors.Is. The error values returned carry the file,
 // alias or detail in their message and wrap one of these.
@@ -31,3 +34,17 @@ var (
 	// requires (for example a non-ASCII password for a JCEKS key).
 	ErrPasswordEncoding = errors.New("password cannot be encoded for this format")
 )
+
+// kerror is an error whose message says everything and which matches a sentinel with
+// errors.Is, without repeating the sentinel's text at the end of the line.
+type kerror struct {
+	msg      string
+	sentinel error
+}
+
+func (e *kerror) Error() string { return e.msg }
+func (e *kerror) Unwrap() error { return e.sentinel }
+
+func errorf(sentinel error, format string, a ...any) error {
+	return &kerror{msg: fmt.Sprintf(format, a...), sentinel: sentinel}
+}

@@ -235,4 +235,3 @@ func primitiveSize(code byte) int {
 	}
 	return 0
 }
-

@@ -56,7 +56,7 @@ func parseJKS(data []byte, storePass []byte) (*Keystore, error) {
 					if errors.Is(err, jks.ErrEntryNotFound) {
 						return decryptSunKey(w, keyPass)
 					}
-					return nil, fmt.Errorf("wrong key password for alias %q: %w", w.alias, ErrWrongKeyPassword)
+					return nil, errorf(ErrWrongKeyPassword, "wrong key password for alias %q", w.alias)
 				}
 				return parsePKCS8Signer(entry.PrivateKey, w.alias)
 			}
@@ -98,7 +98,7 @@ func parseJCEKS(data []byte, storePass []byte) (*Keystore, error) {
 func decryptSunKey(w sunEntry, keyPass []byte) (crypto.Signer, error) {
 	var info encryptedPrivateKeyInfo
 	if rest, err := asn1.Unmarshal(w.protected, &info); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("damaged protected key of alias %q: %w", w.alias, ErrMalformed)
+		return nil, errorf(ErrMalformed, "damaged protected key of alias %q", w.alias)
 	}
 	var plain []byte
 	var err error
@@ -108,13 +108,13 @@ func decryptSunKey(w sunEntry, keyPass []byte) (crypto.Signer, error) {
 	case alg.Equal(oidJCEKSKeyProtector):
 		plain, err = jceKeyProtectorDecrypt(info.Algorithm.Parameters.FullBytes, info.Data, keyPass)
 	default:
-		return nil, fmt.Errorf("alias %q: key protection %v: %w", w.alias, alg, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "alias %q: key protection %v", w.alias, alg)
 	}
 	if err != nil {
 		if errors.Is(err, ErrPasswordEncoding) || errors.Is(err, ErrMalformed) {
 			return nil, fmt.Errorf("alias %q: %w", w.alias, err)
 		}
-		return nil, fmt.Errorf("wrong key password for alias %q: %w", w.alias, ErrWrongKeyPassword)
+		return nil, errorf(ErrWrongKeyPassword, "wrong key password for alias %q", w.alias)
 	}
 	return parsePKCS8Signer(plain, w.alias)
 }
@@ -123,7 +123,7 @@ func decryptSunKey(w sunEntry, keyPass []byte) (crypto.Signer, error) {
 // seeded by a 20-byte salt, and a SHA-1 check of the password and plaintext at the end.
 func jksKeyProtectorDecrypt(data, password []byte) ([]byte, error) {
 	if len(data) < 2*sha1.Size {
-		return nil, fmt.Errorf("protected key too short: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "protected key too short")
 	}
 	salt := data[:sha1.Size]
 	enc := data[sha1.Size : len(data)-sha1.Size]
@@ -156,18 +156,18 @@ func jceKeyProtectorDecrypt(params, data, password []byte) ([]byte, error) {
 		Iterations int
 	}
 	if rest, err := asn1.Unmarshal(params, &p); err != nil || len(rest) > 0 || len(p.Salt) != 8 {
-		return nil, fmt.Errorf("PBEWithMD5AndTripleDES parameters: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBEWithMD5AndTripleDES parameters")
 	}
 	if p.Iterations < 1 || p.Iterations > 10_000_000 {
-		return nil, fmt.Errorf("PBEWithMD5AndTripleDES iteration count %d: %w", p.Iterations, ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBEWithMD5AndTripleDES iteration count %d", p.Iterations)
 	}
 	for _, c := range password {
 		if c < 0x20 || c > 0x7e { // javax.crypto.spec.PBEKeySpec takes printable ASCII only
-			return nil, fmt.Errorf("JCEKS key passwords are printable ASCII only: %w", ErrPasswordEncoding)
+			return nil, errorf(ErrPasswordEncoding, "JCEKS key passwords are printable ASCII only")
 		}
 	}
 	if len(data) == 0 || len(data)%des.BlockSize != 0 {
-		return nil, fmt.Errorf("encrypted key length %d: %w", len(data), ErrMalformed)
+		return nil, errorf(ErrMalformed, "encrypted key length %d", len(data))
 	}
 	salt := append([]byte(nil), p.Salt...)
 	if bytes.Equal(salt[:4], salt[4:]) {
@@ -213,11 +213,11 @@ func pkcs7Unpad(b []byte, blockSize int) ([]byte, error) {
 func parsePKCS8Signer(der []byte, alias string) (crypto.Signer, error) {
 	key, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("private key of alias %q: %v: %w", alias, err, ErrMalformed)
+		return nil, errorf(ErrMalformed, "private key of alias %q: %v", alias, err)
 	}
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("private key of alias %q is a %T: %w", alias, key, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "private key of alias %q is a %T", alias, key)
 	}
 	return s, nil
 }

@@ -99,14 +99,14 @@ func (e *Entry) Leaf() *x509.Certificate {
 // the entry's leaf certificate.
 func (e *Entry) PrivateKey(keyPass []byte) (crypto.Signer, error) {
 	if e.Kind != PrivateKeyEntry || e.decrypt == nil {
-		return nil, fmt.Errorf("entry %q is a %s: %w", e.Alias, e.Kind, ErrNoPrivateKey)
+		return nil, errorf(ErrNoPrivateKey, "entry %q is a %s", e.Alias, e.Kind)
 	}
 	key, err := e.decrypt(keyPass)
 	if err != nil {
 		return nil, err
 	}
 	if leaf := e.Leaf(); leaf != nil && !KeyMatchesCert(key, leaf) {
-		return nil, fmt.Errorf("entry %q: %w", e.Alias, ErrKeyMismatch)
+		return nil, errorf(ErrKeyMismatch, "entry %q", e.Alias)
 	}
 	return key, nil
 }
@@ -132,7 +132,7 @@ func (ks *Keystore) Entry(alias string) (*Entry, error) {
 			return e, nil
 		}
 	}
-	return nil, fmt.Errorf("alias %q not found; aliases: %s: %w", alias, listAliases(ks.Entries, 0), ErrAliasNotFound)
+	return nil, errorf(ErrAliasNotFound, "alias %q not found; aliases: %s", alias, listAliases(ks.Entries, 0))
 }
 
 // KeyEntries returns the private-key entries in file order.
@@ -163,11 +163,11 @@ func (ks *Keystore) KeyEntry(alias string) (*Entry, error) {
 	keys := ks.KeyEntries()
 	switch len(keys) {
 	case 0:
-		return nil, fmt.Errorf("%d entries, none with a private key: %w", len(ks.Entries), ErrNoPrivateKey)
+		return nil, errorf(ErrNoPrivateKey, "%d entries, none with a private key", len(ks.Entries))
 	case 1:
 		return keys[0], nil
 	}
-	return nil, fmt.Errorf("%d private keys, choose one with --alias: %s: %w", len(keys), listAliases(keys, 0), ErrAmbiguousAlias)
+	return nil, errorf(ErrAmbiguousAlias, "%d private keys, choose one with --alias: %s", len(keys), listAliases(keys, 0))
 }
 
 func listAliases(entries []*Entry, kind EntryKind) string {

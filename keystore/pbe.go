@@ -150,19 +150,19 @@ func pbeDecrypt(alg pkix.AlgorithmIdentifier, data, password []byte) ([]byte, er
 		alg.Algorithm.Equal(oidPBEWithSHAAnd128BitRC2CBC), alg.Algorithm.Equal(oidPBEWithSHAAnd40BitRC2CBC):
 		return pkcs12PBEDecrypt(alg, data, password)
 	}
-	return nil, fmt.Errorf("encryption %v: %w", alg.Algorithm, ErrUnsupportedAlgorithm)
+	return nil, errorf(ErrUnsupportedAlgorithm, "encryption %v", alg.Algorithm)
 }
 
 func pkcs12PBEDecrypt(alg pkix.AlgorithmIdentifier, data, password []byte) ([]byte, error) {
 	var p pbeParams
 	if rest, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("PKCS#12 PBE parameters: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PKCS#12 PBE parameters")
 	}
 	if p.Iterations < 1 || p.Iterations > maxIterations {
-		return nil, fmt.Errorf("PBE iteration count %d: %w", p.Iterations, ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBE iteration count %d", p.Iterations)
 	}
 	if len(data) == 0 || len(data)%8 != 0 {
-		return nil, fmt.Errorf("encrypted length %d: %w", len(data), ErrMalformed)
+		return nil, errorf(ErrMalformed, "encrypted length %d", len(data))
 	}
 	try := func(pw []byte) ([]byte, error) {
 		out := append([]byte(nil), data...)
@@ -202,17 +202,17 @@ func pkcs12PBEDecrypt(alg pkix.AlgorithmIdentifier, data, password []byte) ([]by
 func pbes2Decrypt(params, data, password []byte) ([]byte, error) {
 	var p pbes2Params
 	if rest, err := asn1.Unmarshal(params, &p); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("PBES2 parameters: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBES2 parameters")
 	}
 	if !p.KeyDerivationFunc.Algorithm.Equal(oidPBKDF2) {
-		return nil, fmt.Errorf("PBES2 key derivation %v: %w", p.KeyDerivationFunc.Algorithm, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "PBES2 key derivation %v", p.KeyDerivationFunc.Algorithm)
 	}
 	var kdf pbkdf2Params
 	if rest, err := asn1.Unmarshal(p.KeyDerivationFunc.Parameters.FullBytes, &kdf); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("PBKDF2 parameters: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBKDF2 parameters")
 	}
 	if kdf.Iterations < 1 || kdf.Iterations > maxIterations {
-		return nil, fmt.Errorf("PBKDF2 iteration count %d: %w", kdf.Iterations, ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBKDF2 iteration count %d", kdf.Iterations)
 	}
 	prf := sha1.New
 	switch alg := kdf.PRF.Algorithm; {
@@ -226,7 +226,7 @@ func pbes2Decrypt(params, data, password []byte) ([]byte, error) {
 	case alg.Equal(oidHMACWithSHA512):
 		prf = sha512.New
 	default:
-		return nil, fmt.Errorf("PBKDF2 PRF %v: %w", alg, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "PBKDF2 PRF %v", alg)
 	}
 	var keyLen int
 	var newBlock func([]byte) (cipher.Block, error)
@@ -240,25 +240,25 @@ func pbes2Decrypt(params, data, password []byte) ([]byte, error) {
 	case alg.Equal(oidDESEDE3CBC):
 		keyLen, newBlock = 24, des.NewTripleDESCipher
 	default:
-		return nil, fmt.Errorf("PBES2 cipher %v: %w", alg, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "PBES2 cipher %v", alg)
 	}
 	if kdf.KeyLength != 0 && kdf.KeyLength != keyLen {
-		return nil, fmt.Errorf("PBKDF2 key length %d for a %d-byte cipher: %w", kdf.KeyLength, keyLen, ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBKDF2 key length %d for a %d-byte cipher", kdf.KeyLength, keyLen)
 	}
 	var iv []byte
 	if rest, err := asn1.Unmarshal(p.EncryptionScheme.Parameters.FullBytes, &iv); err != nil || len(rest) > 0 {
-		return nil, fmt.Errorf("PBES2 IV: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBES2 IV")
 	}
 	key, err := pbkdf2.Key(prf, string(password), kdf.Salt, kdf.Iterations, keyLen)
 	if err != nil {
-		return nil, fmt.Errorf("PBKDF2: %v: %w", err, ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBKDF2: %v", err)
 	}
 	block, err := newBlock(key)
 	if err != nil {
 		return nil, err
 	}
 	if len(iv) != block.BlockSize() || len(data) == 0 || len(data)%block.BlockSize() != 0 {
-		return nil, fmt.Errorf("PBES2 IV or data length: %w", ErrMalformed)
+		return nil, errorf(ErrMalformed, "PBES2 IV or data length")
 	}
 	out := make([]byte, len(data))
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(out, data)

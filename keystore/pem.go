@@ -39,7 +39,7 @@ func parsePEM(data []byte, storePass []byte) (*Keystore, error) {
 		case "EC PARAMETERS", "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST", "X509 CRL", "PUBLIC KEY":
 			// Parameters travel with SEC1 keys; the others are not keystore material.
 		default:
-			return nil, fmt.Errorf("PEM block %q is not read (reads certificates and private keys): %w", b.Type, ErrUnsupportedFormat)
+			return nil, errorf(ErrUnsupportedFormat, "PEM block %q is not read (reads certificates and private keys)", b.Type)
 		}
 	}
 	if len(certs) == 0 && len(keys) == 0 {
@@ -64,7 +64,7 @@ func parsePEM(data []byte, storePass []byte) (*Keystore, error) {
 		e.decrypt = func([]byte) (crypto.Signer, error) { return k, nil }
 		if leaf == nil {
 			if len(certs) > 0 {
-				return nil, fmt.Errorf("private key %d matches none of the %d certificates in the bundle: %w", i+1, len(certs), ErrKeyMismatch)
+				return nil, errorf(ErrKeyMismatch, "private key %d matches none of the %d certificates in the bundle", i+1, len(certs))
 			}
 			e.Alias = fmt.Sprintf("key-%d", i+1)
 		} else {
@@ -92,7 +92,7 @@ func parsePEMKey(b *pem.Block, password []byte) (crypto.Signer, error) {
 			return nil, malformed(FormatPEM, "encrypted private key", err)
 		}
 		if len(password) == 0 {
-			return nil, fmt.Errorf("the private key is encrypted and no password was given: %w", ErrWrongPassword)
+			return nil, errorf(ErrWrongPassword, "the private key is encrypted and no password was given")
 		}
 		plain, err := pbeDecrypt(info.Algorithm, info.Data, password)
 		if errors.Is(err, errDecrypt) {
@@ -103,7 +103,7 @@ func parsePEMKey(b *pem.Block, password []byte) (crypto.Signer, error) {
 		}
 		der = plain
 	} else if _, ok := b.Headers["DEK-Info"]; ok {
-		return nil, fmt.Errorf("OpenSSL's legacy PEM encryption (Proc-Type/DEK-Info) is not read; convert it with openssl pkcs8 -topk8: %w", ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "OpenSSL's legacy PEM encryption (Proc-Type/DEK-Info) is not read; convert it with openssl pkcs8 -topk8")
 	}
 	var key any
 	var err error
@@ -123,7 +123,7 @@ func parsePEMKey(b *pem.Block, password []byte) (crypto.Signer, error) {
 	}
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("private key of type %T: %w", key, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "private key of type %T", key)
 	}
 	return s, nil
 }

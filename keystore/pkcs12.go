@@ -121,12 +121,12 @@ func parseDERCert(data []byte) (*Keystore, error) {
 
 func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
 	if isBER(data) {
-		return nil, fmt.Errorf("PKCS#12 in BER (indefinite lengths) is not read; re-encode it as DER with openssl pkcs12 -export or keytool -importkeystore: %w", ErrUnsupportedFormat)
+		return nil, errorf(ErrUnsupportedFormat, "PKCS#12 in BER (indefinite lengths) is not read; re-encode it as DER with openssl pkcs12 -export or keytool -importkeystore")
 	}
 	var pfx pfxPdu
 	rest, err := asn1.Unmarshal(data, &pfx)
 	if err != nil {
-		return nil, fmt.Errorf("not a keystore: DER data that is neither PKCS#12 nor a certificate (%v) (reads JKS, JCEKS, PKCS#12, PEM, DER): %w", err, ErrUnsupportedFormat)
+		return nil, errorf(ErrUnsupportedFormat, "not a keystore: DER data that is neither PKCS#12 nor a certificate (%v) (reads JKS, JCEKS, PKCS#12, PEM, DER)", err)
 	}
 	if len(rest) > 0 {
 		return nil, malformed(FormatPKCS12, fmt.Sprintf("%d bytes after the end", len(rest)), nil)
@@ -135,7 +135,7 @@ func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
 		return nil, malformed(FormatPKCS12, fmt.Sprintf("version %d, want 3", pfx.Version), nil)
 	}
 	if !pfx.AuthSafe.ContentType.Equal(oidDataContentType) {
-		return nil, fmt.Errorf("PKCS#12 with public-key integrity (signed data) is not read: %w", ErrUnsupportedFormat)
+		return nil, errorf(ErrUnsupportedFormat, "PKCS#12 with public-key integrity (signed data) is not read")
 	}
 	var authSafe []byte
 	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
@@ -171,7 +171,7 @@ func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
 				return nil, fmt.Errorf("PKCS#12 certificate safe: %w", err)
 			}
 		default:
-			return nil, fmt.Errorf("PKCS#12 content type %v (enveloped data) is not read: %w", ci.ContentType, ErrUnsupportedFormat)
+			return nil, errorf(ErrUnsupportedFormat, "PKCS#12 content type %v (enveloped data) is not read", ci.ContentType)
 		}
 		if bags, err = collectBags(bags, contents, 0); err != nil {
 			return nil, err
@@ -183,11 +183,11 @@ func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
 func verifyPKCS12MAC(md *macData, content, password []byte) error {
 	alg := md.Mac.Algorithm.Algorithm
 	if alg.Equal(oidPBMAC1) {
-		return fmt.Errorf("PKCS#12 PBMAC1 integrity: %w", ErrUnsupportedAlgorithm)
+		return errorf(ErrUnsupportedAlgorithm, "PKCS#12 PBMAC1 integrity")
 	}
 	newHash := macHash(alg)
 	if newHash == nil {
-		return fmt.Errorf("PKCS#12 MAC digest %v: %w", alg, ErrUnsupportedAlgorithm)
+		return errorf(ErrUnsupportedAlgorithm, "PKCS#12 MAC digest %v", alg)
 	}
 	if md.Iterations < 1 || md.Iterations > maxIterations {
 		return malformed(FormatPKCS12, fmt.Sprintf("MAC iteration count %d", md.Iterations), nil)
@@ -374,7 +374,7 @@ func decryptKeyBag(b *p12Bag, keyPass []byte, alias string) (crypto.Signer, erro
 		}
 		plain, err := pbeDecrypt(info.Algorithm, info.Data, keyPass)
 		if errors.Is(err, errDecrypt) {
-			return nil, fmt.Errorf("wrong key password for alias %q: %w", alias, ErrWrongKeyPassword)
+			return nil, errorf(ErrWrongKeyPassword, "wrong key password for alias %q", alias)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("key of alias %q: %w", alias, err)
@@ -384,7 +384,7 @@ func decryptKeyBag(b *p12Bag, keyPass []byte, alias string) (crypto.Signer, erro
 	key, err := parsePKCS8Signer(der, alias)
 	if err != nil && b.kind.Equal(oidPKCS8ShroudedKeyBag) {
 		// Padding that happened to look right under a wrong password.
-		return nil, fmt.Errorf("wrong key password for alias %q: %w", alias, ErrWrongKeyPassword)
+		return nil, errorf(ErrWrongKeyPassword, "wrong key password for alias %q", alias)
 	}
 	return key, err
 }

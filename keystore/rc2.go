@@ -36,7 +36,7 @@ func newRC2(key []byte, effBits int) *rc2 {
 	copy(l[:], key)
 	t := len(key)
 	t8 := (effBits + 7) / 8
-	tm := byte(255 % (1 << uint(8+effBits-8*t8)))
+	tm := byte(255 % (int(1) << uint(8+effBits-8*t8)))
 	for i := t; i < 128; i++ {
 		l[i] = rc2PiTable[l[i-1]+l[i-t]]
 	}

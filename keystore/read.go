@@ -57,10 +57,10 @@ func DetectFormat(data []byte) Format {
 // DER input; for PEM it decrypts encrypted private keys.
 func Parse(data []byte, storePass []byte) (ks *Keystore, err error) {
 	if len(data) > MaxSize {
-		return nil, fmt.Errorf("larger than %d MiB, refused before parsing: %w", MaxSize>>20, ErrTooLarge)
+		return nil, errorf(ErrTooLarge, "larger than %d MiB, refused before parsing", MaxSize>>20)
 	}
 	if len(data) == 0 {
-		return nil, fmt.Errorf("empty file (reads JKS, JCEKS, PKCS#12, PEM, DER): %w", ErrUnsupportedFormat)
+		return nil, errorf(ErrUnsupportedFormat, "empty file (reads JKS, JCEKS, PKCS#12, PEM, DER)")
 	}
 	// The decoders check every length against the input; this is the last line of
 	// defence that keeps a parser bug from taking a program down on hostile input.
@@ -88,10 +88,10 @@ func Parse(data []byte, storePass []byte) (ks *Keystore, err error) {
 // malformed wraps a decoding failure as ErrMalformed with a short description.
 func malformed(format Format, what string, err error) error {
 	if err == nil {
-		return fmt.Errorf("damaged %s keystore: %s: %w", format, what, ErrMalformed)
+		return errorf(ErrMalformed, "damaged %s keystore: %s", format, what)
 	}
 	if errors.Is(err, ErrMalformed) {
 		return err
 	}
-	return fmt.Errorf("damaged %s keystore: %s: %v: %w", format, what, err, ErrMalformed)
+	return errorf(ErrMalformed, "damaged %s keystore: %s: %v", format, what, err)
 }

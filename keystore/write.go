@@ -107,14 +107,14 @@ func EncodeJKS(kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byt
 // entry: how a renewed certificate goes back into wso2carbon.jks.
 func MergeJKS(existing []byte, kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byte, error) {
 	if DetectFormat(existing) != FormatJKS {
-		return nil, fmt.Errorf("merging needs a JKS keystore, this is %s: %w", DetectFormat(existing), ErrUnsupportedFormat)
+		return nil, errorf(ErrUnsupportedFormat, "merging needs a JKS keystore, this is %s", DetectFormat(existing))
 	}
 	if _, err := sunWalk(existing, FormatJKS); err != nil {
 		return nil, err
 	}
 	sp, ok := latin1(storePass)
 	if !ok {
-		return nil, fmt.Errorf("keystore-go writes JKS passwords of Latin-1 characters only: %w", ErrPasswordEncoding)
+		return nil, errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
 	}
 	ks := jks.New(jks.WithCaseExactAliases(), jks.WithOrderedAliases())
 	if err := ks.Load(bytes.NewReader(existing), sp); err != nil {
@@ -134,7 +134,7 @@ func MergeJKS(existing []byte, kp *KeyPair, storePass, keyPass []byte, created t
 func addJKSEntry(ks jks.KeyStore, kp *KeyPair, keyPass []byte, created time.Time) error {
 	kpass, ok := latin1(keyPass)
 	if !ok {
-		return fmt.Errorf("keystore-go writes JKS passwords of Latin-1 characters only: %w", ErrPasswordEncoding)
+		return errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(kp.Key)
 	if err != nil {
@@ -150,7 +150,7 @@ func addJKSEntry(ks jks.KeyStore, kp *KeyPair, keyPass []byte, created time.Time
 func storeJKS(ks jks.KeyStore, storePass []byte) ([]byte, error) {
 	sp, ok := latin1(storePass)
 	if !ok {
-		return nil, fmt.Errorf("keystore-go writes JKS passwords of Latin-1 characters only: %w", ErrPasswordEncoding)
+		return nil, errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
 	}
 	var b bytes.Buffer
 	if err := ks.Store(&b, sp); err != nil {
@@ -226,7 +226,7 @@ func nameKeyBag(pfxDER []byte, alias string, password []byte) ([]byte, error) {
 	pfx.AuthSafe.Content.FullBytes = nil
 	newHash := macHash(pfx.MacData.Mac.Algorithm.Algorithm)
 	if newHash == nil {
-		return nil, fmt.Errorf("MAC digest %v: %w", pfx.MacData.Mac.Algorithm.Algorithm, ErrUnsupportedAlgorithm)
+		return nil, errorf(ErrUnsupportedAlgorithm, "MAC digest %v", pfx.MacData.Mac.Algorithm.Algorithm)
 	}
 	pfx.MacData.Mac.Digest = pkcs12MAC(newHash, bmpPassword(password), pfx.MacData.MacSalt, pfx.MacData.Iterations, authSafe)
 	return asn1.Marshal(pfx)
@@ -254,7 +254,7 @@ func AssembleKeyPair(alias string, key crypto.Signer, certs []*x509.Certificate)
 			return NewKeyPair(alias, key, c, certs)
 		}
 	}
-	return nil, fmt.Errorf("none of the %d certificates belongs to the private key: %w", len(certs), ErrKeyMismatch)
+	return nil, errorf(ErrKeyMismatch, "none of the %d certificates belongs to the private key", len(certs))
 }
 
 // AllCertificates returns every certificate in ks, entries' chains included, without
