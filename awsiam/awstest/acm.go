@@ -1,0 +1,288 @@
+package awstest
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type acmCert struct {
+	arn       string
+	body      string
+	chain     string
+	leaf      *x509.Certificate
+	keyAlg    string
+	imported  time.Time
+	visibleAt time.Time
+	tags      []tag
+}
+
+func (rs *regionState) acmCert(arn string) *acmCert {
+	for _, c := range rs.acm {
+		if c.arn == arn {
+			return c
+		}
+	}
+	return nil
+}
+
+func init() {
+	handlers["acm"] = map[string]handlerFunc{
+		"ImportCertificate":      (*Server).acmImport,
+		"DescribeCertificate":    (*Server).acmDescribe,
+		"ListCertificates":       (*Server).acmList,
+		"DeleteCertificate":      (*Server).acmDelete,
+		"GetCertificate":         (*Server).acmGet,
+		"ListTagsForCertificate": (*Server).acmListTags,
+	}
+}
+
+func decodeJSON(r *request, v any) *apiError {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return badRequest("SerializationException", "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	if err := dec.Decode(v); err != nil {
+		return badRequest("SerializationException", "request body is not valid JSON for %s: %v", r.action, err)
+	}
+	return nil
+}
+
+func (s *Server) acmLookup(r *request, arn string) (*acmCert, *apiError) {
+	if arn == "" {
+		return nil, badRequest("ValidationException", "1 validation error detected: Value null at 'certificateArn' failed to satisfy constraint: Member must not be null")
+	}
+	if !strings.HasPrefix(arn, "arn:aws:acm:") || !strings.Contains(arn, ":certificate/") {
+		return nil, badRequest("InvalidArnException", "String '%s' is not a valid ARN", arn)
+	}
+	c := s.region(r.region).acmCert(arn)
+	if c == nil {
+		return nil, badRequest("ResourceNotFoundException", "Could not find certificate %s.", arn)
+	}
+	return c, nil
+}
+
+type acmTag struct {
+	Key   string
+	Value string `json:",omitempty"`
+}
+
+func (s *Server) acmImport(r *request) (any, *apiError) {
+	var in struct {
+		CertificateArn   string
+		Certificate      []byte
+		PrivateKey       []byte
+		CertificateChain []byte
+		Tags             []acmTag
+	}
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	if len(in.Certificate) == 0 || len(in.PrivateKey) == 0 {
+		return nil, badRequest("ValidationException", "Certificate and PrivateKey are required")
+	}
+	if len(in.Certificate) > 32768 || len(in.PrivateKey) > 5120 || len(in.CertificateChain) > 2097152 {
+		return nil, badRequest("ValidationException", "1 validation error detected: certificate, private key (5 KB) or chain too long")
+	}
+	leaf, _, problem, kind := checkMaterial(string(in.Certificate), string(in.PrivateKey), string(in.CertificateChain), acmKeyAlgorithms)
+	if kind != "" {
+		return nil, badRequest("ValidationException", "%s", problem)
+	}
+	if len(in.Tags) > 50 {
+		return nil, badRequest("TooManyTagsException", "too many tags")
+	}
+	now := time.Now()
+	if in.CertificateArn != "" {
+		if len(in.Tags) > 0 {
+			return nil, badRequest("InvalidParameterException", "Tags are not supported when re-importing a certificate")
+		}
+		c, e := s.acmLookup(r, in.CertificateArn)
+		if e != nil {
+			return nil, e
+		}
+		c.body, c.chain, c.leaf = strings.TrimSpace(string(in.Certificate)), strings.TrimSpace(string(in.CertificateChain)), leaf
+		c.keyAlg = keyAlgorithm(leaf.PublicKey)
+		c.imported = now
+		return map[string]string{"CertificateArn": c.arn}, nil
+	}
+	rs := s.region(r.region)
+	c := &acmCert{
+		arn:       "arn:aws:acm:" + r.region + ":" + s.opts.AccountID + ":certificate/" + newRequestID(),
+		body:      strings.TrimSpace(string(in.Certificate)),
+		chain:     strings.TrimSpace(string(in.CertificateChain)),
+		leaf:      leaf,
+		keyAlg:    keyAlgorithm(leaf.PublicKey),
+		imported:  now,
+		visibleAt: now.Add(s.propDelay),
+	}
+	for _, t := range in.Tags {
+		c.tags = append(c.tags, tag{t.Key, t.Value})
+	}
+	rs.acm = append(rs.acm, c)
+	return map[string]string{"CertificateArn": c.arn}, nil
+}
+
+func domainName(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return c.Subject.CommonName
+	}
+	if len(c.DNSNames) > 0 {
+		return c.DNSNames[0]
+	}
+	return ""
+}
+
+func (s *Server) acmDescribe(r *request) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	c, e := s.acmLookup(r, in.CertificateArn)
+	if e != nil {
+		return nil, e
+	}
+	inUse := s.usersOf(c.arn)
+	if inUse == nil {
+		inUse = []string{}
+	}
+	sans := c.leaf.DNSNames
+	if sans == nil {
+		sans = []string{}
+	}
+	return map[string]any{"Certificate": map[string]any{
+		"CertificateArn":          c.arn,
+		"DomainName":              domainName(c.leaf),
+		"SubjectAlternativeNames": sans,
+		"Serial":                  c.leaf.SerialNumber.Text(16),
+		"Subject":                 c.leaf.Subject.String(),
+		"Issuer":                  c.leaf.Issuer.String(),
+		"ImportedAt":              epoch(c.imported),
+		"Status":                  "ISSUED",
+		"NotBefore":               epoch(c.leaf.NotBefore),
+		"NotAfter":                epoch(c.leaf.NotAfter),
+		"KeyAlgorithm":            c.keyAlg,
+		"SignatureAlgorithm":      c.leaf.SignatureAlgorithm.String(),
+		"InUseBy":                 inUse,
+		"Type":                    "IMPORTED",
+		"RenewalEligibility":      "INELIGIBLE",
+	}}, nil
+}
+
+func (s *Server) acmList(r *request) (any, *apiError) {
+	var in struct {
+		CertificateStatuses []string
+		Includes            struct {
+			KeyTypes []string `json:"keyTypes"`
+		}
+		NextToken string
+		MaxItems  int
+	}
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	keyTypes := in.Includes.KeyTypes
+	if len(keyTypes) == 0 {
+		// What ACM does: without a filter only these key types are listed.
+		keyTypes = []string{"RSA_1024", "RSA_2048"}
+	}
+	if len(in.CertificateStatuses) > 0 && !contains(in.CertificateStatuses, "ISSUED") {
+		return map[string]any{"CertificateSummaryList": []any{}}, nil
+	}
+	var all []*acmCert
+	for _, c := range s.region(r.region).acm {
+		if contains(keyTypes, c.keyAlg) {
+			all = append(all, c)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].imported.Before(all[j].imported) })
+	size := 100
+	if in.MaxItems > 0 {
+		size = in.MaxItems
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(in.NextToken)
+		if err != nil || n < 0 {
+			return nil, badRequest("InvalidArgsException", "invalid NextToken")
+		}
+		start = min(n, len(all))
+	}
+	end := min(start+size, len(all))
+	items := []map[string]any{}
+	for _, c := range all[start:end] {
+		items = append(items, map[string]any{
+			"CertificateArn": c.arn,
+			"DomainName":     domainName(c.leaf),
+			"Status":         "ISSUED",
+			"Type":           "IMPORTED",
+			"KeyAlgorithm":   c.keyAlg,
+			"InUse":          len(s.usersOf(c.arn)) > 0,
+			"NotBefore":      epoch(c.leaf.NotBefore),
+			"NotAfter":       epoch(c.leaf.NotAfter),
+			"ImportedAt":     epoch(c.imported),
+		})
+	}
+	out := map[string]any{"CertificateSummaryList": items}
+	if end < len(all) {
+		out["NextToken"] = strconv.Itoa(end)
+	}
+	return out, nil
+}
+
+func (s *Server) acmDelete(r *request) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	c, e := s.acmLookup(r, in.CertificateArn)
+	if e != nil {
+		return nil, e
+	}
+	if users := s.usersOf(c.arn); len(users) > 0 {
+		return nil, badRequest("ResourceInUseException", "Certificate %s in account %s is in use.", c.arn, s.opts.AccountID)
+	}
+	rs := s.region(r.region)
+	for i, x := range rs.acm {
+		if x == c {
+			rs.acm = append(rs.acm[:i], rs.acm[i+1:]...)
+			break
+		}
+	}
+	return nil, nil
+}
+
+func (s *Server) acmGet(r *request) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	c, e := s.acmLookup(r, in.CertificateArn)
+	if e != nil {
+		return nil, e
+	}
+	out := map[string]string{"Certificate": c.body + "\n"}
+	if c.chain != "" {
+		out["CertificateChain"] = c.chain + "\n"
+	}
+	return out, nil
+}
+
+func (s *Server) acmListTags(r *request) (any, *apiError) {
+	var in struct{ CertificateArn string }
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	c, e := s.acmLookup(r, in.CertificateArn)
+	if e != nil {
+		return nil, e
+	}
+	tags := []acmTag{}
+	for _, t := range c.tags {
+		tags = append(tags, acmTag{t.Key, t.Value})
+	}
+	return map[string]any{"Tags": tags}, nil
+}

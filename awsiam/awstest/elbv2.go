@@ -1,0 +1,518 @@
+package awstest
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type alb struct {
+	arn, name, typ, dns string
+	created             time.Time
+}
+
+type listener struct {
+	arn, lbARN, protocol, sslPolicy string
+	port                            int
+	cert                            string   // default certificate
+	sni                             []string // additional certificates
+	targetGroups                    []string // default forward action
+}
+
+type targetGroup struct {
+	arn, name, protocol string
+	port                int
+	lbARNs              []string
+	attrs               [][2]string
+}
+
+func (tg *targetGroup) attr(k string) string {
+	for _, a := range tg.attrs {
+		if a[0] == k {
+			return a[1]
+		}
+	}
+	return ""
+}
+
+func (tg *targetGroup) setAttr(k, v string) {
+	for i := range tg.attrs {
+		if tg.attrs[i][0] == k {
+			tg.attrs[i][1] = v
+			return
+		}
+	}
+	tg.attrs = append(tg.attrs, [2]string{k, v})
+}
+
+func defaultTargetGroupAttrs(protocol string) [][2]string {
+	attrs := [][2]string{
+		{"deregistration_delay.timeout_seconds", "300"},
+		{"stickiness.enabled", "false"},
+	}
+	switch protocol {
+	case "HTTP", "HTTPS":
+		attrs = append(attrs,
+			[2]string{"stickiness.type", "lb_cookie"},
+			[2]string{"stickiness.lb_cookie.duration_seconds", "86400"},
+			[2]string{"stickiness.app_cookie.cookie_name", ""},
+			[2]string{"stickiness.app_cookie.duration_seconds", "86400"},
+			[2]string{"load_balancing.algorithm.type", "round_robin"},
+			[2]string{"slow_start.duration_seconds", "0"},
+		)
+	default:
+		attrs = append(attrs, [2]string{"stickiness.type", "source_ip"})
+	}
+	return attrs
+}
+
+func init() {
+	handlers["elbv2"] = map[string]handlerFunc{
+		"DescribeLoadBalancers":         (*Server).v2DescribeLBs,
+		"DescribeListeners":             (*Server).v2DescribeListeners,
+		"ModifyListener":                (*Server).v2ModifyListener,
+		"AddListenerCertificates":       (*Server).v2AddCerts,
+		"RemoveListenerCertificates":    (*Server).v2RemoveCerts,
+		"DescribeListenerCertificates":  (*Server).v2DescribeCerts,
+		"DescribeTargetGroups":          (*Server).v2DescribeTGs,
+		"ModifyTargetGroupAttributes":   (*Server).v2ModifyTGAttrs,
+		"DescribeTargetGroupAttributes": (*Server).v2DescribeTGAttrs,
+	}
+}
+
+const v2CertNotFound = "Certificate '%s' not found"
+
+func (rs *regionState) alb(arn string) *alb {
+	for _, lb := range rs.albs {
+		if lb.arn == arn {
+			return lb
+		}
+	}
+	return nil
+}
+
+func (rs *regionState) listener(arn string) *listener {
+	for _, l := range rs.listeners {
+		if l.arn == arn {
+			return l
+		}
+	}
+	return nil
+}
+
+func (rs *regionState) targetGroup(arn string) *targetGroup {
+	for _, tg := range rs.tgs {
+		if tg.arn == arn {
+			return tg
+		}
+	}
+	return nil
+}
+
+func (s *Server) v2DescribeLBs(r *request) (any, *apiError) {
+	rs := s.region(r.region)
+	arns, _ := formList(r.form, "LoadBalancerArns")
+	names, _ := formList(r.form, "Names")
+	var lbs []*alb
+	switch {
+	case len(arns) > 0:
+		for _, a := range arns {
+			lb := rs.alb(a)
+			if lb == nil {
+				return nil, badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", a)
+			}
+			lbs = append(lbs, lb)
+		}
+	case len(names) > 0:
+		for _, n := range names {
+			var found *alb
+			for _, lb := range rs.albs {
+				if lb.name == n {
+					found = lb
+				}
+			}
+			if found == nil {
+				return nil, badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", n)
+			}
+			lbs = append(lbs, found)
+		}
+	default:
+		lbs = append(lbs, rs.albs...)
+	}
+	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
+	if e != nil {
+		return nil, e
+	}
+	start = min(start, len(lbs))
+	end := min(start+size, len(lbs))
+	items := make([]node, 0, end-start)
+	for _, lb := range lbs[start:end] {
+		items = append(items, mem(
+			tx("LoadBalancerArn", lb.arn),
+			tx("DNSName", lb.dns),
+			tx("CanonicalHostedZoneId", "Z35SXDOTRQ7X7K"),
+			ts("CreatedTime", lb.created),
+			tx("LoadBalancerName", lb.name),
+			tx("Scheme", "internet-facing"),
+			tx("VpcId", "vpc-0a1b2c3d"),
+			el("State", tx("Code", "active")),
+			tx("Type", lb.typ),
+		))
+	}
+	res := result{list("LoadBalancers", items)}
+	if end < len(lbs) {
+		res = append(res, tx("NextMarker", strconv.Itoa(end)))
+	}
+	return res, nil
+}
+
+func (l *listener) describe() node {
+	kids := []node{
+		tx("ListenerArn", l.arn),
+		tx("LoadBalancerArn", l.lbARN),
+		integer("Port", l.port),
+		tx("Protocol", l.protocol),
+	}
+	if l.cert != "" {
+		kids = append(kids, list("Certificates", []node{mem(tx("CertificateArn", l.cert))}))
+	}
+	if l.sslPolicy != "" {
+		kids = append(kids, tx("SslPolicy", l.sslPolicy))
+	}
+	var actions []node
+	if len(l.targetGroups) == 1 {
+		actions = append(actions, mem(tx("Type", "forward"), tx("TargetGroupArn", l.targetGroups[0]), integer("Order", 1)))
+	} else if len(l.targetGroups) > 1 {
+		var tgs []node
+		for _, a := range l.targetGroups {
+			tgs = append(tgs, mem(tx("TargetGroupArn", a), integer("Weight", 1)))
+		}
+		actions = append(actions, mem(tx("Type", "forward"), el("ForwardConfig", list("TargetGroups", tgs)), integer("Order", 1)))
+	}
+	kids = append(kids, list("DefaultActions", actions))
+	return mem(kids...)
+}
+
+func (s *Server) v2DescribeListeners(r *request) (any, *apiError) {
+	rs := s.region(r.region)
+	arns, _ := formList(r.form, "ListenerArns")
+	lbARN := formGet(r.form, "LoadBalancerArn")
+	var ls []*listener
+	switch {
+	case len(arns) > 0:
+		for _, a := range arns {
+			l := rs.listener(a)
+			if l == nil {
+				return nil, badRequest("ListenerNotFound", "One or more listeners not found")
+			}
+			ls = append(ls, l)
+		}
+	case lbARN != "":
+		if rs.alb(lbARN) == nil {
+			return nil, badRequest("LoadBalancerNotFound", "One or more load balancers not found")
+		}
+		for _, l := range rs.listeners {
+			if l.lbARN == lbARN {
+				ls = append(ls, l)
+			}
+		}
+	default:
+		return nil, badRequest("ValidationError", "You must specify either listener ARNs or a load balancer ARN")
+	}
+	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
+	if e != nil {
+		return nil, e
+	}
+	start = min(start, len(ls))
+	end := min(start+size, len(ls))
+	items := make([]node, 0, end-start)
+	for _, l := range ls[start:end] {
+		items = append(items, l.describe())
+	}
+	res := result{list("Listeners", items)}
+	if end < len(ls) {
+		res = append(res, tx("NextMarker", strconv.Itoa(end)))
+	}
+	return res, nil
+}
+
+func (s *Server) v2Listener(r *request) (*listener, *apiError) {
+	if e := required(r.form, "ListenerArn"); e != nil {
+		return nil, e
+	}
+	l := s.region(r.region).listener(formGet(r.form, "ListenerArn"))
+	if l == nil {
+		return nil, badRequest("ListenerNotFound", "One or more listeners not found")
+	}
+	return l, nil
+}
+
+func secure(protocol string) bool { return protocol == "HTTPS" || protocol == "TLS" }
+
+func (s *Server) v2ModifyListener(r *request) (any, *apiError) {
+	l, e := s.v2Listener(r)
+	if e != nil {
+		return nil, e
+	}
+	certs := formStructs(r.form, "Certificates", "CertificateArn")
+	protocol := l.protocol
+	if p := formGet(r.form, "Protocol"); p != "" {
+		protocol = strings.ToUpper(p)
+	}
+	if len(certs) > 1 {
+		return nil, badRequest("TooManyCertificates", "You can specify only one default certificate")
+	}
+	newCert := l.cert
+	if len(certs) == 1 {
+		if !secure(protocol) {
+			return nil, badRequest("InvalidConfigurationRequest", "Certificates can only be set on HTTPS or TLS listeners")
+		}
+		if e := s.certificateUsable(r.region, certs[0]["CertificateArn"], v2CertNotFound); e != nil {
+			return nil, e
+		}
+		newCert = certs[0]["CertificateArn"]
+	}
+	if secure(protocol) && newCert == "" {
+		return nil, badRequest("CertificateNotFound", "A certificate must be specified for %s listeners", protocol)
+	}
+	if p := formGet(r.form, "Port"); p != "" {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, badRequest("ValidationError", "invalid port %q", p)
+		}
+		l.port = port
+	}
+	if sp := formGet(r.form, "SslPolicy"); sp != "" {
+		l.sslPolicy = sp
+	}
+	l.protocol, l.cert = protocol, newCert
+	return result{list("Listeners", []node{l.describe()})}, nil
+}
+
+func (s *Server) v2AddCerts(r *request) (any, *apiError) {
+	l, e := s.v2Listener(r)
+	if e != nil {
+		return nil, e
+	}
+	certs := formStructs(r.form, "Certificates", "CertificateArn")
+	if len(certs) == 0 {
+		return nil, badRequest("ValidationError", "Certificates must not be empty")
+	}
+	if !secure(l.protocol) {
+		return nil, badRequest("InvalidConfigurationRequest", "Certificates can only be added to HTTPS or TLS listeners")
+	}
+	for _, c := range certs {
+		if e := s.certificateUsable(r.region, c["CertificateArn"], v2CertNotFound); e != nil {
+			return nil, e
+		}
+	}
+	var out []node
+	for _, c := range certs {
+		a := c["CertificateArn"]
+		if !contains(l.sni, a) {
+			if len(l.sni) >= 25 {
+				return nil, badRequest("TooManyCertificates", "You've reached the limit on the number of certificates per load balancer")
+			}
+			l.sni = append(l.sni, a)
+		}
+		out = append(out, mem(tx("CertificateArn", a), boolean("IsDefault", false)))
+	}
+	return result{list("Certificates", out)}, nil
+}
+
+func (s *Server) v2RemoveCerts(r *request) (any, *apiError) {
+	l, e := s.v2Listener(r)
+	if e != nil {
+		return nil, e
+	}
+	certs := formStructs(r.form, "Certificates", "CertificateArn")
+	if len(certs) == 0 {
+		return nil, badRequest("ValidationError", "Certificates must not be empty")
+	}
+	for _, c := range certs {
+		a := c["CertificateArn"]
+		if a == l.cert && !contains(l.sni, a) {
+			return nil, badRequest("OperationNotPermitted", "The default certificate cannot be removed from a listener")
+		}
+	}
+	for _, c := range certs {
+		var kept []string
+		for _, a := range l.sni {
+			if a != c["CertificateArn"] {
+				kept = append(kept, a)
+			}
+		}
+		l.sni = kept
+	}
+	return result{}, nil
+}
+
+func (s *Server) v2DescribeCerts(r *request) (any, *apiError) {
+	l, e := s.v2Listener(r)
+	if e != nil {
+		return nil, e
+	}
+	var items []node
+	if l.cert != "" {
+		items = append(items, mem(tx("CertificateArn", l.cert), boolean("IsDefault", true)))
+	}
+	for _, a := range l.sni {
+		items = append(items, mem(tx("CertificateArn", a), boolean("IsDefault", false)))
+	}
+	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
+	if e != nil {
+		return nil, e
+	}
+	start = min(start, len(items))
+	end := min(start+size, len(items))
+	res := result{list("Certificates", items[start:end])}
+	if end < len(items) {
+		res = append(res, tx("NextMarker", strconv.Itoa(end)))
+	}
+	return res, nil
+}
+
+func (tg *targetGroup) describe() node {
+	return mem(
+		tx("TargetGroupArn", tg.arn),
+		tx("TargetGroupName", tg.name),
+		tx("Protocol", tg.protocol),
+		integer("Port", tg.port),
+		tx("VpcId", "vpc-0a1b2c3d"),
+		tx("TargetType", "instance"),
+		strList("LoadBalancerArns", tg.lbARNs),
+	)
+}
+
+func (s *Server) v2DescribeTGs(r *request) (any, *apiError) {
+	rs := s.region(r.region)
+	arns, _ := formList(r.form, "TargetGroupArns")
+	names, _ := formList(r.form, "Names")
+	lbARN := formGet(r.form, "LoadBalancerArn")
+	var tgs []*targetGroup
+	switch {
+	case len(arns) > 0:
+		for _, a := range arns {
+			tg := rs.targetGroup(a)
+			if tg == nil {
+				return nil, badRequest("TargetGroupNotFound", "One or more target groups not found")
+			}
+			tgs = append(tgs, tg)
+		}
+	case len(names) > 0:
+		for _, n := range names {
+			var found *targetGroup
+			for _, tg := range rs.tgs {
+				if tg.name == n {
+					found = tg
+				}
+			}
+			if found == nil {
+				return nil, badRequest("TargetGroupNotFound", "One or more target groups not found")
+			}
+			tgs = append(tgs, found)
+		}
+	case lbARN != "":
+		if rs.alb(lbARN) == nil {
+			return nil, badRequest("LoadBalancerNotFound", "One or more load balancers not found")
+		}
+		for _, tg := range rs.tgs {
+			if contains(tg.lbARNs, lbARN) {
+				tgs = append(tgs, tg)
+			}
+		}
+	default:
+		tgs = append(tgs, rs.tgs...)
+	}
+	sort.SliceStable(tgs, func(i, j int) bool { return tgs[i].name < tgs[j].name })
+	items := make([]node, 0, len(tgs))
+	for _, tg := range tgs {
+		items = append(items, tg.describe())
+	}
+	return result{list("TargetGroups", items)}, nil
+}
+
+func (s *Server) v2TargetGroup(r *request) (*targetGroup, *apiError) {
+	if e := required(r.form, "TargetGroupArn"); e != nil {
+		return nil, e
+	}
+	tg := s.region(r.region).targetGroup(formGet(r.form, "TargetGroupArn"))
+	if tg == nil {
+		return nil, badRequest("TargetGroupNotFound", "One or more target groups not found")
+	}
+	return tg, nil
+}
+
+func attrNodes(attrs [][2]string) node {
+	items := make([]node, 0, len(attrs))
+	for _, a := range attrs {
+		items = append(items, mem(tx("Key", a[0]), tx("Value", a[1])))
+	}
+	return list("Attributes", items)
+}
+
+func (s *Server) v2ModifyTGAttrs(r *request) (any, *apiError) {
+	tg, e := s.v2TargetGroup(r)
+	if e != nil {
+		return nil, e
+	}
+	attrs := formStructs(r.form, "Attributes", "Key", "Value")
+	if len(attrs) == 0 {
+		return nil, badRequest("ValidationError", "Attributes must not be empty")
+	}
+	// Validate the result before changing anything.
+	next := &targetGroup{protocol: tg.protocol, attrs: append([][2]string(nil), tg.attrs...)}
+	for _, a := range attrs {
+		k, v := a["Key"], a["Value"]
+		known := false
+		for _, d := range defaultTargetGroupAttrs(tg.protocol) {
+			if d[0] == k {
+				known = true
+			}
+		}
+		if !known {
+			return nil, badRequest("InvalidConfigurationRequest", "The attribute '%s' is not supported for target groups with the %s protocol", k, tg.protocol)
+		}
+		next.setAttr(k, v)
+	}
+	if en := next.attr("stickiness.enabled"); en != "true" && en != "false" {
+		return nil, badRequest("InvalidConfigurationRequest", "stickiness.enabled must be true or false")
+	}
+	switch typ := next.attr("stickiness.type"); typ {
+	case "lb_cookie", "app_cookie":
+		if tg.protocol != "HTTP" && tg.protocol != "HTTPS" {
+			return nil, badRequest("InvalidConfigurationRequest", "Stickiness type '%s' is not supported for target groups with the %s protocol", typ, tg.protocol)
+		}
+		if typ == "app_cookie" && next.attr("stickiness.enabled") == "true" {
+			name := next.attr("stickiness.app_cookie.cookie_name")
+			if name == "" || strings.HasPrefix(strings.ToUpper(name), "AWSALB") || len(name) > 255 {
+				return nil, badRequest("InvalidConfigurationRequest", "stickiness.app_cookie.cookie_name must be set to a cookie name not starting with AWSALB")
+			}
+		}
+	case "source_ip":
+		if tg.protocol == "HTTP" || tg.protocol == "HTTPS" {
+			return nil, badRequest("InvalidConfigurationRequest", "Stickiness type 'source_ip' is not supported for target groups with the %s protocol", tg.protocol)
+		}
+	default:
+		return nil, badRequest("InvalidConfigurationRequest", "unknown stickiness type '%s'", typ)
+	}
+	for _, k := range []string{"stickiness.app_cookie.duration_seconds", "stickiness.lb_cookie.duration_seconds"} {
+		if v := next.attr(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 604800 {
+				return nil, badRequest("InvalidConfigurationRequest", "%s must be between 1 and 604800", k)
+			}
+		}
+	}
+	tg.attrs = next.attrs
+	return result{attrNodes(tg.attrs)}, nil
+}
+
+func (s *Server) v2DescribeTGAttrs(r *request) (any, *apiError) {
+	tg, e := s.v2TargetGroup(r)
+	if e != nil {
+		return nil, e
+	}
+	return result{attrNodes(tg.attrs)}, nil
+}

@@ -1,0 +1,160 @@
+package awstest_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/keybridge/keybridge/awsiam/awstest"
+)
+
+type clients struct {
+	iam   *iam.Client
+	acm   *acm.Client
+	elb   *elb.Client
+	elbv2 *elbv2.Client
+}
+
+func newServer(t *testing.T, opts awstest.Options) *awstest.Server {
+	t.Helper()
+	srv, err := awstest.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sdkClients returns real SDK clients pointed at srv. maxAttempts 1 disables
+// retries.
+func sdkClients(srv *awstest.Server, region string, maxAttempts int) clients {
+	cfg := aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL()),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = 10 * time.Millisecond
+			})
+		},
+	}
+	return clients{
+		iam:   iam.NewFromConfig(cfg),
+		acm:   acm.NewFromConfig(cfg),
+		elb:   elb.NewFromConfig(cfg),
+		elbv2: elbv2.NewFromConfig(cfg),
+	}
+}
+
+type material struct {
+	cert, key, chain string
+	leaf             *x509.Certificate
+}
+
+type pki struct {
+	root, inter         *x509.Certificate
+	rootKey, interKey   crypto.Signer
+	rootPEM, interPEM   string
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	p := &pki{}
+	p.rootKey = ecKey(t, elliptic.P256())
+	p.root = sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: "Test Root"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, nil, p.rootKey, p.rootKey, time.Now().Add(10*365*24*time.Hour))
+	p.interKey = ecKey(t, elliptic.P256())
+	p.inter = sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: "Test Intermediate"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}, p.root, p.interKey, p.rootKey, time.Now().Add(5*365*24*time.Hour))
+	p.rootPEM, p.interPEM = certPEM(p.root), certPEM(p.inter)
+	return p
+}
+
+func (p *pki) leaf(t *testing.T, cn string, key crypto.Signer) material {
+	t.Helper()
+	if key == nil {
+		key = ecKey(t, elliptic.P256())
+	}
+	leaf := sign(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, p.inter, key, p.interKey, time.Now().Add(90*24*time.Hour))
+	return material{cert: certPEM(leaf), key: keyPEM(t, key), chain: p.interPEM + p.rootPEM, leaf: leaf}
+}
+
+func ecKey(t *testing.T, c elliptic.Curve) crypto.Signer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(c, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func rsaKey(t *testing.T, bits int) crypto.Signer {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var serial int64
+
+func sign(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer, notAfter time.Time) *x509.Certificate {
+	t.Helper()
+	serial++
+	tmpl.SerialNumber = big.NewInt(serial)
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = notAfter
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func certPEM(c *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+}
+
+func keyPEM(t *testing.T, k crypto.Signer) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func elliptic521() elliptic.Curve { return elliptic.P521() }
