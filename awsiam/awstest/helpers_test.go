@@ -70,9 +70,9 @@ type material struct {
 }
 
 type pki struct {
-	root, inter         *x509.Certificate
-	rootKey, interKey   crypto.Signer
-	rootPEM, interPEM   string
+	root, inter       *x509.Certificate
+	rootKey, interKey crypto.Signer
+	rootPEM, interPEM string
 }
 
 func newPKI(t *testing.T) *pki {

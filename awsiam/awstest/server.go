@@ -528,4 +528,3 @@ func randomUpper(n int) string {
 	}
 	return string(b)
 }
-
