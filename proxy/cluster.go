@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// cluster is a set of interchangeable backends with one ReverseProxy.
+type cluster struct {
+	cfg      ClusterConfig
+	backends []*backend
+	byID     map[string]*backend
+	rr       atomic.Uint64
+	sticky   bool
+	// appPrefix is "<StickyCookie>=" for scanning Set-Cookie lines.
+	appPrefix string
+	proxy     *httputil.ReverseProxy
+	log       *slog.Logger
+}
+
+// reqState travels with a request through the ReverseProxy.
+type reqState struct {
+	cl       *cluster
+	tls      bool     // client connection is TLS (to us)
+	hasApp   bool     // request carries the application's session cookie
+	pinned   *backend // backend named by the request's KBSRV cookie
+	used     *backend // backend that answered
+	attempts int
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	return st
+}
+
+func newCluster(cc ClusterConfig, log *slog.Logger) *cluster {
+	cl := &cluster{
+		cfg:       cc,
+		byID:      make(map[string]*backend, len(cc.Backends)),
+		sticky:    cc.StickyCookie != "-",
+		appPrefix: cc.StickyCookie + "=",
+		log:       log.With("cluster", cc.Name),
+	}
+	for _, bc := range cc.Backends {
+		b := newBackend(bc, &cl.cfg, cl, log)
+		cl.backends = append(cl.backends, b)
+		cl.byID[b.id] = b
+	}
+	return cl
+}
+
+func (cl *cluster) healthyCount() int {
+	n := 0
+	for _, b := range cl.backends {
+		if b.healthy.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+func contains(list []*backend, b *backend) bool {
+	for _, x := range list {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// pick chooses a healthy backend not in exclude. When no backend of the
+// cluster is healthy it tries the unhealthy ones (a check may lag behind a
+// recovery); nil when every backend is excluded.
+func (cl *cluster) pick(exclude []*backend) *backend {
+	if b := cl.pickFrom(exclude, true); b != nil {
+		return b
+	}
+	if cl.healthyCount() > 0 {
+		return nil // healthy ones exist but were all tried
+	}
+	return cl.pickFrom(exclude, false)
+}
+
+func (cl *cluster) pickFrom(exclude []*backend, healthyOnly bool) *backend {
+	n := len(cl.backends)
+	start := int(cl.rr.Add(1) % uint64(n))
+	var best *backend
+	var bestActive int64
+	for i := 0; i < n; i++ {
+		b := cl.backends[(start+i)%n]
+		if healthyOnly && !b.healthy.Load() || contains(exclude, b) {
+			continue
+		}
+		if cl.cfg.Balance == RoundRobin {
+			return b
+		}
+		if a := b.active.Load(); best == nil || a < bestActive {
+			best, bestActive = b, a
+		}
+	}
+	return best
+}
+
+// routeCookies scans the request's cookies for the application's session
+// cookie and the proxy's route cookie.
+func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend) {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			name, val, ok := strings.Cut(part, "=")
+			if !ok {
+				continue
+			}
+			switch name {
+			case cl.cfg.StickyCookie:
+				if val != "" {
+					hasApp = true
+				}
+			case StickyRouteCookie:
+				if b, ok := cl.byID[strings.Trim(val, `"`)]; ok {
+					pinned = b
+				}
+			}
+		}
+	}
+	return hasApp, pinned
+}
+
+// stripRouteCookie removes KBSRV from the Cookie header sent to a backend.
+func stripRouteCookie(h http.Header) {
+	lines := h["Cookie"]
+	found := false
+	for _, l := range lines {
+		if strings.Contains(l, StickyRouteCookie+"=") {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	var keep []string
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if part == "" || strings.HasPrefix(part, StickyRouteCookie+"=") {
+				continue
+			}
+			keep = append(keep, part)
+		}
+	}
+	if len(keep) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(keep, "; ")}
+}
+
+// modifyResponse binds the session to the backend that answered: when the
+// backend sets the application's cookie, KBSRV is set beside it with the
+// same lifetime; when it deletes it, KBSRV is deleted; when a request with a
+// session went to another backend than KBSRV named (failover), KBSRV is
+// rewritten so the session stays on the new backend.
+func (cl *cluster) modifyResponse(resp *http.Response) error {
+	if !cl.sticky {
+		return nil
+	}
+	st := stateFrom(resp.Request.Context())
+	if st == nil || st.used == nil {
+		return nil
+	}
+	var app *http.Cookie
+	for _, line := range resp.Header["Set-Cookie"] {
+		if !strings.HasPrefix(line, cl.appPrefix) {
+			continue
+		}
+		if c, err := http.ParseSetCookie(line); err == nil {
+			app = c
+		}
+	}
+	switch {
+	case app != nil:
+		deleted := app.Value == "" || app.MaxAge < 0 ||
+			(!app.Expires.IsZero() && app.Expires.Before(time.Now()))
+		if deleted {
+			resp.Header.Add("Set-Cookie", StickyRouteCookie+"=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+			return nil
+		}
+		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, app, st.tls || app.Secure))
+	case st.hasApp && st.pinned != st.used:
+		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, nil, st.tls))
+	}
+	return nil
+}
+
+func routeCookie(id string, app *http.Cookie, secure bool) string {
+	var sb strings.Builder
+	sb.Grow(96)
+	sb.WriteString(StickyRouteCookie)
+	sb.WriteByte('=')
+	sb.WriteString(id)
+	sb.WriteString("; Path=/")
+	if app != nil {
+		if app.MaxAge > 0 {
+			sb.WriteString("; Max-Age=")
+			sb.WriteString(itoa(app.MaxAge))
+		}
+		if !app.Expires.IsZero() {
+			sb.WriteString("; Expires=")
+			sb.WriteString(app.Expires.UTC().Format(http.TimeFormat))
+		}
+	}
+	sb.WriteString("; HttpOnly; SameSite=Lax")
+	if secure {
+		sb.WriteString("; Secure")
+	}
+	return sb.String()
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// replayBody lets a request body be sent to another backend when the first
+// connection failed before the body was touched.
+type replayBody struct {
+	rc      interface{ Read([]byte) (int, error) }
+	closer  interface{ Close() error }
+	touched atomic.Bool
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	b.touched.Store(true)
+	return b.rc.Read(p)
+}
+
+// Close is deferred while the body is untouched: the transport closes a
+// request body when a dial fails, and the next attempt still needs it. The
+// server closes the client's body when the handler returns.
+func (b *replayBody) Close() error {
+	if !b.touched.Load() {
+		return nil
+	}
+	return b.closer.Close()
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// RoundTrip sends the request to the sticky backend or a balanced one.
+// A request whose connection could not be made goes to the next backend
+// (nothing was sent, so whatever its method); an idempotent request without a
+// body whose connection failed afterwards is retried once elsewhere.
+func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := stateFrom(req.Context())
+	var body *replayBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &replayBody{rc: req.Body, closer: req.Body}
+	}
+	var b *backend
+	if st.hasApp && st.pinned != nil && st.pinned.healthy.Load() {
+		b = st.pinned
+	} else {
+		b = cl.pick(nil)
+	}
+	var triedBuf [4]*backend
+	tried := triedBuf[:0]
+	retriedOther := false
+	for {
+		out := new(http.Request)
+		*out = *req
+		u := *req.URL
+		u.Scheme, u.Host = b.url.Scheme, b.url.Host
+		out.URL = &u
+		if body != nil {
+			out.Body = body
+		}
+		if !*cl.cfg.PreserveHost {
+			out.Host = ""
+		}
+		st.attempts++
+		b.active.Add(1)
+		b.requests.Add(1)
+		resp, err := b.rt.RoundTrip(out)
+		if err == nil {
+			st.used = b
+			return resp, nil
+		}
+		b.active.Add(-1)
+		if req.Context().Err() != nil {
+			return nil, err
+		}
+		var de *dialError
+		dial := errors.As(err, &de)
+		b.failures.Add(1)
+		b.markFailure(err, dial)
+		tried = append(tried, b)
+		switch {
+		case dial && (body == nil || !body.touched.Load()):
+		case !retriedOther && !isTimeout(err) && body == nil && idempotent(req.Method):
+			retriedOther = true
+		default:
+			return nil, err
+		}
+		next := cl.pick(tried)
+		if next == nil {
+			return nil, err
+		}
+		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
+		b = next
+	}
+}

@@ -1,0 +1,342 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// listenerHandler serves one client-facing listener.
+type listenerHandler struct {
+	s     *Server
+	tls   bool
+	proxy bool // false: redirect to HTTPS
+}
+
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	if r.URL.Path == s.cfg.HealthPath {
+		s.serveHealth(w, r)
+		return
+	}
+	if !h.proxy {
+		s.redirect(w, r)
+		return
+	}
+	start := time.Now()
+	cl := s.route(r.Host)
+	if cl == nil {
+		s.metrics.observe(http.StatusMisdirectedRequest, time.Since(start))
+		http.Error(w, "no cluster serves this host", http.StatusMisdirectedRequest)
+		return
+	}
+	st := &reqState{cl: cl, tls: h.tls}
+	if cl.sticky {
+		st.hasApp, st.pinned = cl.routeCookies(r.Header)
+	}
+	rw := &respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout}
+	cl.proxy.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	if st.used != nil {
+		st.used.active.Add(-1)
+	}
+	code := rw.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	d := time.Since(start)
+	s.metrics.observe(code, d)
+	if s.cfg.AccessLog {
+		backend := ""
+		if st.used != nil {
+			backend = st.used.url.Host
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "access",
+			slog.String("client", r.RemoteAddr),
+			slog.String("method", r.Method),
+			slog.String("host", r.Host),
+			slog.String("uri", r.RequestURI),
+			slog.String("proto", r.Proto),
+			slog.Int("status", code),
+			slog.Int64("bytes", rw.bytes),
+			slog.Duration("duration", d),
+			slog.String("cluster", cl.cfg.Name),
+			slog.String("backend", backend),
+			slog.Int("attempts", st.attempts),
+		)
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case s.draining.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+	case !s.anyHealthy():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("no healthy backend\n"))
+	default:
+		_, _ = w.Write([]byte("ok\n"))
+	}
+}
+
+func (s *Server) anyHealthy() bool {
+	for _, cl := range s.clusters {
+		if cl.healthyCount() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// redirect sends a plain-HTTP client to the same URL over HTTPS.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
+	host := normalizeHost(r.Host)
+	if host == "" {
+		http.Error(w, "missing Host header", http.StatusBadRequest)
+		return
+	}
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	target := "https://" + host
+	if s.redirectPort != 443 {
+		target += ":" + strconv.Itoa(s.redirectPort)
+	}
+	target += r.URL.RequestURI()
+	code := http.StatusPermanentRedirect
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		code = http.StatusMovedPermanently
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(code)
+	s.metrics.observe(code, 0)
+}
+
+// route finds the cluster for a Host header.
+func (s *Server) route(hostHeader string) *cluster {
+	h := normalizeHost(hostHeader)
+	if cl, ok := s.hosts[h]; ok {
+		return cl
+	}
+	if len(s.wild) > 0 {
+		for rest := h; ; {
+			i := strings.IndexByte(rest, '.')
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			if cl, ok := s.wild[rest]; ok {
+				return cl
+			}
+		}
+	}
+	return s.any
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite sets the forwarding headers. ReverseProxy has already removed the
+// client's Forwarded, X-Forwarded-For/Host/Proto from pr.Out; they are
+// carried over from pr.In only when the peer is a trusted proxy.
+func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	st := stateFrom(in.Context())
+	out.Header.Del("X-Forwarded-Port")
+	if st.cl.sticky {
+		stripRouteCookie(out.Header)
+	}
+
+	ap, _ := netip.ParseAddrPort(in.RemoteAddr)
+	client := ap.Addr().Unmap()
+	clientIP := client.String()
+	proto := "http"
+	if st.tls {
+		proto = "https"
+	}
+	port := ""
+	if la, ok := in.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := la.(*net.TCPAddr); ok {
+			port = strconv.Itoa(ta.Port)
+		}
+	}
+	host := in.Host
+	elem := forwardedElement(client, host, proto)
+
+	if client.IsValid() && s.trusted(client) {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		}
+		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
+			proto = v
+		}
+		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
+		if v := in.Header.Get("X-Forwarded-Port"); v != "" {
+			port = v
+		}
+		if prior := in.Header["Forwarded"]; len(prior) > 0 {
+			elem = strings.Join(prior, ", ") + ", " + elem
+		}
+	}
+	if client.IsValid() {
+		out.Header["X-Forwarded-For"] = []string{clientIP}
+	}
+	out.Header["X-Forwarded-Proto"] = []string{proto}
+	out.Header["X-Forwarded-Host"] = []string{host}
+	if port != "" {
+		out.Header["X-Forwarded-Port"] = []string{port}
+	}
+	out.Header["Forwarded"] = []string{elem}
+}
+
+// forwardedElement renders one RFC 7239 element.
+func forwardedElement(client netip.Addr, host, proto string) string {
+	var sb strings.Builder
+	sb.Grow(64)
+	sb.WriteString("for=")
+	switch {
+	case !client.IsValid():
+		sb.WriteString("unknown")
+	case client.Is6():
+		sb.WriteString(`"[`)
+		sb.WriteString(client.String())
+		sb.WriteString(`]"`)
+	default:
+		sb.WriteString(client.String())
+	}
+	if host != "" {
+		sb.WriteString(`;host="`)
+		for i := 0; i < len(host); i++ {
+			if c := host[i]; c == '"' || c == '\\' {
+				sb.WriteByte('\\')
+			}
+			sb.WriteByte(host[i])
+		}
+		sb.WriteByte('"')
+	}
+	sb.WriteString(";proto=")
+	sb.WriteString(proto)
+	return sb.String()
+}
+
+// proxyError answers when no backend could be reached.
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away; nobody reads an answer.
+		if rw, ok := w.(*respWriter); ok {
+			rw.code = 499
+		}
+		return
+	}
+	code := http.StatusBadGateway
+	if isTimeout(err) {
+		code = http.StatusGatewayTimeout
+	}
+	st := stateFrom(r.Context())
+	cluster := ""
+	if st != nil {
+		cluster = st.cl.cfg.Name
+	}
+	s.log.Warn("proxy error", "cluster", cluster, "method", r.Method, "uri", r.RequestURI, "status", code, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(http.StatusText(code) + "\n"))
+}
+
+// respWriter records the status and size of a response and moves the write
+// deadline forward while data flows, so WriteTimeout bounds a stalled
+// client rather than a long response.
+type respWriter struct {
+	http.ResponseWriter
+	code     int
+	bytes    int64
+	wto      time.Duration
+	deadline time.Time
+}
+
+func (w *respWriter) extendDeadline() {
+	now := time.Now()
+	if w.deadline.Sub(now) > w.wto/2 {
+		return
+	}
+	w.deadline = now.Add(w.wto)
+	_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(w.deadline)
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if w.code == 0 && code >= 200 {
+		w.code = code
+		w.extendDeadline()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *respWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.extendDeadline()
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and friends.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is used for protocol upgrades (WebSocket): the connection then
+// belongs to the tunnel, without the server's deadlines.
+func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.code = http.StatusSwitchingProtocols
+	_ = c.SetDeadline(time.Time{})
+	return c, brw, nil
+}
+
+// bufferPool lends ReverseProxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *(bp.p.Get().(*[]byte)) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
+// errorLogWriter adapts the servers' log.Logger output to slog: TLS
+// handshake noise from scanners at debug, the rest as warnings.
+type errorLogWriter struct{ log *slog.Logger }
+
+func (e errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") || strings.Contains(msg, "proxy protocol") {
+		level = slog.LevelDebug
+	}
+	e.log.Log(context.Background(), level, msg)
+	return len(p), nil
+}
+
+var errDrainTimeout = errors.New("drain deadline passed with requests still in flight")
