@@ -155,8 +155,8 @@ func (ks *Keystore) KeyEntry(alias string) (*Entry, error) {
 			return nil, err
 		}
 		if e.Kind != PrivateKeyEntry {
-			return nil, fmt.Errorf("alias %q is a %s, not a private key; key aliases: %s: %w",
-				e.Alias, e.Kind, listAliases(ks.KeyEntries(), PrivateKeyEntry), ErrNoPrivateKey)
+			return nil, errorf(ErrNoPrivateKey, "alias %q is a %s, not a private key; key aliases: %s",
+				e.Alias, e.Kind, listAliases(ks.KeyEntries(), PrivateKeyEntry))
 		}
 		return e, nil
 	}

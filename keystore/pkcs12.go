@@ -337,13 +337,26 @@ func p12Entries(bags []*p12Bag, storePass []byte) (*Keystore, error) {
 			ks.Entries = append(ks.Entries, &Entry{Alias: alias(b), Kind: SecretKeyEntry})
 		}
 	}
+	// Java lists a certificate bag as a trusted entry only when it carries Oracle's
+	// trusted-key-usage attribute. A file with no key and no such attribute (a
+	// truststore written by OpenSSL) lists all its certificates instead.
+	anyTrusted := false
+	for _, b := range bags {
+		anyTrusted = anyTrusted || (b.cert != nil && b.javaTrusted)
+	}
+	trusted := func(b *p12Bag) bool {
+		if anyTrusted || len(ks.Entries) > 0 {
+			return b.javaTrusted
+		}
+		return true
+	}
 	// Trusted certificates keep their file position among the key entries.
 	var ordered []*Entry
 	ki := 0
 	for _, b := range bags {
 		switch {
 		case b.cert != nil:
-			if used[b.cert] || !(b.javaTrusted || (b.friendlyName != "" && len(b.localKeyID) == 0)) {
+			if used[b.cert] || !trusted(b) {
 				continue
 			}
 			name := b.friendlyName

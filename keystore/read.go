@@ -66,7 +66,7 @@ func Parse(data []byte, storePass []byte) (ks *Keystore, err error) {
 	// defence that keeps a parser bug from taking a program down on hostile input.
 	defer func() {
 		if r := recover(); r != nil {
-			ks, err = nil, fmt.Errorf("%w: internal parser error: %v", ErrMalformed, r)
+			ks, err = nil, errorf(ErrMalformed, "internal parser error: %v", r)
 		}
 	}()
 	switch f := DetectFormat(data); f {
@@ -81,8 +81,7 @@ func Parse(data []byte, storePass []byte) (ks *Keystore, err error) {
 	case FormatPEM:
 		return parsePEM(data, storePass)
 	}
-	return nil, fmt.Errorf("not a keystore: first bytes % x (reads JKS, JCEKS, PKCS#12, PEM, DER): %w",
-		data[:min(len(data), 4)], ErrUnsupportedFormat)
+	return nil, errorf(ErrUnsupportedFormat, "not a keystore: first bytes % x (reads JKS, JCEKS, PKCS#12, PEM, DER)", data[:min(len(data), 4)])
 }
 
 // malformed wraps a decoding failure as ErrMalformed with a short description.
