@@ -94,3 +94,15 @@ func malformed(format Format, what string, err error) error {
 	}
 	return errorf(ErrMalformed, "damaged %s keystore: %s: %v", format, what, err)
 }
+
+// NeedsPassword reports whether data can only be read with a store password: always
+// for JKS, JCEKS and PKCS#12; for PEM only when it holds an encrypted key.
+func NeedsPassword(data []byte) bool {
+	switch DetectFormat(data) {
+	case FormatPEM:
+		return bytes.Contains(data, []byte("ENCRYPTED"))
+	case FormatDER:
+		return false
+	}
+	return true
+}

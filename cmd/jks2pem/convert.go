@@ -30,7 +30,7 @@ func convertAction(c *cli.Context) error {
 			return cmdutil.Hint(fmt.Errorf("--out-dir %s: not a directory", outDir), "create it first: mkdir -p "+outDir)
 		}
 	}
-	storePass, keyPass, err := passwords(c)
+	storePass, keyPass, err := passwords(c, path)
 	if err != nil {
 		return err
 	}
@@ -104,4 +104,3 @@ func dropRoot(chain []*x509.Certificate) []*x509.Certificate {
 	}
 	return chain
 }
-

@@ -23,7 +23,7 @@ func listAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	storePass, err := cmdutil.StorePassword(c)
+	storePass, err := cmdutil.StorePasswordFor(c, path)
 	if err != nil {
 		return err
 	}

@@ -80,8 +80,8 @@ func oneKeystore(c *cli.Context) (string, error) {
 	return c.Args().First(), nil
 }
 
-func passwords(c *cli.Context) (store, key []byte, err error) {
-	if store, err = cmdutil.StorePassword(c); err != nil {
+func passwords(c *cli.Context, path string) (store, key []byte, err error) {
+	if store, err = cmdutil.StorePasswordFor(c, path); err != nil {
 		return nil, nil, err
 	}
 	key, err = cmdutil.KeyPassword(c)

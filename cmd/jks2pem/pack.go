@@ -24,7 +24,11 @@ func packAction(c *cli.Context) error {
 	if c.Bool("merge") && typ != "jks" {
 		return cmdutil.UsageError("--merge works with --type jks only")
 	}
-	storePass, keyPass, err := passwords(c)
+	storePass, err := cmdutil.StorePassword(c) // the new keystore's password
+	if err != nil {
+		return err
+	}
+	keyPass, err := cmdutil.KeyPassword(c)
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/keybridge/keybridge/keystore"
 )
 
 // EnvStorePassword is read when no password flag is given.
@@ -41,6 +44,35 @@ func StorePassword(c *cli.Context) ([]byte, error) {
 	}
 	return nil, Hint(errors.New("no store password given and stdin is not a terminal"),
 		"pass it with --storepass-file FILE, --storepass-env VAR or the "+EnvStorePassword+" environment variable")
+}
+
+// StorePasswordFor is StorePassword for the keystore at path, except that a file that
+// needs no password (a PEM bundle without an encrypted key, a DER certificate) gets
+// none unless one is given: nobody is prompted for a password that protects nothing.
+func StorePasswordFor(c *cli.Context, path string) ([]byte, error) {
+	if p, ok, err := fromFlags(c, "storepass"); err != nil || ok {
+		return p, err
+	}
+	if _, set := os.LookupEnv(EnvStorePassword); !set {
+		if head, err := readHead(path); err == nil && !keystore.NeedsPassword(head) {
+			return nil, nil
+		}
+	}
+	return StorePassword(c)
+}
+
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return buf[:n], err
 }
 
 // KeyPassword finds the key password from the --keypass-* flags; without them it is
