@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // File is one file to write.
@@ -32,20 +33,26 @@ func WriteFiles(files []File, force bool) (err error) {
 			}
 		}
 	}
-	temps := make([]string, 0, len(files))
+	// The temporary files are written and synced concurrently: the syncs, not the
+	// writes, are what a conversion waits for.
+	temps := make([]string, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() { temps[i], errs[i] = writeTemp(f) })
+	}
+	wg.Wait()
 	defer func() {
 		if err != nil {
 			for _, t := range temps {
-				os.Remove(t)
+				if t != "" {
+					os.Remove(t)
+				}
 			}
 		}
 	}()
-	for _, f := range files {
-		t, err := writeTemp(f)
-		if err != nil {
-			return err
-		}
-		temps = append(temps, t)
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	for i, f := range files {
 		if err := os.Rename(temps[i], f.Path); err != nil {
