@@ -1,0 +1,274 @@
+package awsiam
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// DefaultELBPort is the classic ELB listener port when --elb names none.
+const DefaultELBPort = 443
+
+// Listener names a listener: a classic ELB and port, or an ALB/NLB listener ARN
+// (SNI adds the certificate to the listener's certificate list instead of
+// replacing the default certificate).
+type Listener struct {
+	ELB  string `json:"elb,omitempty"`
+	Port int32  `json:"port,omitempty"`
+	ARN  string `json:"listener_arn,omitempty"`
+	SNI  bool   `json:"sni,omitempty"`
+}
+
+// ParseELB reads "NAME" or "NAME:PORT".
+func ParseELB(s string) (Listener, error) {
+	name, port, hasPort := strings.Cut(s, ":")
+	if name == "" {
+		return Listener{}, fmt.Errorf("--elb %q: want NAME or NAME:PORT", s)
+	}
+	l := Listener{ELB: name, Port: DefaultELBPort}
+	if hasPort {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return Listener{}, fmt.Errorf("--elb %q: port must be 1-65535", s)
+		}
+		l.Port = int32(n)
+	}
+	return l, nil
+}
+
+// ParseListenerARN checks an ALB/NLB listener ARN.
+func ParseListenerARN(s string, sni bool) (Listener, error) {
+	svc, _, res, ok := arnParts(s)
+	if !ok || svc != "elasticloadbalancing" || !strings.HasPrefix(res, "listener/") {
+		return Listener{}, fmt.Errorf("--listener %q: want an ALB/NLB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/…)", s)
+	}
+	return Listener{ARN: s, SNI: sni}, nil
+}
+
+func (l Listener) String() string {
+	if l.ELB != "" {
+		return fmt.Sprintf("classic ELB %s port %d", l.ELB, l.Port)
+	}
+	if l.SNI {
+		return "listener " + l.ARN + " (SNI)"
+	}
+	return "listener " + l.ARN
+}
+
+// AttachOptions control Attach.
+type AttachOptions struct {
+	// Wait is how long to retry while the load balancer answers
+	// CertificateNotFound (IAM propagation); default 5m.
+	Wait time.Duration
+}
+
+// DefaultWait is the default AttachOptions.Wait.
+const DefaultWait = 5 * time.Minute
+
+// AttachResult says what Attach did.
+type AttachResult struct {
+	Listener       Listener `json:"listener"`
+	CertificateARN string   `json:"certificate_arn"`
+	Previous       string   `json:"previous,omitempty"`
+	Changed        bool     `json:"changed"`
+	Attempts       int      `json:"attempts,omitempty"`
+	Confirmed      bool     `json:"confirmed"`
+	DryRun         bool     `json:"dry_run,omitempty"`
+}
+
+// Attach makes the listener serve the certificate certARN: classic ELB
+// SetLoadBalancerListenerSSLCertificate, ALB/NLB ModifyListener (default
+// certificate) or AddListenerCertificates (SNI). It retries CertificateNotFound
+// with backoff until o.Wait has passed, then reads the listener back and
+// confirms it names the certificate. A listener that already serves it is left
+// alone.
+func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o AttachOptions) (*AttachResult, error) {
+	if o.Wait <= 0 {
+		o.Wait = DefaultWait
+	}
+	res := &AttachResult{Listener: l, CertificateARN: certARN}
+	current, err := s.listenerCertificates(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	if len(current) > 0 && !l.SNI {
+		res.Previous = current[0]
+	}
+	if contains(current, certARN) && (l.SNI || current[0] == certARN) {
+		res.Confirmed = true
+		s.log.Info("listener already serves the certificate", "listener", l.String(), "certificate", certARN)
+		return res, nil
+	}
+	call, do := s.attachCall(l, certARN)
+	deadline := time.Now().Add(o.Wait)
+	var wait time.Duration
+	for {
+		res.Attempts++
+		ran, err := s.mutate(call, func() error { return do(ctx) })
+		if err == nil {
+			if !ran {
+				res.DryRun = true
+				return res, nil
+			}
+			break
+		}
+		if !isCode(err, "CertificateNotFound") {
+			return nil, fmt.Errorf("attaching %s to %s: %w", certARN, l, err)
+		}
+		wait = s.poll.next(wait)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
+				l, certARN, o.Wait, res.Attempts, ErrPropagation)
+		}
+		s.log.Info("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
+			"attempt", res.Attempts, "retry_in", min(wait, left).Round(time.Millisecond))
+		if err := sleep(ctx, min(wait, left)); err != nil {
+			return nil, fmt.Errorf("waiting for %s to see %s: %w", l, certARN, err)
+		}
+	}
+	res.Changed = true
+	after, err := s.listenerCertificates(ctx, l)
+	if err != nil {
+		return nil, fmt.Errorf("reading back %s: %w", l, err)
+	}
+	if !contains(after, certARN) || (!l.SNI && after[0] != certARN) {
+		return nil, fmt.Errorf("%s shows %v after the change, not %s: %w", l, after, certARN, ErrNotConfirmed)
+	}
+	res.Confirmed = true
+	s.log.Info("attached certificate", "listener", l.String(), "certificate", certARN, "attempts", res.Attempts)
+	return res, nil
+}
+
+func (s *Service) attachCall(l Listener, certARN string) (Call, func(context.Context) error) {
+	switch {
+	case l.ELB != "":
+		return Call{Service: "elb", Operation: "SetLoadBalancerListenerSSLCertificate", Params: map[string]string{
+				"LoadBalancerName": l.ELB, "LoadBalancerPort": strconv.Itoa(int(l.Port)), "SSLCertificateId": certARN}},
+			func(ctx context.Context) error {
+				_, err := s.c.ELB.SetLoadBalancerListenerSSLCertificate(ctx, &elb.SetLoadBalancerListenerSSLCertificateInput{
+					LoadBalancerName: aws.String(l.ELB), LoadBalancerPort: l.Port, SSLCertificateId: aws.String(certARN)})
+				return err
+			}
+	case l.SNI:
+		return Call{Service: "elbv2", Operation: "AddListenerCertificates", Params: map[string]string{
+				"ListenerArn": l.ARN, "CertificateArn": certARN}},
+			func(ctx context.Context) error {
+				_, err := s.c.ELBv2.AddListenerCertificates(ctx, &elbv2.AddListenerCertificatesInput{
+					ListenerArn: aws.String(l.ARN), Certificates: []elbv2types.Certificate{{CertificateArn: aws.String(certARN)}}})
+				return err
+			}
+	default:
+		return Call{Service: "elbv2", Operation: "ModifyListener", Params: map[string]string{
+				"ListenerArn": l.ARN, "CertificateArn": certARN}},
+			func(ctx context.Context) error {
+				_, err := s.c.ELBv2.ModifyListener(ctx, &elbv2.ModifyListenerInput{
+					ListenerArn: aws.String(l.ARN), Certificates: []elbv2types.Certificate{{CertificateArn: aws.String(certARN)}}})
+				return err
+			}
+	}
+}
+
+// listenerCertificates returns the certificates a listener serves, the default
+// first (classic listeners have one).
+func (s *Service) listenerCertificates(ctx context.Context, l Listener) ([]string, error) {
+	if l.ELB != "" {
+		_, cl, err := s.classicListener(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		if cert := aws.ToString(cl.Listener.SSLCertificateId); cert != "" {
+			return []string{cert}, nil
+		}
+		return nil, nil
+	}
+	ln, err := s.v2Listener(ctx, l.ARN)
+	if err != nil {
+		return nil, err
+	}
+	if ln.Protocol != elbv2types.ProtocolEnumHttps && ln.Protocol != elbv2types.ProtocolEnumTls {
+		return nil, fmt.Errorf("%s uses %s; certificates need an HTTPS or TLS listener", l, ln.Protocol)
+	}
+	var def string
+	var certs []string
+	p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(l.ARN)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing certificates of %s: %w", l, err)
+		}
+		for _, c := range page.Certificates {
+			if aws.ToBool(c.IsDefault) {
+				def = aws.ToString(c.CertificateArn)
+			} else {
+				certs = append(certs, aws.ToString(c.CertificateArn))
+			}
+		}
+	}
+	if def == "" && len(ln.Certificates) > 0 {
+		def = aws.ToString(ln.Certificates[0].CertificateArn)
+	}
+	return append([]string{def}, certs...), nil
+}
+
+// classicListener finds the load balancer and listener l names.
+func (s *Service) classicListener(ctx context.Context, l Listener) (*elbtypes.LoadBalancerDescription, *elbtypes.ListenerDescription, error) {
+	out, err := s.c.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{l.ELB}})
+	if isCode(err, "LoadBalancerNotFound") {
+		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("describing classic ELB %q: %w", l.ELB, err)
+	}
+	if len(out.LoadBalancerDescriptions) == 0 {
+		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
+	}
+	lb := &out.LoadBalancerDescriptions[0]
+	var ports []string
+	for i := range lb.ListenerDescriptions {
+		ld := &lb.ListenerDescriptions[i]
+		if ld.Listener == nil {
+			continue
+		}
+		if ld.Listener.LoadBalancerPort == l.Port {
+			p := strings.ToUpper(aws.ToString(ld.Listener.Protocol))
+			if p != "HTTPS" && p != "SSL" {
+				return nil, nil, fmt.Errorf("classic ELB %q port %d uses %s; certificates need an HTTPS or SSL listener", l.ELB, l.Port, p)
+			}
+			return lb, ld, nil
+		}
+		ports = append(ports, strconv.Itoa(int(ld.Listener.LoadBalancerPort)))
+	}
+	return nil, nil, fmt.Errorf("classic ELB %q has no listener on port %d (it has %s): %w", l.ELB, l.Port, strings.Join(ports, ", "), ErrListenerNotFound)
+}
+
+func (s *Service) v2Listener(ctx context.Context, arn string) (*elbv2types.Listener, error) {
+	out, err := s.c.ELBv2.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{arn}})
+	if isCode(err, "ListenerNotFound") {
+		return nil, fmt.Errorf("listener %s: %w", arn, ErrListenerNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing listener %s: %w", arn, err)
+	}
+	if len(out.Listeners) == 0 {
+		return nil, fmt.Errorf("listener %s: %w", arn, ErrListenerNotFound)
+	}
+	return &out.Listeners[0], nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package awsiam
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// arnParts splits "arn:partition:service:region:account:resource".
+func arnParts(s string) (service, region, resource string, ok bool) {
+	p := strings.SplitN(s, ":", 6)
+	if len(p) != 6 || p[0] != "arn" {
+		return "", "", "", false
+	}
+	return p[2], p[3], p[5], true
+}
+
+// iamNameFromARN returns the name of an IAM server certificate ARN
+// (arn:aws:iam::123:server-certificate/path/name).
+func iamNameFromARN(arn string) (string, bool) {
+	svc, _, res, ok := arnParts(arn)
+	if !ok || svc != "iam" || !strings.HasPrefix(res, "server-certificate/") {
+		return "", false
+	}
+	return res[strings.LastIndex(res, "/")+1:], true
+}
+
+func isACMARN(s string) bool {
+	svc, _, _, ok := arnParts(s)
+	return ok && svc == "acm"
+}
+
+// CertificateInfo describes an uploaded certificate.
+type CertificateInfo struct {
+	Source   string        `json:"source"` // iam or acm
+	Name     string        `json:"name,omitempty"`
+	Path     string        `json:"path,omitempty"`
+	ARN      string        `json:"arn"`
+	Domain   string        `json:"domain,omitempty"`
+	NotAfter time.Time     `json:"not_after"`
+	DaysLeft int           `json:"days_left"`
+	UsedBy   []ListenerUse `json:"used_by"`
+}
+
+// Certificate finds a certificate by IAM name or by IAM/ACM ARN.
+func (s *Service) Certificate(ctx context.Context, ref string) (*CertificateInfo, error) {
+	if isACMARN(ref) {
+		out, err := s.c.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(ref)})
+		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
+			return nil, fmt.Errorf("ACM certificate %s: %w", ref, ErrCertificateNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describing ACM certificate %s: %w", ref, err)
+		}
+		d := out.Certificate
+		info := &CertificateInfo{Source: "acm", ARN: ref, Domain: aws.ToString(d.DomainName)}
+		if d.NotAfter != nil {
+			info.NotAfter = *d.NotAfter
+		}
+		info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+		return info, nil
+	}
+	name := ref
+	if strings.HasPrefix(ref, "arn:") {
+		n, ok := iamNameFromARN(ref)
+		if !ok {
+			return nil, fmt.Errorf("%q is neither an IAM server certificate nor an ACM certificate ARN: %w", ref, ErrCertificateNotFound)
+		}
+		name = n
+	}
+	sc, err := s.getServerCertificate(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if sc == nil || (strings.HasPrefix(ref, "arn:") && sc.ARN != ref) {
+		return nil, fmt.Errorf("IAM server certificate %s: %w", ref, ErrCertificateNotFound)
+	}
+	return &sc.CertificateInfo, nil
+}
+
+type serverCertificate struct {
+	CertificateInfo
+	leaf *x509.Certificate
+}
+
+// getServerCertificate returns nil, nil when IAM has no certificate named name.
+func (s *Service) getServerCertificate(ctx context.Context, name string) (*serverCertificate, error) {
+	out, err := s.c.IAM.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String(name)})
+	if isCode(err, "NoSuchEntity") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting IAM server certificate %q: %w", name, err)
+	}
+	sc := out.ServerCertificate
+	md := sc.ServerCertificateMetadata
+	info := &serverCertificate{CertificateInfo: CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName),
+		Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}}
+	if md.Expiration != nil {
+		info.NotAfter = *md.Expiration
+	}
+	if leaf, err := firstCertificate(aws.ToString(sc.CertificateBody)); err == nil {
+		info.leaf = leaf
+		info.Domain = subjectName(leaf)
+		if info.NotAfter.IsZero() {
+			info.NotAfter = leaf.NotAfter
+		}
+	}
+	info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+	return info, nil
+}
+
+// firstCertificate parses the first PEM certificate of text.
+func firstCertificate(text string) (*x509.Certificate, error) {
+	rest := []byte(text)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return nil, errors.New("no PEM certificate")
+		}
+		if b.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(b.Bytes)
+		}
+	}
+}
+
+func sameCertificate(text string, leaf *x509.Certificate) bool {
+	c, err := firstCertificate(text)
+	return err == nil && bytes.Equal(c.Raw, leaf.Raw)
+}
+
+// daysLeft is the number of whole days from now until notAfter (negative when
+// expired).
+func daysLeft(now, notAfter time.Time) int {
+	d := notAfter.Sub(now)
+	days := int(d / (24 * time.Hour))
+	if d < 0 && d%(24*time.Hour) != 0 {
+		days--
+	}
+	return days
+}

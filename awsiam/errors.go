@@ -1,0 +1,33 @@
+package awsiam
+
+import "errors"
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrKeyMismatch: the private key is not the key of the certificate.
+	ErrKeyMismatch = errors.New("private key does not match the certificate")
+	// ErrExpired: the certificate is expired (or not yet valid).
+	ErrExpired = errors.New("certificate not valid now")
+	// ErrChainOrder: the chain does not lead from the leaf up, each certificate
+	// issued by the next.
+	ErrChainOrder = errors.New("certificate chain out of order")
+	// ErrUnsupportedKey: the target does not take this key type or size.
+	ErrUnsupportedKey = errors.New("key type not accepted by the target")
+	// ErrKeyTooLarge: the PEM private key is larger than AWS accepts.
+	ErrKeyTooLarge = errors.New("private key too large")
+	// ErrInvalidName: a certificate name IAM would refuse.
+	ErrInvalidName = errors.New("invalid certificate name")
+	// ErrNameTaken: a different certificate already has the name.
+	ErrNameTaken = errors.New("name already used by a different certificate")
+	// ErrCertificateNotFound: no certificate with that name or ARN.
+	ErrCertificateNotFound = errors.New("certificate not found")
+	// ErrListenerNotFound: no such load balancer or listener.
+	ErrListenerNotFound = errors.New("listener not found")
+	// ErrPropagation: the load balancer still answered CertificateNotFound when the
+	// wait ran out.
+	ErrPropagation = errors.New("certificate propagation did not finish")
+	// ErrNotConfirmed: reading the listener back did not show the certificate.
+	ErrNotConfirmed = errors.New("listener does not show the certificate")
+	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
+	ErrStickiness = errors.New("cannot set stickiness")
+)

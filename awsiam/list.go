@@ -1,0 +1,173 @@
+package awsiam
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// ListenerUse is one listener serving a certificate.
+type ListenerUse struct {
+	// Type is "classic", "application" or "network".
+	Type         string `json:"type"`
+	LoadBalancer string `json:"load_balancer"`
+	Port         int32  `json:"port"`
+	ListenerARN  string `json:"listener_arn,omitempty"`
+	// CertificateARN is the certificate served.
+	CertificateARN string `json:"-"`
+	// SNI: an additional (not the default) certificate of the listener.
+	SNI bool `json:"sni,omitempty"`
+}
+
+func (u ListenerUse) String() string {
+	s := fmt.Sprintf("%s:%d", u.LoadBalancer, u.Port)
+	if u.SNI {
+		s += "(sni)"
+	}
+	return s
+}
+
+// Listener returns the Listener u names.
+func (u ListenerUse) Listener() Listener {
+	if u.Type == "classic" {
+		return Listener{ELB: u.LoadBalancer, Port: u.Port}
+	}
+	return Listener{ARN: u.ListenerARN, SNI: u.SNI}
+}
+
+// Inventory lists every listener of the region that serves a certificate, one
+// entry per listener and certificate: classic ELB HTTPS/SSL listeners and the
+// default and SNI certificates of ALB/NLB HTTPS/TLS listeners.
+func (s *Service) Inventory(ctx context.Context) ([]ListenerUse, error) {
+	var uses []ListenerUse
+	cp := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{})
+	for cp.HasMorePages() {
+		page, err := cp.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing classic load balancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancerDescriptions {
+			for _, ld := range lb.ListenerDescriptions {
+				if ld.Listener == nil || aws.ToString(ld.Listener.SSLCertificateId) == "" {
+					continue
+				}
+				uses = append(uses, ListenerUse{Type: "classic", LoadBalancer: aws.ToString(lb.LoadBalancerName),
+					Port: ld.Listener.LoadBalancerPort, CertificateARN: aws.ToString(ld.Listener.SSLCertificateId)})
+			}
+		}
+	}
+	vp := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{})
+	for vp.HasMorePages() {
+		page, err := vp.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing load balancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancers {
+			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
+			for lp.HasMorePages() {
+				lpage, err := lp.NextPage(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
+				}
+				for _, ln := range lpage.Listeners {
+					if ln.Protocol != elbv2types.ProtocolEnumHttps && ln.Protocol != elbv2types.ProtocolEnumTls {
+						continue
+					}
+					certs, err := s.listenerCertificates(ctx, Listener{ARN: aws.ToString(ln.ListenerArn)})
+					if err != nil {
+						return nil, err
+					}
+					for i, c := range certs {
+						if c == "" {
+							continue
+						}
+						uses = append(uses, ListenerUse{Type: string(lb.Type), LoadBalancer: aws.ToString(lb.LoadBalancerName),
+							Port: aws.ToInt32(ln.Port), ListenerARN: aws.ToString(ln.ListenerArn), CertificateARN: c, SNI: i > 0})
+					}
+				}
+			}
+		}
+	}
+	return uses, nil
+}
+
+// ListOptions select the certificates List shows.
+type ListOptions struct {
+	// ACM lists the region's imported ACM certificates instead of IAM's.
+	ACM bool
+	// PathPrefix filters IAM certificates by path.
+	PathPrefix string
+}
+
+// List returns the certificates with their expiry and the listeners of the
+// region that use each, soonest expiry first.
+func (s *Service) List(ctx context.Context, o ListOptions) ([]CertificateInfo, error) {
+	var certs []CertificateInfo
+	if o.ACM {
+		p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("listing ACM certificates: %w", err)
+			}
+			for _, c := range page.CertificateSummaryList {
+				info := CertificateInfo{Source: "acm", ARN: aws.ToString(c.CertificateArn), Domain: aws.ToString(c.DomainName)}
+				if c.NotAfter != nil {
+					info.NotAfter = *c.NotAfter
+				} else if full, err := s.Certificate(ctx, info.ARN); err == nil {
+					info.NotAfter = full.NotAfter
+				}
+				info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+				certs = append(certs, info)
+			}
+		}
+	} else {
+		in := &iam.ListServerCertificatesInput{}
+		if o.PathPrefix != "" {
+			in.PathPrefix = aws.String(o.PathPrefix)
+		}
+		p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("listing IAM server certificates: %w", err)
+			}
+			for _, md := range page.ServerCertificateMetadataList {
+				info := CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName), Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}
+				if md.Expiration != nil {
+					info.NotAfter = *md.Expiration
+				}
+				info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+				certs = append(certs, info)
+			}
+		}
+	}
+	uses, err := s.Inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range certs {
+		certs[i].UsedBy = []ListenerUse{}
+		for _, u := range uses {
+			if u.CertificateARN == certs[i].ARN {
+				certs[i].UsedBy = append(certs[i].UsedBy, u)
+			}
+		}
+	}
+	sort.SliceStable(certs, func(i, j int) bool {
+		if !certs[i].NotAfter.Equal(certs[j].NotAfter) {
+			return certs[i].NotAfter.Before(certs[j].NotAfter)
+		}
+		return strings.Compare(certs[i].ARN, certs[j].ARN) < 0
+	})
+	return certs, nil
+}
