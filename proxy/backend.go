@@ -28,7 +28,8 @@ type backend struct {
 	requests atomic.Uint64
 	failures atomic.Uint64 // connection errors
 
-	mu        sync.Mutex // guards the counters below
+	mu        sync.Mutex // guards the fields below
+	checked   bool       // the first active check has run
 	successes int        // consecutive successful checks while down
 	fails     int        // consecutive failures while up
 }
@@ -143,7 +144,17 @@ func (b *backend) healthLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		b.mu.Lock()
+		first := !b.checked
+		b.checked = true
+		b.mu.Unlock()
+		if first {
+			// The first check decides at once, so a proxy started with a
+			// dead backend does not report it healthy for fall intervals.
+			if err != nil && b.healthy.Swap(false) {
+				b.log.Warn("backend down", "err", err)
+			}
+		} else if err != nil {
 			b.markFailure(err, false)
 		} else {
 			b.markSuccess()

@@ -15,6 +15,9 @@ import (
 	"time"
 )
 
+// expiryWarning: a certificate expiring sooner is logged as a warning.
+const expiryWarning = 30 * 24 * time.Hour
+
 // maxWatchedFile caps how much of the watched file is hashed.
 const maxWatchedFile = 16 << 20
 
@@ -33,8 +36,13 @@ type certStore struct {
 	failedHash [32]byte
 }
 
-func newCertStore(src CertSource, log *slog.Logger) (*certStore, error) {
+// newCertStore loads the first certificate. The watched file, if any, is
+// hashed before, so a change during the load is seen by the first poll.
+func newCertStore(src CertSource, watchFile string, log *slog.Logger) (*certStore, error) {
 	cs := &certStore{source: src, log: log}
+	if watchFile != "" {
+		cs.lastHash, _ = hashFile(watchFile)
+	}
 	c, err := cs.load()
 	if err != nil {
 		return nil, err
@@ -58,6 +66,10 @@ func (cs *certStore) load() (*tls.Certificate, error) {
 			return nil, fmt.Errorf("parsing leaf certificate: %w", err)
 		}
 		c.Leaf = leaf
+	}
+	if left := time.Until(c.Leaf.NotAfter); left < expiryWarning {
+		cs.log.Warn("certificate expires soon or has expired", "subject", c.Leaf.Subject.String(),
+			"not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return c, nil
 }
@@ -87,9 +99,6 @@ func (cs *certStore) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 // watch polls path every interval and reloads when its content changes.
 // A content that failed to load is not retried until it changes again.
 func (cs *certStore) watch(ctx context.Context, path string, interval time.Duration) {
-	if h, err := hashFile(path); err == nil {
-		cs.lastHash = h
-	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

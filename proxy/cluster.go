@@ -29,6 +29,7 @@ type cluster struct {
 type reqState struct {
 	cl       *cluster
 	tls      bool     // client connection is TLS (to us)
+	secure   bool     // the client used HTTPS (to us or a trusted balancer)
 	hasApp   bool     // request carries the application's session cookie
 	pinned   *backend // backend named by the request's KBSRV cookie
 	used     *backend // backend that answered
@@ -199,9 +200,9 @@ func (cl *cluster) modifyResponse(resp *http.Response) error {
 			resp.Header.Add("Set-Cookie", StickyRouteCookie+"=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
 			return nil
 		}
-		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, app, st.tls || app.Secure))
+		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, app, st.secure || app.Secure))
 	case st.hasApp && st.pinned != st.used:
-		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, nil, st.tls))
+		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, nil, st.secure))
 	}
 	return nil
 }

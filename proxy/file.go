@@ -35,18 +35,33 @@ func KeystoreSource(path, alias string, storePass, keyPass []byte) CertSource {
 	}
 }
 
-// TrustStorePool reads the trusted certificates of a truststore (JKS,
-// PKCS#12, PEM, …) into a pool for verifying HTTPS backends.
+// TrustStorePool reads a truststore (JKS, PKCS#12, PEM, …) into a pool for
+// verifying HTTPS backends. Like Java's trust managers it trusts every
+// trusted-certificate entry and the certificate of every private-key entry
+// (so a keystore of self-signed server certificates works as a truststore).
 func TrustStorePool(path string, storePass []byte) (*x509.CertPool, error) {
 	ks, err := keystore.ReadFile(path, storePass)
 	if err != nil {
 		return nil, fmt.Errorf("reading backend truststore: %w", err)
 	}
-	certs := ks.Certificates()
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("backend truststore %q holds no trusted certificates", path)
+	pool := x509.NewCertPool()
+	n := 0
+	for _, e := range ks.Entries {
+		switch {
+		case e.Kind == keystore.TrustedCertEntry:
+			for _, c := range e.Chain {
+				pool.AddCert(c)
+				n++
+			}
+		case e.Kind == keystore.PrivateKeyEntry && len(e.Chain) > 0:
+			pool.AddCert(e.Chain[0])
+			n++
+		}
 	}
-	return ks.CertPool(), nil
+	if n == 0 {
+		return nil, fmt.Errorf("backend truststore %q holds no certificates", path)
+	}
+	return pool, nil
 }
 
 // fileConfig is the YAML configuration file.

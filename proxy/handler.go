@@ -39,7 +39,13 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no cluster serves this host", http.StatusMisdirectedRequest)
 		return
 	}
-	st := &reqState{cl: cl, tls: h.tls}
+	st := &reqState{cl: cl, tls: h.tls, secure: h.tls}
+	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
+		// TLS ended at a trusted balancer in front: cookies get Secure.
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
+			st.secure = true
+		}
+	}
 	if cl.sticky {
 		st.hasApp, st.pinned = cl.routeCookies(r.Header)
 	}

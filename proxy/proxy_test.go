@@ -216,7 +216,7 @@ func TestModifyResponseSticky(t *testing.T) {
 		setCookie string
 		want      string // expected KBSRV Set-Cookie prefix, "" for none
 	}{
-		{"new session", reqState{used: a, tls: true}, "JSESSIONID=1; Path=/app; HttpOnly", "KBSRV=a; Path=/; HttpOnly; SameSite=Lax; Secure"},
+		{"new session", reqState{used: a, secure: true}, "JSESSIONID=1; Path=/app; HttpOnly", "KBSRV=a; Path=/; HttpOnly; SameSite=Lax; Secure"},
 		{"persistent session", reqState{used: b}, "JSESSIONID=1; Max-Age=600", "KBSRV=b; Path=/; Max-Age=600; HttpOnly; SameSite=Lax"},
 		{"logout", reqState{used: a, hasApp: true, pinned: a}, "JSESSIONID=; Max-Age=0", "KBSRV=; Path=/; Max-Age=0"},
 		{"stays", reqState{used: a, hasApp: true, pinned: a}, "", ""},
@@ -424,7 +424,7 @@ func TestCertStoreReloadKeepsOld(t *testing.T) {
 	c1, c2 := ca.leaf(t, "one"), ca.leaf(t, "two")
 	var next atomic.Pointer[tlsResult]
 	next.Store(&tlsResult{c: c1})
-	cs, err := newCertStore(func() (*tls.Certificate, error) { r := next.Load(); return r.c, r.err }, testLogger(t))
+	cs, err := newCertStore(func() (*tls.Certificate, error) { r := next.Load(); return r.c, r.err }, "", testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -631,5 +631,147 @@ func TestProxyProtocolListener(t *testing.T) {
 	}
 	if _, err := dial(""); err == nil {
 		t.Error("connection without PROXY header was served")
+	}
+}
+
+func TestLeastConn(t *testing.T) {
+	cl := newCluster(ClusterConfig{Name: "c", Balance: LeastConn, Health: fastHealth,
+		Backends: []BackendConfig{{URL: "http://a:1", ID: "a"}, {URL: "http://b:1", ID: "b"}, {URL: "http://c:1", ID: "c"}}}, testLogger(t))
+	a, b, c := cl.byID["a"], cl.byID["b"], cl.byID["c"]
+	a.active.Store(5)
+	b.active.Store(1)
+	c.active.Store(3)
+	for i := 0; i < 10; i++ {
+		if got := cl.pick(nil); got != b {
+			t.Fatalf("picked %s, want the least loaded b", got.id)
+		}
+	}
+	if got := cl.pick([]*backend{b}); got != c {
+		t.Errorf("with b excluded picked %s, want c", got.id)
+	}
+	b.healthy.Store(false)
+	if got := cl.pick(nil); got != c {
+		t.Errorf("with b down picked %s, want c", got.id)
+	}
+	a.healthy.Store(false)
+	c.healthy.Store(false)
+	if got := cl.pick(nil); got == nil {
+		t.Error("all down: no backend tried at all")
+	}
+	if got := cl.pick([]*backend{a, b, c}); got != nil {
+		t.Errorf("all tried: picked %s", got.id)
+	}
+}
+
+func TestRoundRobinSpreads(t *testing.T) {
+	cl := newCluster(ClusterConfig{Name: "c", Balance: RoundRobin, Health: fastHealth,
+		Backends: []BackendConfig{{URL: "http://a:1"}, {URL: "http://b:1"}, {URL: "http://c:1"}}}, testLogger(t))
+	count := map[*backend]int{}
+	for i := 0; i < 300; i++ {
+		count[cl.pick(nil)]++
+	}
+	for _, b := range cl.backends {
+		if count[b] != 100 {
+			t.Errorf("%s got %d of 300", b.url, count[b])
+		}
+	}
+}
+
+func TestDrain(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(600 * time.Millisecond)
+		}
+		w.Write([]byte("done"))
+	}))
+	defer slow.Close()
+	cc := oneCluster(slow.URL)
+	cc[0].Health.Path = "/"
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Admin: "127.0.0.1:0", Clusters: cc, DrainDelay: 400 * time.Millisecond})
+	base := "http://" + r.addrs["http"]
+	if resp, _ := get(t, http.DefaultClient, base+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz %d before drain", resp.StatusCode)
+	}
+	inflight := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			inflight <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		inflight <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	waitUntil(t, time.Second, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 503
+	})
+	// Still serving during the delay.
+	if resp, body := get(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, base+"/"); resp.StatusCode != 200 || body != "done" {
+		t.Errorf("during the drain delay: %d %q", resp.StatusCode, body)
+	}
+	if got := <-inflight; got != "done" {
+		t.Errorf("in-flight request: %q", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", r.addrs["http"], time.Second); err == nil {
+		t.Error("listener still open after Serve returned")
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	b := demoBackend(t, "x")
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", MaxConns: 1, Clusters: oneCluster(b.URL)})
+	hold, err := net.Dial("tcp", r.addrs["http"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(hold, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(hold), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The held keep-alive connection uses the only slot: a second client waits.
+	done := make(chan int, 1)
+	go func() {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + r.addrs["http"] + "/")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	select {
+	case code := <-done:
+		t.Fatalf("second connection served (%d) while the limit was reached", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if n := r.s.metrics.conns.Load(); n != 1 {
+		t.Errorf("open connections %d, want 1", n)
+	}
+	hold.Close()
+	if code := <-done; code != 200 {
+		t.Errorf("second client after the slot freed: %d", code)
 	}
 }

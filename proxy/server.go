@@ -56,7 +56,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		s.sem = make(chan struct{}, cfg.MaxConns)
 	}
 	if cfg.ListenHTTPS != "" {
-		cs, err := newCertStore(cfg.Certificate, logger)
+		cs, err := newCertStore(cfg.Certificate, cfg.WatchFile, logger)
 		if err != nil {
 			return nil, fmt.Errorf("loading certificate: %w", err)
 		}

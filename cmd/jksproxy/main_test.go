@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/keystore"
+	"github.com/keybridge/keybridge/proxy"
 )
 
 func TestCLIErrors(t *testing.T) {
@@ -588,5 +592,86 @@ func TestStopOneProxy(t *testing.T) {
 	}
 	if healthz(p2.addr("http")) != 200 {
 		t.Error("the remaining proxy is not healthy")
+	}
+}
+
+// TestHTTPSBackend: HTTPS backends verified against a truststore, or not
+// at all with --backend-insecure.
+func TestHTTPSBackend(t *testing.T) {
+	pass, err := cmdutil.ReadPasswordFile(testdata("wso2carbon.storepass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := keystore.LoadKeyPair(testdata("wso2carbon.jks"), "", pass, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := httptest.NewUnstartedServer(proxy.NewDemoBackend("tls"))
+	backend.TLS = &tls.Config{Certificates: []tls.Certificate{kp.TLSCertificate()}}
+	backend.StartTLS()
+	defer backend.Close()
+
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		// Java trusts the certificates of a keystore's key entries: so do we.
+		{"truststore", []string{"--backend-truststore", testdata("wso2carbon.jks"), "--backend-truststore-pass-file", testdata("wso2carbon.storepass")}, 200},
+		{"other truststore", []string{"--backend-truststore", testdata("chain.jks"), "--backend-truststore-pass-file", testdata("chain.storepass")}, 502},
+		{"system roots", nil, 502},
+		{"insecure", []string{"--backend-insecure"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--listen-https", "", "--listen-http", "127.0.0.1:0", "--backend", backend.URL,
+				"--health-check-path", "/health", "--health-interval", "1h"}, tt.args...)
+			p := startProxy(t, []string{"http"}, args...)
+			code, body, err := do(&http.Client{Timeout: 5 * time.Second}, "GET", "http://"+p.addr("http")+"/", nil)
+			if err != nil || code != tt.want {
+				t.Fatalf("%d %v %q, want %d", code, err, body, tt.want)
+			}
+			if code == 200 && field(body, "backend") != "tls" {
+				t.Errorf("answer %q", body)
+			}
+		})
+	}
+}
+
+// TestSharedTicketKeys: two proxies with the same ticket keys resume each
+// other's TLS sessions (the ELB may send a client to either).
+func TestSharedTicketKeys(t *testing.T) {
+	b := startDemo(t, "one")
+	keys := filepath.Join(t.TempDir(), "tickets")
+	if err := os.WriteFile(keys, []byte("# current first\n"+strings.Repeat("ab", 32)+"\n"+strings.Repeat("01", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append(fastArgs("--listen-http", "", "--backend", b.url(), "--session-ticket-key-file", keys), keystoreArgs("wso2carbon.jks")...)
+	p1 := startProxy(t, []string{"https"}, args...)
+	p2 := startProxy(t, []string{"https"}, args...)
+	cfg := insecureTLS()
+	cfg.ServerName = "localhost" // one cache key for both addresses
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	cfg.NextProtos = []string{"http/1.1"}
+	for i, addr := range []string{p1.addr("https"), p2.addr("https")} {
+		conn, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		io.ReadAll(conn)
+		resumed := conn.ConnectionState().DidResume
+		conn.Close()
+		if resumed != (i == 1) {
+			t.Errorf("connection %d: DidResume = %v", i, resumed)
+		}
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("short\n"), 0o600)
+	cmd := exec.Command(binPath, append(args, "--session-ticket-key-file", bad)...)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "openssl rand -hex 32") {
+		t.Errorf("bad key file: exit %d, %s", cmd.ProcessState.ExitCode(), out)
 	}
 }
