@@ -183,6 +183,16 @@ pass jceks.storepass 'changeit'
 genkey jceks.jceks JCEKS mykey "$T/jceks.storepass" "$T/jceks.storepass" \
 	"CN=jceks.keybridge.test, O=Keybridge Test, C=US" RSA -keysize 2048 -ext "$SAN"
 importtrusted jceks.jceks JCEKS "$T/jceks.storepass" otherca "$W/otherca.pem"
+# A JCEKS with secret-key entries (Java-serialized SealedObjects, no length prefix)
+# beside a key and a trusted certificate: readers must walk past them.
+pass jceks-secret.storepass 'changeit'
+kt -genseckey -keystore "$T/jceks-secret.jceks" -storetype JCEKS -storepass:file "$T/jceks-secret.storepass" \
+	-keypass:file "$T/jceks-secret.storepass" -alias aeskey -keyalg AES -keysize 256
+genkey jceks-secret.jceks JCEKS mykey "$T/jceks-secret.storepass" "$T/jceks-secret.storepass" \
+	"CN=jceks-secret.keybridge.test, O=Keybridge Test, C=US" RSA -keysize 2048
+kt -genseckey -keystore "$T/jceks-secret.jceks" -storetype JCEKS -storepass:file "$T/jceks-secret.storepass" \
+	-keypass:file "$T/jceks-secret.storepass" -alias hmackey -keyalg HmacSHA256 -keysize 256
+importtrusted jceks-secret.jceks JCEKS "$T/jceks-secret.storepass" otherca "$W/otherca.pem"
 
 # WSO2-style demo keystores.
 pass wso2carbon.storepass 'wso2carbon'
@@ -286,6 +296,7 @@ for f in rsa2048 rsa4096 ec256 keypass chain multi nonascii nonascii-cyrillic ws
 	check_list "$f.jks" JKS "$f.storepass"
 done
 check_list jceks.jceks JCEKS jceks.storepass
+check_list jceks-secret.jceks JCEKS jceks-secret.storepass
 for f in keytool openssl openssl-legacy nomac; do
 	check_list "$f.p12" PKCS12 "$f.storepass"
 done
@@ -435,6 +446,7 @@ record_store multi.jks JKS JKS beta multi.storepass multi.storepass
 record_store nonascii.jks JKS JKS mykey nonascii.storepass nonascii.storepass
 record_store nonascii-cyrillic.jks JKS JKS mykey nonascii-cyrillic.storepass nonascii-cyrillic.storepass
 record_store jceks.jceks JCEKS JCEKS mykey jceks.storepass jceks.storepass
+record_store jceks-secret.jceks JCEKS JCEKS mykey jceks-secret.storepass jceks-secret.storepass
 record_store keytool.p12 PKCS12 PKCS12 server keytool.storepass keytool.storepass
 record_store openssl.p12 PKCS12 PKCS12 server openssl.storepass openssl.storepass
 record_store openssl-legacy.p12 PKCS12 PKCS12 server openssl-legacy.storepass openssl-legacy.storepass
