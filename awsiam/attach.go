@@ -129,7 +129,7 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 			return nil, fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
 				l, certARN, o.Wait, res.Attempts, ErrPropagation)
 		}
-		s.log.Info("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
+		s.log.Warn("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
 			"attempt", res.Attempts, "retry_in", min(wait, left).Round(time.Millisecond))
 		if err := sleep(ctx, min(wait, left)); err != nil {
 			return nil, fmt.Errorf("waiting for %s to see %s: %w", l, certARN, err)
@@ -271,4 +271,15 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// AttachCertificate is Attach for a certificate given by IAM name or by IAM/ACM
+// ARN; it first makes sure the certificate exists, so that a mistyped name fails
+// at once instead of waiting out the propagation deadline.
+func (s *Service) AttachCertificate(ctx context.Context, ref string, l Listener, o AttachOptions) (*AttachResult, error) {
+	info, err := s.Certificate(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.Attach(ctx, info.ARN, l, o)
 }

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keybridge/keybridge/awsiam"
+	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/keystore"
+)
+
+// session is what every command needs: a context that ends on SIGINT/SIGTERM and
+// an awsiam.Service for the chosen region.
+type session struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	svc  *awsiam.Service
+	out  io.Writer
+	json bool
+}
+
+func newSession(c *cli.Context, dryRun bool) (*session, error) {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	// Warnings (such as waiting for propagation) by default; every AWS call with --debug.
+	level := slog.LevelWarn
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	cfg, err := awsiam.LoadAWSConfig(ctx, awsiam.Config{
+		Region:      c.String("region"),
+		Profile:     c.String("profile"),
+		EndpointURL: c.String("endpoint-url"),
+		MaxAttempts: c.Int("max-attempts"),
+		MaxBackoff:  c.Duration("max-backoff"),
+		Logger:      log,
+	})
+	if err != nil {
+		stop()
+		return nil, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
+	}
+	out := c.App.Writer
+	if out == nil {
+		out = os.Stdout
+	}
+	return &session{
+		ctx:  ctx,
+		stop: stop,
+		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun}),
+		out:  out,
+		json: c.Bool("json"),
+	}, nil
+}
+
+// loadKeyPair reads the KEYSTORE argument with the password flags.
+func loadKeyPair(c *cli.Context) (*keystore.KeyPair, error) {
+	switch {
+	case c.NArg() == 0:
+		return nil, cmdutil.UsageError("missing KEYSTORE argument")
+	case c.NArg() > 1:
+		return nil, cmdutil.UsageError("unexpected argument %q after KEYSTORE", c.Args().Get(1))
+	}
+	storePass, err := cmdutil.StorePassword(c)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(storePass)
+	keyPass, err := cmdutil.KeyPassword(c)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(keyPass)
+	kp, err := keystore.LoadKeyPair(c.Args().First(), c.String("alias"), storePass, keyPass)
+	if err != nil {
+		return nil, cmdutil.KeystoreHint(err, "certup")
+	}
+	return kp, nil
+}
+
+func uploadOptions(c *cli.Context) (awsiam.UploadOptions, error) {
+	o := awsiam.UploadOptions{
+		Name:            c.String("name"),
+		NamePrefix:      c.String("name-prefix"),
+		Path:            c.String("path"),
+		CertificateARN:  c.String("certificate-arn"),
+		ValidateOptions: awsiam.ValidateOptions{AllowExpired: c.Bool("allow-expired")},
+	}
+	if c.Bool("acm") {
+		o.Target = awsiam.TargetACM
+		if o.Name != "" || o.Path != "" {
+			return o, cmdutil.UsageError("--name and --path are for IAM; with --acm use --tag Name=…")
+		}
+	} else if o.CertificateARN != "" {
+		return o, cmdutil.UsageError("--certificate-arn needs --acm")
+	}
+	if o.Name != "" && o.NamePrefix != "" {
+		return o, cmdutil.UsageError("give --name or --name-prefix, not both")
+	}
+	for _, s := range c.StringSlice("tag") {
+		t, err := awsiam.ParseTag(s)
+		if err != nil {
+			return o, cmdutil.UsageError("--%v", err)
+		}
+		o.Tags = append(o.Tags, t)
+	}
+	return o, nil
+}
+
+func uploadAction(c *cli.Context) error {
+	o, err := uploadOptions(c)
+	if err != nil {
+		return err
+	}
+	kp, err := loadKeyPair(c)
+	if err != nil {
+		return err
+	}
+	s, err := newSession(c, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	res, err := s.svc.Upload(s.ctx, kp, o)
+	if err != nil {
+		return withHint(err)
+	}
+	if s.json {
+		return cmdutil.PrintJSON(s.out, struct {
+			*awsiam.UploadResult
+			Planned []awsiam.Call `json:"planned,omitempty"`
+		}{res, s.svc.Planned()})
+	}
+	printPlanned(s)
+	if !res.DryRun {
+		fmt.Fprintln(s.out, res.ARN)
+	}
+	return nil
+}
+
+func oneListener(c *cli.Context, required bool) (*awsiam.Listener, error) {
+	elbArg, lnArg := c.String("elb"), c.String("listener")
+	switch {
+	case elbArg != "" && lnArg != "":
+		return nil, cmdutil.UsageError("give --elb or --listener, not both")
+	case elbArg != "":
+		if c.Bool("sni") {
+			return nil, cmdutil.UsageError("--sni is for ALB/NLB listeners; a classic ELB listener has one certificate")
+		}
+		l, err := awsiam.ParseELB(elbArg)
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		return &l, nil
+	case lnArg != "":
+		l, err := awsiam.ParseListenerARN(lnArg, c.Bool("sni"))
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		return &l, nil
+	case required:
+		return nil, cmdutil.UsageError("give --elb NAME[:PORT] or --listener ARN")
+	}
+	return nil, nil
+}
+
+func attachAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	l, err := oneListener(c, true)
+	if err != nil {
+		return err
+	}
+	s, err := newSession(c, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	res, err := s.svc.AttachCertificate(s.ctx, c.String("cert"), *l, awsiam.AttachOptions{Wait: c.Duration("wait")})
+	if err != nil {
+		return withHint(err)
+	}
+	if s.json {
+		return cmdutil.PrintJSON(s.out, struct {
+			*awsiam.AttachResult
+			Planned []awsiam.Call `json:"planned,omitempty"`
+		}{res, s.svc.Planned()})
+	}
+	printPlanned(s)
+	printAttach(s.out, res)
+	return nil
+}
+
+func printAttach(w io.Writer, r *awsiam.AttachResult) {
+	switch {
+	case r.DryRun:
+	case r.Changed:
+		fmt.Fprintf(w, "%s now serves %s\n", r.Listener, r.CertificateARN)
+	default:
+		fmt.Fprintf(w, "%s already serves %s\n", r.Listener, r.CertificateARN)
+	}
+}
+
+func deployAction(c *cli.Context) error {
+	o, err := uploadOptions(c)
+	if err != nil {
+		return err
+	}
+	var listeners []awsiam.Listener
+	for _, e := range c.StringSlice("elb") {
+		l, err := awsiam.ParseELB(e)
+		if err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+		listeners = append(listeners, l)
+	}
+	for _, a := range c.StringSlice("listener") {
+		l, err := awsiam.ParseListenerARN(a, c.Bool("sni"))
+		if err != nil {
+			return cmdutil.UsageError("%v", err)
+		}
+		listeners = append(listeners, l)
+	}
+	if len(listeners) == 0 {
+		return cmdutil.UsageError("give at least one --elb NAME[:PORT] or --listener ARN (use upload to upload only)")
+	}
+	kp, err := loadKeyPair(c)
+	if err != nil {
+		return err
+	}
+	s, err := newSession(c, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	res, err := s.svc.Deploy(s.ctx, kp, awsiam.DeployOptions{
+		Upload:           o,
+		Listeners:        listeners,
+		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait")},
+		StickinessCookie: c.String("stickiness-cookie"),
+	})
+	if err != nil {
+		return withHint(err)
+	}
+	if s.json {
+		return cmdutil.PrintJSON(s.out, struct {
+			*awsiam.DeployResult
+			Planned []awsiam.Call `json:"planned,omitempty"`
+		}{res, s.svc.Planned()})
+	}
+	printPlanned(s)
+	if !res.Upload.DryRun {
+		verb := "uploaded"
+		switch {
+		case res.Upload.Reimported:
+			verb = "re-imported"
+		case !res.Upload.Uploaded:
+			verb = "already uploaded"
+		}
+		fmt.Fprintf(s.out, "%s %s\n", verb, res.Upload.ARN)
+	}
+	for _, a := range res.Attached {
+		printAttach(s.out, a)
+	}
+	for _, st := range res.Stickiness {
+		if st.DryRun {
+			continue
+		}
+		state := "already set"
+		if st.Changed {
+			state = "set"
+		}
+		fmt.Fprintf(s.out, "%s: stickiness on cookie %s %s\n", st.Listener, st.Cookie, state)
+	}
+	return nil
+}
+
+func listAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	s, err := newSession(c, false)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	certs, err := s.svc.List(s.ctx, awsiam.ListOptions{ACM: c.Bool("acm"), PathPrefix: c.String("path-prefix")})
+	if err != nil {
+		return withHint(err)
+	}
+	if s.json {
+		if certs == nil {
+			certs = []awsiam.CertificateInfo{}
+		}
+		return cmdutil.PrintJSON(s.out, certs)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tDAYS\tUSED BY")
+	for _, cert := range certs {
+		name := cert.Name
+		if name == "" {
+			name = cert.ARN
+			if cert.Domain != "" {
+				name += " (" + cert.Domain + ")"
+			}
+		}
+		var used []string
+		for _, u := range cert.UsedBy {
+			used = append(used, u.String())
+		}
+		if len(used) == 0 {
+			used = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", name, cert.NotAfter.UTC().Format(time.DateOnly), cert.DaysLeft, strings.Join(used, ", "))
+	}
+	return tw.Flush()
+}
+
+func checkAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	ref := c.String("cert")
+	l, err := oneListener(c, ref == "")
+	if err != nil {
+		return err
+	}
+	if ref != "" && l != nil {
+		return cmdutil.UsageError("give one of --cert, --elb or --listener")
+	}
+	if c.Int("days") < 0 {
+		return cmdutil.UsageError("--days must not be negative")
+	}
+	s, err := newSession(c, false)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	res, err := s.svc.Check(s.ctx, ref, l, c.Int("days"))
+	if err != nil {
+		return withHint(err)
+	}
+	if s.json {
+		if err := cmdutil.PrintJSON(s.out, res); err != nil {
+			return err
+		}
+		if !res.OK {
+			return cmdutil.Silent(cmdutil.ExitError)
+		}
+		return nil
+	}
+	if !res.OK {
+		return cmdutil.WithExitCode(errors.New(res.Reason), cmdutil.ExitError)
+	}
+	fmt.Fprintln(s.out, res.Reason)
+	return nil
+}
+
+func printPlanned(s *session) {
+	for _, call := range s.svc.Planned() {
+		fmt.Fprintf(s.out, "dry run: would call %s\n", call)
+	}
+}
+
+// withHint attaches the advice that fixes an awsiam error.
+func withHint(err error) error {
+	var hint string
+	switch {
+	case errors.Is(err, awsiam.ErrPropagation):
+		hint = "IAM propagation can take minutes: raise --wait and run the same command again; it continues where it stopped"
+	case errors.Is(err, awsiam.ErrNameTaken):
+		hint = "choose another --name or --name-prefix, or leave --name out to use the name derived from the certificate"
+	case errors.Is(err, awsiam.ErrKeyMismatch):
+		hint = "the certificate was issued for another key: use the certificate (CA reply) that belongs to this key"
+	case errors.Is(err, awsiam.ErrExpired):
+		hint = "renew the certificate first; --allow-expired uploads it anyway"
+	case errors.Is(err, awsiam.ErrUnsupportedKey) && strings.Contains(err.Error(), "P-521"):
+		hint = "ACM takes P-521 keys: add --acm"
+	case errors.Is(err, awsiam.ErrUnsupportedKey):
+		hint = "re-key with RSA 2048 (keytool -keyalg RSA -keysize 2048) or EC P-256"
+	case errors.Is(err, awsiam.ErrChainOrder):
+		hint = "import the CA reply with its full chain (keytool -importcert -trustcacerts) so the chain runs leaf, intermediates, root"
+	case errors.Is(err, awsiam.ErrCertificateNotFound):
+		hint = "see the certificates with: certup list (add --acm for ACM)"
+	case errors.Is(err, awsiam.ErrListenerNotFound):
+		hint = "check --elb NAME[:PORT] / --listener ARN and --region"
+	case errors.Is(err, awsiam.ErrInvalidName):
+		hint = "use letters, digits and +=,.@_- only, at most 128 characters"
+	case strings.Contains(err.Error(), "credentials"):
+		hint = "configure AWS credentials: --profile NAME, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role"
+	}
+	if hint == "" {
+		return err
+	}
+	return cmdutil.Hint(err, hint)
+}
