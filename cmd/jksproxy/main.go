@@ -27,7 +27,7 @@ func newApp() *cli.App {
 		&cli.StringFlag{Name: "keystore", Usage: "serve the key pair from keystore `FILE` (JKS, JCEKS, PKCS#12, PEM)", Category: "TLS:"},
 		&cli.StringFlag{Name: "alias", Usage: "the private-key entry `ALIAS` (default: the only one)", Category: "TLS:"},
 		&cli.StringFlag{Name: "session-ticket-key-file", Usage: "TLS session ticket keys, one 64-hex-digit key per line, the first encrypting; give both proxies the same `FILE` so each resumes the other's sessions", Category: "TLS:"},
-		&cli.DurationFlag{Name: "reload-interval", Value: proxy.DefaultWatchInterval, Usage: "how often the keystore file is checked for a new content", Category: "TLS:"},
+		&cli.DurationFlag{Name: "reload-interval", Value: proxy.DefaultWatchInterval, Usage: "how often the keystore file is checked for changed content", Category: "TLS:"},
 	}
 	flags = append(flags, cmdutil.PasswordFlags()...)
 	flags = append(flags,
@@ -165,6 +165,10 @@ func run(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second SIGTERM or Ctrl-C ends the drain at once
+	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

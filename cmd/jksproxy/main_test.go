@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -608,6 +609,7 @@ func TestHTTPSBackend(t *testing.T) {
 	}
 	backend := httptest.NewUnstartedServer(proxy.NewDemoBackend("tls"))
 	backend.TLS = &tls.Config{Certificates: []tls.Certificate{kp.TLSCertificate()}}
+	backend.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected here
 	backend.StartTLS()
 	defer backend.Close()
 
