@@ -32,6 +32,7 @@ type reqState struct {
 	secure   bool     // the client used HTTPS (to us or a trusted balancer)
 	hasApp   bool     // request carries the application's session cookie
 	pinned   *backend // backend named by the request's KBSRV cookie
+	target   *backend // backend of the first attempt, chosen in rewrite
 	used     *backend // backend that answered
 	attempts int
 }
@@ -268,6 +269,15 @@ func (b *replayBody) Close() error {
 	return b.closer.Close()
 }
 
+// first chooses the backend of a request's first attempt: the session's
+// backend while it is healthy, else a balanced one.
+func (cl *cluster) first(st *reqState) *backend {
+	if st.hasApp && st.pinned != nil && st.pinned.healthy.Load() {
+		return st.pinned
+	}
+	return cl.pick(nil)
+}
+
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
@@ -291,26 +301,24 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &replayBody{rc: req.Body, closer: req.Body}
 	}
-	var b *backend
-	if st.hasApp && st.pinned != nil && st.pinned.healthy.Load() {
-		b = st.pinned
-	} else {
-		b = cl.pick(nil)
+	b := st.target
+	if b == nil {
+		b = cl.first(st)
 	}
 	var triedBuf [4]*backend
 	tried := triedBuf[:0]
 	retriedOther := false
 	for {
-		out := new(http.Request)
-		*out = *req
-		u := *req.URL
-		u.Scheme, u.Host = b.url.Scheme, b.url.Host
-		out.URL = &u
-		if body != nil {
-			out.Body = body
-		}
-		if !*cl.cfg.PreserveHost {
-			out.Host = ""
+		out := req
+		if b != st.target || body != nil {
+			out = new(http.Request)
+			*out = *req
+			u := *req.URL
+			u.Scheme, u.Host = b.url.Scheme, b.url.Host
+			out.URL = &u
+			if body != nil {
+				out.Body = body
+			}
 		}
 		st.attempts++
 		b.active.Add(1)

@@ -165,6 +165,14 @@ func (s *Server) trusted(a netip.Addr) bool {
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
 	st := stateFrom(in.Context())
+	// The first attempt's backend is chosen here, so RoundTrip copies the
+	// request only for a retry.
+	b := st.cl.first(st)
+	st.target = b
+	out.URL.Scheme, out.URL.Host = b.url.Scheme, b.url.Host
+	if !*st.cl.cfg.PreserveHost {
+		out.Host = ""
+	}
 	out.Header.Del("X-Forwarded-Port")
 	if st.cl.sticky {
 		stripRouteCookie(out.Header)
@@ -321,15 +329,23 @@ func (w *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, nil
 }
 
-// bufferPool lends ReverseProxy its copy buffers.
+const copyBufSize = 32 << 10
+
+// bufferPool lends ReverseProxy its copy buffers. It pools array pointers,
+// so neither Get nor Put allocates.
 type bufferPool struct{ p sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufSize]byte) }}}
 }
 
-func (bp *bufferPool) Get() []byte  { return *(bp.p.Get().(*[]byte)) }
-func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+func (bp *bufferPool) Get() []byte { return bp.p.Get().(*[copyBufSize]byte)[:] }
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) >= copyBufSize {
+		bp.p.Put((*[copyBufSize]byte)(b[:copyBufSize]))
+	}
+}
 
 // errorLogWriter adapts the servers' log.Logger output to slog: TLS
 // handshake noise from scanners at debug, the rest as warnings.

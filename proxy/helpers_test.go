@@ -100,7 +100,9 @@ type running struct {
 }
 
 // startServer runs cfg on loopback ports and stops it at cleanup.
-func startServer(t *testing.T, cfg Config) *running {
+func startServer(t *testing.T, cfg Config) *running { return startServerB(t, cfg) }
+
+func startServerB(t testing.TB, cfg Config) *running {
 	t.Helper()
 	var mu sync.Mutex
 	addrs := map[string]string{}
