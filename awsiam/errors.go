@@ -7,7 +7,7 @@ var (
 	// ErrKeyMismatch: the private key is not the key of the certificate.
 	ErrKeyMismatch = errors.New("private key does not match the certificate")
 	// ErrExpired: the certificate is expired (or not yet valid).
-	ErrExpired = errors.New("certificate not valid now")
+	ErrExpired = errors.New("certificate outside its validity period")
 	// ErrChainOrder: the chain does not lead from the leaf up, each certificate
 	// issued by the next.
 	ErrChainOrder = errors.New("certificate chain out of order")

@@ -123,7 +123,10 @@ func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 	}
 	call := Call{Service: "iam", Operation: "UploadServerCertificate", Params: map[string]string{
 		"ServerCertificateName": name, "Path": path, "CertificateChain": fmt.Sprintf("%d certificates", len(kp.Chain)),
-		"Tags": tagString(o.Tags), "PrivateKey": "(from the keystore, not shown)"}}
+		"PrivateKey": "(from the keystore, not shown)"}}
+	if len(o.Tags) > 0 {
+		call.Params["Tags"] = tagString(o.Tags)
+	}
 	var out *iam.UploadServerCertificateOutput
 	ran, err := s.mutate(call, func() error {
 		var err error
@@ -240,6 +243,13 @@ func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 	params := map[string]string{"CertificateChain": fmt.Sprintf("%d certificates", len(kp.Chain)), "PrivateKey": "(from the keystore, not shown)"}
 	if o.CertificateARN != "" {
 		params["CertificateArn"] = o.CertificateARN
+	}
+	if len(in.Tags) > 0 {
+		var tags []Tag
+		for _, t := range in.Tags {
+			tags = append(tags, Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
+		}
+		params["Tags"] = tagString(tags)
 	}
 	var out *acm.ImportCertificateOutput
 	ran, err := s.mutate(Call{Service: "acm", Operation: "ImportCertificate", Params: params}, func() error {
