@@ -677,3 +677,68 @@ func TestSharedTicketKeys(t *testing.T) {
 		t.Errorf("bad key file: exit %d, %s", cmd.ProcessState.ExitCode(), out)
 	}
 }
+
+// TestWebSocketBehindNLB: a PROXY protocol v2 header (AWS NLB) in front of
+// TLS, then a WebSocket upgrade tunnelled to the backend, which sees the
+// client address from the PROXY header.
+func TestWebSocketBehindNLB(t *testing.T) {
+	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			return // health check
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen-For: %s\r\n\r\n", r.Header.Get("X-Forwarded-For"))
+		brw.Flush()
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			brw.WriteString("echo " + line)
+			brw.Flush()
+		}
+	}))
+	defer ws.Close()
+	p := startProxy(t, []string{"https"}, append(keystoreArgs("wso2carbon.jks"), "--listen-http", "", "--proxy-protocol",
+		"--backend", ws.URL, "--health-check-path", "/", "--health-interval", "100ms")...)
+
+	conn, err := net.Dial("tcp", p.addr("https"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	hdr := []byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c")
+	hdr = append(hdr, 203, 0, 113, 7, 10, 0, 0, 1, 0x15, 0xb3, 0x01, 0xbb)
+	conn.Write(hdr)
+	cfg := insecureTLS()
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(conn, cfg)
+	io.WriteString(tc, "GET /chat HTTP/1.1\r\nHost: app.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	br := bufio.NewReader(tc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("X-Seen-For") != "203.0.113.7" {
+		t.Fatalf("upgrade answered %d, backend saw client %q", resp.StatusCode, resp.Header.Get("X-Seen-For"))
+	}
+	for _, msg := range []string{"one\n", "two\n"} {
+		io.WriteString(tc, msg)
+		line, err := br.ReadString('\n')
+		if err != nil || line != "echo "+msg {
+			t.Fatalf("tunnel: %q %v", line, err)
+		}
+	}
+
+	// Without the PROXY header the connection is refused.
+	plain, err := tls.Dial("tcp", p.addr("https"), insecureTLS())
+	if err == nil {
+		plain.Close()
+		t.Error("TLS without a PROXY protocol header was accepted")
+	}
+}
