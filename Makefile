@@ -2,7 +2,6 @@
 GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 30s
-export GOFLAGS ?= -trimpath
 
 .PHONY: all build test demo fuzz bench testdata clean
 

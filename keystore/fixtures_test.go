@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -33,10 +32,8 @@ type fixture struct {
 	ExpectError   string   `json:"expect_error"`
 }
 
-func repoRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
-}
+// repoRoot is the repository root: go test runs in the package directory.
+func repoRoot(t testing.TB) string { return ".." }
 
 func testdata(t testing.TB, name string) string { return filepath.Join(repoRoot(t), "testdata", name) }
 
@@ -83,7 +80,7 @@ func chainHashes(certs []*x509.Certificate) []string {
 
 // sharedWSO2 returns ../shared/wso2 beside the repository, or skips when it is absent.
 func sharedWSO2(t testing.TB) string {
-	dir := filepath.Join(filepath.Dir(repoRoot(t)), "shared", "wso2")
+	dir := filepath.Join(repoRoot(t), "..", "shared", "wso2")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("skipping: the real WSO2 keystores are not at %s (../shared/wso2 beside the repository)", dir)
 	}

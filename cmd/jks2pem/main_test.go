@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -56,10 +55,8 @@ func run(t *testing.T, env []string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-func root() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+// root is the repository root: go test runs in the package directory.
+func root() string { return filepath.Join("..", "..") }
 
 func td(name string) string { return filepath.Join(root(), "testdata", name) }
 
