@@ -158,7 +158,7 @@ func jceKeyProtectorDecrypt(params, data, password []byte) ([]byte, error) {
 	if rest, err := asn1.Unmarshal(params, &p); err != nil || len(rest) > 0 || len(p.Salt) != 8 {
 		return nil, errorf(ErrMalformed, "PBEWithMD5AndTripleDES parameters")
 	}
-	if p.Iterations < 1 || p.Iterations > 10_000_000 {
+	if p.Iterations < 1 || p.Iterations > maxIterations {
 		return nil, errorf(ErrMalformed, "PBEWithMD5AndTripleDES iteration count %d", p.Iterations)
 	}
 	for _, c := range password {
