@@ -61,7 +61,7 @@ func newBackend(bc BackendConfig, cc *ClusterConfig, cl *cluster, log *slog.Logg
 		MaxIdleConnsPerHost:   cc.MaxIdleConnsPerBackend,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   cc.DialTimeout,
-		ResponseHeaderTimeout: cc.ResponseHeaderTimeout,
+		ResponseHeaderTimeout: max(cc.ResponseHeaderTimeout, 0),
 		ExpectContinueTimeout: time.Second,
 		// Pass the client's Accept-Encoding through and the body untouched.
 		DisableCompression: true,

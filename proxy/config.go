@@ -44,6 +44,8 @@ const (
 	DefaultDrainTimeout      = 30 * time.Second
 	DefaultHealthInterval    = 5 * time.Second
 	DefaultHealthTimeout     = 2 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for a backend's answer.
+	DefaultResponseHeaderTimeout = 60 * time.Second
 )
 
 // Config is everything Run needs. Zero durations and sizes take the defaults
@@ -148,7 +150,7 @@ type ClusterConfig struct {
 	// DialTimeout bounds connecting to a backend (default 5s).
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds waiting for a backend's response
-	// headers (default 0: none).
+	// headers (default 60s, as nginx's proxy_read_timeout; negative: none).
 	ResponseHeaderTimeout time.Duration
 }
 
@@ -221,6 +223,9 @@ func (cc *ClusterConfig) setDefaults(i int) {
 	}
 	if cc.DialTimeout <= 0 {
 		cc.DialTimeout = 5 * time.Second
+	}
+	if cc.ResponseHeaderTimeout == 0 {
+		cc.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	}
 	h := &cc.Health
 	if h.Path == "" {

@@ -687,7 +687,7 @@ func TestDrain(t *testing.T) {
 	defer slow.Close()
 	cc := oneCluster(slow.URL)
 	cc[0].Health.Path = "/"
-	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Admin: "127.0.0.1:0", Clusters: cc, DrainDelay: 400 * time.Millisecond})
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Admin: "127.0.0.1:0", Clusters: cc, DrainDelay: time.Second})
 	base := "http://" + r.addrs["http"]
 	if resp, _ := get(t, http.DefaultClient, base+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz %d before drain", resp.StatusCode)
@@ -773,5 +773,27 @@ func TestMaxConns(t *testing.T) {
 	hold.Close()
 	if code := <-done; code != 200 {
 		t.Errorf("second client after the slot freed: %d", code)
+	}
+}
+
+func TestBackendTimeout(t *testing.T) {
+	var calls atomic.Int64
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			calls.Add(1)
+			time.Sleep(time.Second)
+		}
+	}))
+	defer hang.Close()
+	cc := oneCluster(hang.URL)
+	cc[0].Health.Path = "/"
+	cc[0].ResponseHeaderTimeout = 200 * time.Millisecond
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	resp, _ := get(t, http.DefaultClient, "http://"+r.addrs["http"]+"/slow")
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", resp.StatusCode)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("a timed-out request was sent %d times; timeouts are not retried", calls.Load())
 	}
 }

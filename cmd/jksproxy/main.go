@@ -51,6 +51,7 @@ func newApp() *cli.App {
 		&cli.StringFlag{Name: "health-check-path", Value: "/", Usage: "`PATH` requested from each backend by the health check", Category: "Backends:"},
 		&cli.DurationFlag{Name: "health-interval", Value: proxy.DefaultHealthInterval, Usage: "time between health checks", Category: "Backends:"},
 		&cli.DurationFlag{Name: "health-timeout", Value: proxy.DefaultHealthTimeout, Usage: "health check timeout", Category: "Backends:"},
+		&cli.DurationFlag{Name: "backend-timeout", Value: proxy.DefaultResponseHeaderTimeout, Usage: "longest wait for a backend's response headers (-1s: no limit)", Category: "Backends:"},
 		&cli.IntFlag{Name: "health-rise", Value: 2, Usage: "passed checks in a row before a backend is used again", Category: "Backends:"},
 		&cli.IntFlag{Name: "health-fall", Value: 3, Usage: "failed checks in a row before a backend is ejected", Category: "Backends:"},
 
@@ -181,11 +182,12 @@ func run(c *cli.Context) error {
 // flagCluster is the one-cluster shorthand of the flags: every host.
 func flagCluster(c *cli.Context, backends []string) (proxy.ClusterConfig, error) {
 	cc := proxy.ClusterConfig{
-		Name:               "default",
-		Hosts:              []string{"*"},
-		Balance:            proxy.Balance(c.String("balance")),
-		StickyCookie:       c.String("sticky-cookie"),
-		InsecureSkipVerify: c.Bool("backend-insecure"),
+		Name:                  "default",
+		Hosts:                 []string{"*"},
+		Balance:               proxy.Balance(c.String("balance")),
+		StickyCookie:          c.String("sticky-cookie"),
+		InsecureSkipVerify:    c.Bool("backend-insecure"),
+		ResponseHeaderTimeout: c.Duration("backend-timeout"),
 		Health: proxy.HealthConfig{
 			Path:     c.String("health-check-path"),
 			Interval: c.Duration("health-interval"),
