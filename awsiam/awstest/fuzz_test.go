@@ -1,0 +1,42 @@
+package awstest_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/keybridge/keybridge/awsiam/awstest"
+)
+
+// FuzzRequest sends arbitrary bodies to every service: the server must answer
+// with an AWS response (never panic, never a status outside 200-599).
+func FuzzRequest(f *testing.F) {
+	f.Add("iam", "", "Action=UploadServerCertificate&Version=2010-05-08&ServerCertificateName=x&CertificateBody=-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----&PrivateKey=x")
+	f.Add("iam", "", "Action=ListServerCertificates&Version=2010-05-08&MaxItems=-1&Marker=zz")
+	f.Add("elasticloadbalancing", "", "Action=SetLoadBalancerPoliciesOfListener&Version=2012-06-01&LoadBalancerName=a&LoadBalancerPort=x&PolicyNames.member.1=p")
+	f.Add("elasticloadbalancing", "", "Action=CreateLoadBalancer&Version=2012-06-01&LoadBalancerName=a&Listeners.member.1.Protocol=HTTPS&Listeners.member.1.LoadBalancerPort=443&Listeners.member.1.InstancePort=1")
+	f.Add("elasticloadbalancing", "", "Action=ModifyTargetGroupAttributes&Version=2015-12-01&TargetGroupArn=x&Attributes.member.1.Key=stickiness.type")
+	f.Add("acm", "CertificateManager.ImportCertificate", `{"Certificate":"AAAA","PrivateKey":"AAAA"}`)
+	f.Add("acm", "CertificateManager.ListCertificates", `{"NextToken":"-5","MaxItems":-1}`)
+	f.Add("acm", "CertificateManager.GetCertificate", `[]`)
+	srv, err := awstest.New(awstest.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := srv.SeedDemo("us-east-1"); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, service, target, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"+service+"/aws4_request, SignedHeaders=host, Signature=x")
+		req.Header.Set("X-Amz-Target", target)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code < 200 || w.Code > 599 {
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+}
