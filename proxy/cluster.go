@@ -3,11 +3,13 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -249,9 +251,12 @@ func itoa(n int) string {
 // replayBody lets a request body be sent to another backend when the first
 // connection failed before the body was touched.
 type replayBody struct {
-	rc      interface{ Read([]byte) (int, error) }
-	closer  interface{ Close() error }
+	rc      io.ReadCloser
 	touched atomic.Bool
+
+	mu          sync.Mutex
+	final       bool // no further attempt: Close goes through
+	closeWanted bool // the transport closed the body while it was kept
 }
 
 func (b *replayBody) Read(p []byte) (int, error) {
@@ -259,14 +264,28 @@ func (b *replayBody) Read(p []byte) (int, error) {
 	return b.rc.Read(p)
 }
 
-// Close is deferred while the body is untouched: the transport closes a
-// request body when a dial fails, and the next attempt still needs it. The
-// server closes the client's body when the handler returns.
+// Close is held back while the body is untouched and another attempt may
+// still need it: the transport closes a request body when a dial fails.
 func (b *replayBody) Close() error {
-	if !b.touched.Load() {
-		return nil
+	b.mu.Lock()
+	if b.touched.Load() || b.final {
+		b.mu.Unlock()
+		return b.rc.Close()
 	}
-	return b.closer.Close()
+	b.closeWanted = true
+	b.mu.Unlock()
+	return nil
+}
+
+// finish ends the retries and performs a Close that was held back.
+func (b *replayBody) finish() {
+	b.mu.Lock()
+	b.final = true
+	wanted := b.closeWanted
+	b.mu.Unlock()
+	if wanted {
+		_ = b.rc.Close()
+	}
 }
 
 // first chooses the backend of a request's first attempt: the session's
@@ -299,7 +318,8 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := stateFrom(req.Context())
 	var body *replayBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &replayBody{rc: req.Body, closer: req.Body}
+		body = &replayBody{rc: req.Body}
+		defer body.finish()
 	}
 	b := st.target
 	if b == nil {

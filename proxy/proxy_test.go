@@ -797,3 +797,27 @@ func TestBackendTimeout(t *testing.T) {
 		t.Errorf("a timed-out request was sent %d times; timeouts are not retried", calls.Load())
 	}
 }
+
+func TestEarlyAnswerToUpload(t *testing.T) {
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+		}
+	}))
+	defer refuse.Close()
+	cc := oneCluster(refuse.URL)
+	cc[0].Health.Path = "/"
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 5; i++ {
+		resp, err := c.Post("http://"+r.addrs["http"]+"/up", "application/octet-stream", bytes.NewReader(make([]byte, 4<<20)))
+		if err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("upload %d: %d", i, resp.StatusCode)
+		}
+	}
+}
