@@ -1,6 +1,7 @@
 package awsiam_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -471,5 +472,50 @@ func TestListAndCheck(t *testing.T) {
 	}
 	if _, err := e.svc.Check(ctx, "missing", nil, 1); !errors.Is(err, awsiam.ErrCertificateNotFound) {
 		t.Errorf("missing: %v", err)
+	}
+}
+
+func TestDeployFailingMidwayConverges(t *testing.T) {
+	e := newEnv(t, awstest.Options{}, awsiam.Options{})
+	ctx := ctx(t)
+	seedClassic(t, e.srv, "")
+	ln, _ := seedALB(t, e.srv, "HTTPS")
+	kp := newCA(t).valid(t, "www.example.com")
+	opts := awsiam.DeployOptions{Listeners: []awsiam.Listener{{ELB: "web", Port: 443}, {ARN: ln}}, StickinessCookie: "JSESSIONID"}
+
+	remove := e.srv.Inject(awstest.Fault{Op: "elbv2:ModifyListener", Code: "AccessDenied", Message: "not authorized"})
+	res, err := e.svc.Deploy(ctx, kp, opts)
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("err = %v, want the injected AccessDenied", err)
+	}
+	if len(res.Attached) != 1 {
+		t.Errorf("attached before the failure: %+v", res.Attached)
+	}
+	remove()
+	e.srv.ResetCalls()
+	if _, err := e.svc.Deploy(ctx, kp, opts); err != nil {
+		t.Fatal(err)
+	}
+	// Only what was left: the ALB listener and its target group's stickiness.
+	if got := e.srv.MutatingCalls(); got != 2 || e.srv.Calls("elbv2:ModifyListener") != 1 || e.srv.Calls("elbv2:ModifyTargetGroupAttributes") != 1 {
+		t.Errorf("second run: %d mutating calls: %v", got, e.srv.CallLog())
+	}
+	if def, _, _ := e.srv.ListenerCertificates(region, ln); !strings.Contains(def, awsiam.DefaultName(kp.Leaf, "")) {
+		t.Errorf("ALB serves %s", def)
+	}
+}
+
+func TestAttachCancelledWhileWaiting(t *testing.T) {
+	e := newEnv(t, awstest.Options{PropagationDelay: time.Hour}, awsiam.Options{})
+	seedClassic(t, e.srv, "")
+	up, err := e.svc.Upload(ctx(t), newCA(t).valid(t, "a.example.com"), awsiam.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = e.svc.Attach(c, up.ARN, awsiam.Listener{ELB: "web", Port: 443}, awsiam.AttachOptions{Wait: time.Hour})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
 	}
 }

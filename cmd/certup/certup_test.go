@@ -597,3 +597,25 @@ func TestNoRegion(t *testing.T) {
 		t.Errorf("stderr = %s", r.stderr)
 	}
 }
+
+func TestEndpointFromEnvironment(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	if _, err := srv.SeedDemo(region); err != nil {
+		t.Fatal(err)
+	}
+	// No --endpoint-url: the SDK takes AWS_ENDPOINT_URL.
+	r := certupEnv(t, nil, []string{"AWS_ENDPOINT_URL=" + srv.URL()}, []string{"list", "--json"})
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stdout, "awstest-placeholder") || srv.Calls("iam:ListServerCertificates") != 1 {
+		t.Errorf("%s", r)
+	}
+}
+
+func TestUnknownProfile(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	r := certup(t, srv, "list", "--profile", "no-such-profile")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "no-such-profile") || srv.Calls("*") != 0 {
+		t.Errorf("%s", r)
+	}
+}
