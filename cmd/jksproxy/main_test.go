@@ -742,3 +742,90 @@ func TestWebSocketBehindNLB(t *testing.T) {
 		t.Error("TLS without a PROXY protocol header was accepted")
 	}
 }
+
+// TestConfigFile: clusters chosen by Host from a YAML file, beside the
+// --backend shorthand; the example file in this directory parses.
+func TestConfigFile(t *testing.T) {
+	// The example names a truststore that does not exist here: everything
+	// else in it must parse, so the failure must be about that file.
+	if _, err := proxy.LoadConfigFile("jksproxy.example.yaml"); err == nil || !strings.Contains(err.Error(), "truststore") {
+		t.Errorf("example config: %v (want only the missing truststore)", err)
+	}
+	noTLS := filepath.Join(t.TempDir(), "example.yaml")
+	text := readFile(t, "jksproxy.example.yaml")
+	i, j := strings.Index(text, "    backend_tls:"), strings.Index(text, "    health:")
+	if i < 0 || j < i {
+		t.Fatal("example layout changed")
+	}
+	if err := os.WriteFile(noTLS, []byte(text[:i]+text[j:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ccs, err := proxy.LoadConfigFile(noTLS)
+	if err != nil || len(ccs) != 3 || ccs[0].Backends[1].ID != "mgt2" {
+		t.Errorf("example without backend_tls: %v %+v", err, ccs)
+	}
+
+	mgt, www, other := startDemo(t, "mgt"), startDemo(t, "www"), startDemo(t, "other")
+	cfg := filepath.Join(t.TempDir(), "jksproxy.yaml")
+	yml := fmt.Sprintf(`clusters:
+  - name: mgt
+    hosts: [mgt.example.com]
+    backends: [%s]
+    health: {path: /health, interval: 100ms}
+  - name: www
+    hosts: ["*.apps.example.com"]
+    backends: [%s]
+    health: {path: /health, interval: 100ms}
+`, mgt.url(), www.url())
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, []string{"http"}, fastArgs("--listen-https", "", "--config", cfg, "--backend", other.url())...)
+	c := &http.Client{Timeout: 5 * time.Second}
+	for host, want := range map[string]string{"mgt.example.com": "mgt", "a.apps.example.com": "www", "MGT.example.com:80": "mgt", "x.example.org": "other"} {
+		req, _ := http.NewRequest("GET", "http://"+p.addr("http")+"/", nil)
+		req.Host = host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := field(string(b), "backend"); got != want {
+			t.Errorf("Host %s went to %q, want %q", host, got, want)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSIGHUP: with watching slowed down, SIGHUP alone loads the new keystore.
+func TestSIGHUP(t *testing.T) {
+	b := startDemo(t, "one")
+	ks := filepath.Join(t.TempDir(), "server.jks")
+	copyFile(t, testdata("wso2carbon.jks"), ks)
+	p := startProxy(t, []string{"https"}, "--keystore", ks, "--storepass-file", testdata("wso2carbon.storepass"),
+		"--listen-https", "127.0.0.1:0", "--listen-http", "", "--backend", b.url(), "--reload-interval", "1h")
+	served := func() string {
+		conn, err := tls.Dial("tcp", p.addr("https"), insecureTLS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return fp(conn.ConnectionState().PeerCertificates[0].Raw)
+	}
+	oldFP, newFP := expectedFor(t, "wso2carbon.jks").LeafSHA256, expectedFor(t, "ecdsa-demo.jks").LeafSHA256
+	replaceFile(t, testdata("ecdsa-demo.jks"), ks)
+	if got := served(); got != oldFP {
+		t.Fatalf("served %s before SIGHUP, want the old %s", got, oldFP)
+	}
+	p.signal(syscall.SIGHUP)
+	waitFor(t, 3*time.Second, "the new certificate after SIGHUP", func() bool { return served() == newFP })
+}
