@@ -136,12 +136,24 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 		}
 	}
 	res.Changed = true
-	after, err := s.listenerCertificates(ctx, l)
-	if err != nil {
-		return nil, fmt.Errorf("reading back %s: %w", l, err)
-	}
-	if !contains(after, certARN) || (!l.SNI && after[0] != certARN) {
-		return nil, fmt.Errorf("%s shows %v after the change, not %s: %w", l, after, certARN, ErrNotConfirmed)
+	// Read back; the describe APIs are eventually consistent, so give them until
+	// the same deadline.
+	for wait = 0; ; {
+		after, err := s.listenerCertificates(ctx, l)
+		if err != nil {
+			return nil, fmt.Errorf("reading back %s: %w", l, err)
+		}
+		if contains(after, certARN) && (l.SNI || after[0] == certARN) {
+			break
+		}
+		wait = s.poll.next(wait)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("%s shows %v after the change, not %s: %w", l, after, certARN, ErrNotConfirmed)
+		}
+		if err := sleep(ctx, min(wait, left)); err != nil {
+			return nil, fmt.Errorf("reading back %s: %w", l, err)
+		}
 	}
 	res.Confirmed = true
 	s.log.Info("attached certificate", "listener", l.String(), "certificate", certARN, "attempts", res.Attempts)

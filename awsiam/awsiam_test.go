@@ -12,6 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
 	"github.com/keybridge/keybridge/keystore"
@@ -517,5 +522,35 @@ func TestAttachCancelledWhileWaiting(t *testing.T) {
 	_, err = e.svc.Attach(c, up.ARN, awsiam.Listener{ELB: "web", Port: 443}, awsiam.AttachOptions{Wait: time.Hour})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+}
+
+// staleV2 answers DescribeListenerCertificates with what the listener served
+// before, as an eventually consistent API may.
+type staleV2 struct {
+	awsiam.ELBv2API
+	def string
+}
+
+func (s staleV2) DescribeListenerCertificates(ctx context.Context, in *elbv2.DescribeListenerCertificatesInput, opt ...func(*elbv2.Options)) (*elbv2.DescribeListenerCertificatesOutput, error) {
+	return &elbv2.DescribeListenerCertificatesOutput{Certificates: []elbv2types.Certificate{{CertificateArn: aws.String(s.def), IsDefault: aws.Bool(true)}}}, nil
+}
+
+func TestAttachNotConfirmed(t *testing.T) {
+	e := newEnv(t, awstest.Options{}, awsiam.Options{})
+	ctx := ctx(t)
+	ln, _ := seedALB(t, e.srv, "HTTPS")
+	def, _, _ := e.srv.ListenerCertificates(region, ln)
+	up, err := e.svc.Upload(ctx, newCA(t).valid(t, "a.example.com"), awsiam.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "dummy", ""), BaseEndpoint: aws.String(e.srv.URL())}
+	clients := awsiam.NewClients(cfg)
+	clients.ELBv2 = staleV2{ELBv2API: clients.ELBv2, def: def}
+	svc := awsiam.New(clients, awsiam.Options{Poll: awsiam.Backoff{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2}})
+	_, err = svc.Attach(ctx, up.ARN, awsiam.Listener{ARN: ln}, awsiam.AttachOptions{Wait: 200 * time.Millisecond})
+	if !errors.Is(err, awsiam.ErrNotConfirmed) {
+		t.Fatalf("err = %v, want ErrNotConfirmed", err)
 	}
 }
