@@ -62,6 +62,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.certs = cs
 		s.tlsCfg = tlsConfig(cs, cfg.SessionTicketKeys)
+		leaf := cs.cur.Load().Leaf
+		logger.Info("certificate loaded", "subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(),
+			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "chain", len(cs.cur.Load().Certificate)-1)
 	}
 	s.redirectPort = cfg.RedirectPort
 	errLog := log.New(errorLogWriter{logger}, "", 0)
@@ -77,6 +80,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 			BufferPool:     pool,
 		}
 		s.clusters = append(s.clusters, cl)
+		for _, b := range cl.backends {
+			logger.Info("backend", "cluster", cc.Name, "url", b.url.String(), "sticky_id", b.id)
+		}
 		for _, h := range cc.Hosts {
 			h = normalizeHost(h)
 			switch {
