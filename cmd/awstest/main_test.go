@@ -1,0 +1,89 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+)
+
+func TestRunByHand(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "awstest")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", "demo", "--region", "eu-west-1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	lines := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		line := sc.Text()
+		if url == "" {
+			url = line
+			continue
+		}
+		k, v, _ := strings.Cut(line, " ")
+		lines[k] = v
+		if k == "placeholder-certificate" {
+			break
+		}
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || lines["elb"] != "wso2-elb" || !strings.Contains(lines["listener"], ":listener/app/wso2-alb/") {
+		t.Fatalf("output: url %q, %v", url, lines)
+	}
+	client := elbv2.NewFromConfig(aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "dummy", "")})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := client.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{lines["listener"]}})
+	if err != nil || len(out.Listeners) != 1 || aws.ToInt32(out.Listeners[0].Port) != 443 {
+		t.Fatalf("DescribeListeners = %+v, %v", out, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("awstest did not stop on SIGTERM")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "awstest")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	err := exec.Command(bin, "--seed", "prod").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("--seed prod: %v, want exit 2", err)
+	}
+}
+
