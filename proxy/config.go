@@ -119,6 +119,8 @@ type Config struct {
 
 	// AccessLog logs one line per request at level Info.
 	AccessLog bool
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool
 
 	// OnListen, if set, is called with each listener's name ("https",
 	// "http", "admin") and bound address once it listens.

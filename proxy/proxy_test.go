@@ -821,3 +821,18 @@ func TestEarlyAnswerToUpload(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminPprofOnlyWhenAsked(t *testing.T) {
+	b := demoBackend(t, "x")
+	for _, on := range []bool{false, true} {
+		r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Admin: "127.0.0.1:0", Pprof: on, Clusters: oneCluster(b.URL)})
+		resp, _ := get(t, http.DefaultClient, "http://"+r.addrs["admin"]+"/debug/pprof/")
+		if (resp.StatusCode == 200) != on {
+			t.Errorf("pprof %v: /debug/pprof/ answered %d", on, resp.StatusCode)
+		}
+		resp, _ = get(t, http.DefaultClient, "http://"+r.addrs["admin"]+"/healthz")
+		if resp.StatusCode != 200 {
+			t.Errorf("admin /healthz %d", resp.StatusCode)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,6 +191,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /metrics", s.serveMetrics)
 		mux.HandleFunc("GET "+s.cfg.HealthPath, s.serveHealth)
+		if s.cfg.Pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		hs := base(mux)
 		servers = append(servers, srv{"admin", hs, ln})
 	}

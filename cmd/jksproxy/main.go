@@ -66,6 +66,7 @@ func newApp() *cli.App {
 
 		&cli.BoolFlag{Name: "log-json", Usage: "log JSON lines instead of text", Category: "Logging:"},
 		&cli.BoolFlag{Name: "debug", Usage: "log at debug level", Category: "Logging:"},
+		&cli.BoolFlag{Name: "pprof", Usage: "serve Go profiles under /debug/pprof/ on --admin (keep --admin on a private address)", Category: "Logging:"},
 		&cli.BoolFlag{Name: "access-log", Value: true, Usage: "log every request (--access-log=false to turn off)", Category: "Logging:"},
 	)
 	return &cli.App{
@@ -113,6 +114,7 @@ func run(c *cli.Context) error {
 		DrainDelay:        c.Duration("drain-delay"),
 		DrainTimeout:      c.Duration("drain-timeout"),
 		AccessLog:         c.Bool("access-log"),
+		Pprof:             c.Bool("pprof"),
 		WatchInterval:     c.Duration("reload-interval"),
 	}
 	for _, s := range c.StringSlice("trusted-proxy") {
