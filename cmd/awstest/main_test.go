@@ -86,4 +86,3 @@ func TestUsage(t *testing.T) {
 		t.Errorf("--seed prod: %v, want exit 2", err)
 	}
 }
-
