@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,7 +40,12 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no cluster serves this host", http.StatusMisdirectedRequest)
 		return
 	}
-	st := &reqState{cl: cl, tls: h.tls, secure: h.tls}
+	// One allocation for the request's state and its response writer.
+	pair := &struct {
+		st reqState
+		rw respWriter
+	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout}}
+	st, rw := &pair.st, &pair.rw
 	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
 		// TLS ended at a trusted balancer in front: cookies get Secure.
 		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
@@ -49,7 +55,6 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cl.sticky {
 		st.hasApp, st.pinned = cl.routeCookies(r.Header)
 	}
-	rw := &respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout}
 	cl.proxy.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	if st.used != nil {
 		st.used.active.Add(-1)
@@ -188,7 +193,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	port := ""
 	if la, ok := in.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ta, ok := la.(*net.TCPAddr); ok {
-			port = strconv.Itoa(ta.Port)
+			port = portString(ta.Port)
 		}
 	}
 	host := in.Host
@@ -211,15 +216,35 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 			elem = strings.Join(prior, ", ") + ", " + elem
 		}
 	}
+	vals := [...]string{clientIP, proto, host, port, elem} // one backing array
+	v := vals[:]
 	if client.IsValid() {
-		out.Header["X-Forwarded-For"] = []string{clientIP}
+		out.Header["X-Forwarded-For"] = v[0:1:1]
 	}
-	out.Header["X-Forwarded-Proto"] = []string{proto}
-	out.Header["X-Forwarded-Host"] = []string{host}
+	out.Header["X-Forwarded-Proto"] = v[1:2:2]
+	out.Header["X-Forwarded-Host"] = v[2:3:3]
 	if port != "" {
-		out.Header["X-Forwarded-Port"] = []string{port}
+		out.Header["X-Forwarded-Port"] = v[3:4:4]
 	}
-	out.Header["Forwarded"] = []string{elem}
+	out.Header["Forwarded"] = v[4:5:5]
+}
+
+// lastPort caches the decimal form of the most recent local port: a
+// listener has one, so this saves an allocation per request.
+var lastPort atomic.Pointer[portStr]
+
+type portStr struct {
+	port int
+	s    string
+}
+
+func portString(p int) string {
+	if c := lastPort.Load(); c != nil && c.port == p {
+		return c.s
+	}
+	c := &portStr{p, strconv.Itoa(p)}
+	lastPort.Store(c)
+	return c.s
 }
 
 // forwardedElement renders one RFC 7239 element.
