@@ -214,7 +214,7 @@ func seedClassic(t *testing.T, srv *awstest.Server, certARN string) {
 }
 
 func TestAttachWaitsForPropagation(t *testing.T) {
-	e := newEnv(t, awstest.Options{PropagationDelay: 400 * time.Millisecond}, awsiam.Options{})
+	e := newEnv(t, awstest.Options{PropagationDelay: time.Hour}, awsiam.Options{})
 	c := newCA(t)
 	ctx := ctx(t)
 	seedClassic(t, e.srv, "")
@@ -224,6 +224,13 @@ func TestAttachWaitsForPropagation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Propagation finishes once the load balancer has refused the certificate.
+		go func() {
+			for i := 0; i < 1000 && e.srv.Calls("elb:SetLoadBalancerListenerSSLCertificate") == 0; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			e.srv.Propagate()
+		}()
 		res, err := e.svc.Attach(ctx, up.ARN, awsiam.Listener{ELB: "web", Port: 443}, awsiam.AttachOptions{Wait: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -151,6 +151,22 @@ func (s *Server) SetPropagationDelay(d time.Duration) {
 	s.propDelay = d
 }
 
+// Propagate makes every certificate uploaded so far visible to the
+// load-balancer APIs now, as if the propagation delay had passed.
+func (s *Server) Propagate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for _, c := range s.iamCerts {
+		c.visibleAt = now
+	}
+	for _, rs := range s.regions {
+		for _, c := range rs.acm {
+			c.visibleAt = now
+		}
+	}
+}
+
 // SetLatency adds d to every call of op ("<service>:<Action>", or "*" for all
 // operations; a per-operation latency replaces the global one).
 func (s *Server) SetLatency(op string, d time.Duration) {

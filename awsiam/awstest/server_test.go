@@ -154,7 +154,7 @@ func TestIAMServerCertificates(t *testing.T) {
 }
 
 func TestClassicELB(t *testing.T) {
-	srv := newServer(t, awstest.Options{PropagationDelay: 300 * time.Millisecond})
+	srv := newServer(t, awstest.Options{PropagationDelay: time.Hour})
 	c := sdkClients(srv, "us-west-2", 1)
 	p := newPKI(t)
 	m := p.leaf(t, "www.example.com", rsaKey(t, 2048))
@@ -181,7 +181,7 @@ func TestClassicELB(t *testing.T) {
 	if _, err := c.elb.SetLoadBalancerListenerSSLCertificate(ctx, set); !errors.As(err, &cnf) {
 		t.Fatalf("right after upload: %v, want CertificateNotFoundException", err)
 	}
-	time.Sleep(350 * time.Millisecond)
+	srv.Propagate()
 	if _, err := c.elb.SetLoadBalancerListenerSSLCertificate(ctx, set); err != nil {
 		t.Fatalf("after propagation: %v", err)
 	}
