@@ -47,6 +47,7 @@ func testdata(name string) string { return filepath.Join("..", "..", "testdata",
 // expected is one entry of testdata/expected.json.
 type expected struct {
 	File        string   `json:"file"`
+	Alias       string   `json:"alias"`
 	LeafSHA256  string   `json:"leaf_sha256"`
 	ChainSHA256 []string `json:"chain_sha256"`
 	Subject     string   `json:"subject"`

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -828,4 +829,66 @@ func TestSIGHUP(t *testing.T) {
 	}
 	p.signal(syscall.SIGHUP)
 	waitFor(t, 3*time.Second, "the new certificate after SIGHUP", func() bool { return served() == newFP })
+}
+
+// TestKeystoreFormats: every format the keystore package reads is served
+// with exactly its leaf and chain (values from the keytool+openssl pipeline).
+func TestKeystoreFormats(t *testing.T) {
+	b := startDemo(t, "one")
+	for _, tt := range []struct{ file, alias, pass string }{
+		{"wso2carbon.jks", "", "wso2carbon.storepass"},
+		{"jceks.jceks", "", "jceks.storepass"},
+		{"keytool.p12", "server", "keytool.storepass"},
+		{"nomac.p12", "", "nomac.storepass"},
+		{"encrypted-pkcs8.pem", "", "encrypted-pkcs8.storepass"},
+		{"bundle.pem", "", ""},
+		{"multi.jks", "beta", "multi.storepass"},
+		{"keypass.jks", "", "keypass.storepass"}, // with --keypass-file
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			args := []string{"--keystore", testdata(tt.file), "--listen-https", "127.0.0.1:0", "--listen-http", "",
+				"--backend", b.url(), "--health-check-path", "/health"}
+			if tt.pass != "" {
+				args = append(args, "--storepass-file", testdata(tt.pass))
+			}
+			if tt.alias != "" {
+				args = append(args, "--alias", tt.alias)
+			}
+			if tt.file == "keypass.jks" {
+				args = append(args, "--keypass-file", testdata("keypass.keypass"))
+			}
+			p := startProxy(t, []string{"https"}, args...)
+			conn, err := tls.Dial("tcp", p.addr("https"), insecureTLS())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var got []string
+			for _, c := range conn.ConnectionState().PeerCertificates {
+				got = append(got, fp(c.Raw))
+			}
+			var want []string
+			for _, e := range expectedAll(t) {
+				if e.File == tt.file && (tt.alias == "" || e.Alias == tt.alias) {
+					want = append([]string{e.LeafSHA256}, e.ChainSHA256...)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("served %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func expectedAll(t *testing.T) []expected {
+	t.Helper()
+	data, err := os.ReadFile(testdata("expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []expected
+	if err := json.Unmarshal(data, &all); err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
