@@ -38,6 +38,7 @@ func init() {
 		"DeleteCertificate":      (*Server).acmDelete,
 		"GetCertificate":         (*Server).acmGet,
 		"ListTagsForCertificate": (*Server).acmListTags,
+		"AddTagsToCertificate":   (*Server).acmAddTags,
 	}
 }
 
@@ -285,4 +286,39 @@ func (s *Server) acmListTags(r *request) (any, *apiError) {
 		tags = append(tags, acmTag{t.Key, t.Value})
 	}
 	return map[string]any{"Tags": tags}, nil
+}
+
+func (s *Server) acmAddTags(r *request) (any, *apiError) {
+	var in struct {
+		CertificateArn string
+		Tags           []acmTag
+	}
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	c, e := s.acmLookup(r, in.CertificateArn)
+	if e != nil {
+		return nil, e
+	}
+	if len(in.Tags) == 0 {
+		return nil, badRequest("ValidationException", "Tags must not be empty")
+	}
+	for _, t := range in.Tags {
+		if t.Key == "" {
+			return nil, badRequest("InvalidTagException", "tag keys must not be empty")
+		}
+		replaced := false
+		for i := range c.tags {
+			if c.tags[i].Key == t.Key {
+				c.tags[i].Value, replaced = t.Value, true
+			}
+		}
+		if !replaced {
+			c.tags = append(c.tags, tag{t.Key, t.Value})
+		}
+	}
+	if len(c.tags) > 50 {
+		return nil, badRequest("TooManyTagsException", "a certificate can have at most 50 tags")
+	}
+	return nil, nil
 }

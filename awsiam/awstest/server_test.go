@@ -637,3 +637,51 @@ func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
+
+func TestEveryMutatingOperationIsServed(t *testing.T) {
+	served := map[string]bool{}
+	for _, op := range awstest.Operations() {
+		served[op] = true
+	}
+	for _, op := range []string{"iam:UploadServerCertificate", "iam:DeleteServerCertificate", "iam:TagServerCertificate",
+		"iam:UntagServerCertificate", "acm:ImportCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate",
+		"elb:CreateLoadBalancer", "elb:SetLoadBalancerListenerSSLCertificate", "elb:CreateAppCookieStickinessPolicy",
+		"elb:CreateLBCookieStickinessPolicy", "elb:SetLoadBalancerPoliciesOfListener", "elb:DeleteLoadBalancerPolicy",
+		"elbv2:ModifyListener", "elbv2:AddListenerCertificates", "elbv2:RemoveListenerCertificates", "elbv2:ModifyTargetGroupAttributes"} {
+		if !served[op] || !awstest.IsMutating(op) {
+			t.Errorf("%s: served %v, mutating %v", op, served[op], awstest.IsMutating(op))
+		}
+	}
+	for _, op := range []string{"iam:GetServerCertificate", "elb:DescribeLoadBalancers", "elbv2:DescribeListeners", "acm:ListCertificates"} {
+		if !served[op] || awstest.IsMutating(op) {
+			t.Errorf("%s: served %v, mutating %v", op, served[op], awstest.IsMutating(op))
+		}
+	}
+}
+
+func TestACMTags(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	c := sdkClients(srv, "us-east-1", 1)
+	ctx := ctx(t)
+	m := newPKI(t).leaf(t, "tags.example.com", nil)
+	imp, err := c.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: []byte(m.cert), PrivateKey: []byte(m.key),
+		Tags: []acmtypes.Tag{{Key: aws.String("a"), Value: aws.String("1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: imp.CertificateArn,
+		Tags: []acmtypes.Tag{{Key: aws.String("a"), Value: aws.String("2")}, {Key: aws.String("b"), Value: aws.String("3")}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.acm.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: imp.CertificateArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tg := range out.Tags {
+		got[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	if len(got) != 2 || got["a"] != "2" || got["b"] != "3" {
+		t.Errorf("tags = %v", got)
+	}
+}
