@@ -620,3 +620,24 @@ func TestUnknownProfile(t *testing.T) {
 		t.Errorf("%s", r)
 	}
 }
+
+func TestUsageExitCodes(t *testing.T) {
+	for _, a := range [][]string{
+		{},
+		{"bogus"},
+		{"upload"},
+		{"upload", "--name", "a", "--name-prefix", "b", fixture("chain.jks")},
+		{"upload", "--acm", "--path", "/x/", fixture("chain.jks")},
+		{"upload", "--tag", "novalue", fixture("chain.jks")},
+		{"list", "extra"},
+		{"check", "--cert", "x", "--days", "-1"},
+	} {
+		r := certup(t, nil, a)
+		if r.code != 2 {
+			t.Errorf("%v: %s", a, r)
+		}
+	}
+	if r := certup(t, nil, "--help"); r.code != 0 || !strings.Contains(r.stdout, "certup deploy KEYSTORE") {
+		t.Errorf("--help: %s", r)
+	}
+}

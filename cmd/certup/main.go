@@ -35,6 +35,15 @@ func newApp() *cli.App {
 			"or a prompt; the private key never touches the disk.\n" +
 			"Exit codes: 0 ok, 1 error (or check failed), 2 usage.",
 		HideHelpCommand: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, list or check)", c.Args().First())
+			}
+			if err := cli.ShowAppHelp(c); err != nil {
+				return err
+			}
+			return cmdutil.Silent(cmdutil.ExitUsage)
+		},
 		Commands: []*cli.Command{
 			{
 				Name:      "upload",
