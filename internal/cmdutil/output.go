@@ -102,12 +102,16 @@ func Run(app *cli.App, args []string) int {
 	}
 	code := ExitError
 	var u *usageError
+	var own *codeError
 	var ec exitCoder
 	switch {
 	case errors.As(err, &u):
 		code = ExitUsage
+	case errors.As(err, &own):
+		code = own.ExitCode()
 	case errors.As(err, &ec):
-		code = ec.ExitCode()
+		// urfave/cli's own exits ("No help topic for …", code 3) are usage errors.
+		code = ExitUsage
 	case isFlagError(err):
 		code = ExitUsage
 	}
