@@ -18,11 +18,15 @@ test:
 demo: build
 	bash scripts/demo.sh
 
-# Each format reader's fuzz target runs for FUZZTIME; their seeds also run in `make test`.
+# Every fuzz target (the keystore format readers, the AWS endpoint's request parser,
+# the proxy's parsers) runs for FUZZTIME; their seeds also run in `make test`.
+FUZZPKGS ?= ./keystore ./awsiam/awstest ./proxy
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./keystore | grep '^Fuzz'); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test ./keystore -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for p in $(FUZZPKGS); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "== $$p $$t ($(FUZZTIME))"; \
+			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		done; \
 	done
 
 bench: build
