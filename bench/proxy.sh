@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# jksproxy against nginx and HAProxy, same key, same backend, same machine, same run.
+# Prints one markdown table (median and min–max over the rounds, ratio to nginx) and
+# writes the figures as JSON for bench/chart (the chart of bench/results.svg).
+#
+#   bash bench/proxy.sh [--rounds N] [--duration SECS] [--only W1,W2] [--servers S1,S2]
+#                       [--pin | --no-pin] [--idle-conns N] [--json FILE]
+#
+# Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2. Servers: nginx,
+# haproxy, jksproxy. Example, one workload while tuning jksproxy:
+#   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 1
+#
+# Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
+# script starts is stopped by PID on exit. Each run is bounded by --duration (and the
+# handshake loops also by a count); the whole default run takes about 6 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=3 DURATION=5 ONLY=all SERVERS=nginx,haproxy,jksproxy PIN=auto IDLE_CONNS=5000 JSON=
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--only) ONLY=$2; shift 2 ;;
+	--servers) SERVERS=$2; shift 2 ;;
+	--pin) PIN=yes; shift ;;
+	--no-pin) PIN=no; shift ;;
+	--idle-conns) IDLE_CONNS=$2; shift 2 ;;
+	--json) JSON=$2; shift 2 ;;
+	-h | --help) usage ;;
+	*) echo "proxy.sh: unknown argument $1" >&2; usage ;;
+	esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]?$ && $DURATION =~ ^[1-9][0-9]?$ && $IDLE_CONNS =~ ^[1-9][0-9]{0,4}$ ]] ||
+	{ echo "proxy.sh: --rounds 1..99, --duration 1..99 seconds, --idle-conns 1..99999" >&2; exit 2; }
+# Only a full run replaces the committed figures.
+if [ -z "$JSON" ] && [ "$ONLY" = all ] && [ "$SERVERS" = nginx,haproxy,jksproxy ]; then
+	JSON=bench/proxy-results.json
+fi
+want() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
+serving() { [[ ",$SERVERS," == *",$1,"* ]]; }
+
+# --- tools ------------------------------------------------------------------------------
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v wrk >/dev/null || need+=(wrk)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ] || ! command -v h2load >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >&2
+		[ ${#need[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+		command -v h2load >/dev/null || apt-get install -y -qq --no-install-recommends nghttp2-client >&2 ||
+			echo "proxy.sh: nghttp2-client (h2load) not available; skipping HTTP/2" >&2
+	elif [ ${#need[@]} -gt 0 ]; then
+		echo "proxy.sh: missing ${need[*]}: run as root or apt-get install them" >&2
+		exit 1
+	fi
+fi
+export PATH=$PATH:/usr/sbin
+# Debian starts the packaged services on install; ours are separate processes on other
+# ports, so the packaged ones (if running) only cost a little idle memory.
+
+work=$(mktemp -d /tmp/kb-proxybench.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 50); do
+		local alive=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p bin
+go build -o bin/ ./cmd/jks2pem ./cmd/jksproxy
+go build -o "$work/" ./bench/backend ./bench/tlsload ./bench/chart
+tl=$work/tlsload
+
+# 5,000 held connections need file descriptors in the servers and in the client.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile=$(ulimit -n)
+if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((IDLE_CONNS * 2 + 200)) ] && want idle; then
+	echo "proxy.sh: ulimit -n is $nofile; the idle workload needs $((IDLE_CONNS * 2 + 200))" >&2
+	exit 1
+fi
+
+# --- CPUs -------------------------------------------------------------------------------
+# The load generator and the backend share the machine with the server under test. With
+# --pin (the default on 2 or more cores) the server gets CPU 0 alone, and wrk/tlsload/h2load
+# and the backend get the other CPUs, so every server gets exactly one core and the
+# client's own work cannot steal from it; each server runs one worker (nginx
+# worker_processes 1, HAProxy nbthread 1, jksproxy GOMAXPROCS 1 from its CPU mask).
+# --no-pin lets everything float over all CPUs with one worker per CPU in every server.
+ncpu=$(nproc)
+[ "$PIN" = auto ] && { [ "$ncpu" -ge 2 ] && PIN=yes || PIN=no; }
+if [ "$PIN" = yes ]; then
+	srv_run=(taskset -c 0) cli_run=(taskset -c "1-$((ncpu - 1))") workers=1
+	[ "$ncpu" -eq 2 ] && cli_run=(taskset -c 1)
+else
+	srv_run=() cli_run=() workers=$ncpu
+fi
+
+# --- keys ---------------------------------------------------------------------------------
+# nginx and HAProxy get PEM files from jks2pem; jksproxy reads the keystores themselves.
+for k in rsa:wso2carbon ec:ecdsa-demo; do
+	name=${k%%:*} ks=testdata/${k#*:}.jks
+	mkdir -p "$work/$name"
+	bin/jks2pem --force --alias wso2carbon --out-dir "$work/$name" --storepass-file "${ks%.jks}.storepass" "$ks" >/dev/null
+	(umask 077 && cat "$work/$name/wso2carbon.fullchain.pem" "$work/$name/wso2carbon.key" >"$work/$name/haproxy.pem")
+done
+
+read -r P_BACK P_NG_RSA P_NG_EC P_HA_RSA P_HA_EC P_JK_RSA P_JK_EC P_JK_HTTP P_JK_HTTP2 < <("$tl" ports 9)
+suites=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+
+start() { # name, then the command; remembers the PID
+	local name=$1
+	shift
+	"$@" >"$work/$name.log" 2>&1 &
+	pids+=($!)
+	eval "PID_$name=$!"
+}
+
+start backend "${cli_run[@]}" "$work/backend" -listen "127.0.0.1:$P_BACK"
+
+# nginx: TLS 1.2+1.3 like jksproxy, server's cipher order (AES-128-GCM first, what Go
+# picks too), keep-alive pool to the backend, no access log, no limit on requests per
+# client connection (jksproxy and HAProxy have none), X-Forwarded-* set as jksproxy does.
+if serving nginx; then
+	mkdir -p "$work/nginx"
+	cat >"$work/nginx/nginx.conf" <<-EOF
+		worker_processes $workers;
+		worker_rlimit_nofile $((IDLE_CONNS * 2 + 1000));
+		daemon off;
+		pid $work/nginx/nginx.pid;
+		error_log $work/nginx/error.log warn;
+		events { worker_connections $((IDLE_CONNS + 2000)); }
+		http {
+		    access_log off;
+		    client_body_temp_path $work/nginx/body;
+		    proxy_temp_path $work/nginx/proxy;
+		    keepalive_timeout 120s;
+		    keepalive_requests 1000000;
+		    ssl_protocols TLSv1.2 TLSv1.3;
+		    ssl_prefer_server_ciphers on;
+		    ssl_conf_command Ciphersuites $suites;
+		    ssl_session_cache shared:SSL:20m;
+		    ssl_session_tickets on;
+		    upstream backend {
+		        server 127.0.0.1:$P_BACK;
+		        keepalive 128;
+		        keepalive_requests 1000000;
+		    }
+		    proxy_http_version 1.1;
+		    proxy_set_header Connection "";
+		    proxy_set_header Host \$host;
+		    proxy_set_header X-Forwarded-For \$remote_addr;
+		    proxy_set_header X-Forwarded-Proto \$scheme;
+		    proxy_set_header X-Forwarded-Host \$host;
+		    proxy_set_header X-Forwarded-Port \$server_port;
+		    server {
+		        listen 127.0.0.1:$P_NG_RSA ssl http2;
+		        ssl_certificate $work/rsa/wso2carbon.fullchain.pem;
+		        ssl_certificate_key $work/rsa/wso2carbon.key;
+		        location / { proxy_pass http://backend; }
+		    }
+		    server {
+		        listen 127.0.0.1:$P_NG_EC ssl http2;
+		        ssl_certificate $work/ec/wso2carbon.fullchain.pem;
+		        ssl_certificate_key $work/ec/wso2carbon.key;
+		        location / { proxy_pass http://backend; }
+		    }
+		}
+	EOF
+	start nginx "${srv_run[@]}" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
+fi
+
+# HAProxy: one process (foreground, no master-worker), nbthread as above, same TLS policy,
+# keep-alive to the backend with connection reuse, no logging, X-Forwarded-* set.
+if serving haproxy; then
+	mkdir -p "$work/haproxy"
+	cat >"$work/haproxy/haproxy.cfg" <<-EOF
+		global
+		    nbthread $workers
+		    maxconn $((IDLE_CONNS + 500))
+		    ssl-default-bind-options ssl-min-ver TLSv1.2
+		    ssl-default-bind-ciphersuites $suites
+		    tune.ssl.cachesize 100000
+		defaults
+		    mode http
+		    option http-keep-alive
+		    http-reuse always
+		    timeout connect 5s
+		    timeout client 120s
+		    timeout server 60s
+		    timeout http-request 10s
+		    timeout http-keep-alive 120s
+		frontend rsa
+		    bind 127.0.0.1:$P_HA_RSA ssl crt $work/rsa/haproxy.pem alpn h2,http/1.1
+		    option forwardfor
+		    http-request set-header X-Forwarded-Proto https
+		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+		    http-request set-header X-Forwarded-Port %[dst_port]
+		    default_backend app
+		frontend ec
+		    bind 127.0.0.1:$P_HA_EC ssl crt $work/ec/haproxy.pem alpn h2,http/1.1
+		    option forwardfor
+		    http-request set-header X-Forwarded-Proto https
+		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+		    http-request set-header X-Forwarded-Port %[dst_port]
+		    default_backend app
+		backend app
+		    server b1 127.0.0.1:$P_BACK
+	EOF
+	start haproxy "${srv_run[@]}" haproxy -db -f "$work/haproxy/haproxy.cfg"
+fi
+
+# jksproxy: one process per keystore (it serves one key pair), access log off like the
+# others, no stickiness cookie on this backend anyway.
+if serving jksproxy; then
+	start jksproxy "${srv_run[@]}" bin/jksproxy --keystore testdata/wso2carbon.jks --alias wso2carbon \
+		--storepass-file testdata/wso2carbon.storepass --listen-https "127.0.0.1:$P_JK_RSA" \
+		--listen-http "127.0.0.1:$P_JK_HTTP" --backend "http://127.0.0.1:$P_BACK" \
+		--access-log=false --max-conns $((IDLE_CONNS + 2000))
+	start jksproxyec "${srv_run[@]}" bin/jksproxy --keystore testdata/ecdsa-demo.jks --alias wso2carbon \
+		--storepass-file testdata/ecdsa-demo.storepass --listen-https "127.0.0.1:$P_JK_EC" \
+		--listen-http "127.0.0.1:$P_JK_HTTP2" --backend "http://127.0.0.1:$P_BACK" \
+		--access-log=false --max-conns $((IDLE_CONNS + 2000))
+fi
+
+# Per server: RSA port, ECDSA port, and the PIDs whose CPU and memory are measured.
+IFS=, read -r -a servers <<<"$SERVERS"
+declare -A rsa_port ec_port rsa_pid ec_pid
+for s in "${servers[@]}"; do
+	case $s in
+	nginx) rsa_port[$s]=$P_NG_RSA ec_port[$s]=$P_NG_EC rsa_pid[$s]=$PID_nginx ec_pid[$s]=$PID_nginx ;;
+	haproxy) rsa_port[$s]=$P_HA_RSA ec_port[$s]=$P_HA_EC rsa_pid[$s]=$PID_haproxy ec_pid[$s]=$PID_haproxy ;;
+	jksproxy) rsa_port[$s]=$P_JK_RSA ec_port[$s]=$P_JK_EC rsa_pid[$s]=$PID_jksproxy ec_pid[$s]=$PID_jksproxyec ;;
+	*) echo "proxy.sh: unknown server $s (nginx, haproxy, jksproxy)" >&2; exit 2 ;;
+	esac
+done
+"$tl" wait -addr "127.0.0.1:$P_BACK"
+for s in "${servers[@]}"; do
+	for p in "${rsa_port[$s]}" "${ec_port[$s]}"; do
+		"$tl" wait -addr "127.0.0.1:$p" || { echo "proxy.sh: $s did not start:" >&2; cat "$work"/*.log "$work"/*/error.log >&2 2>/dev/null; exit 1; }
+	done
+done
+# jksproxy marks the backend healthy after its first check: wait until it proxies.
+for s in "${servers[@]}"; do
+	for t in $(seq 50); do
+		"$tl" handshake -addr "127.0.0.1:${rsa_port[$s]}" -c 1 -d 100ms >/dev/null 2>&1 &&
+			"$tl" handshake -addr "127.0.0.1:${ec_port[$s]}" -c 1 -d 100ms >/dev/null 2>&1 && break
+		[ "$t" = 50 ] && { echo "proxy.sh: $s does not proxy to the backend" >&2; exit 1; }
+		sleep 0.1
+	done
+done
+
+H2=no
+command -v h2load >/dev/null && H2=yes
+raw=$work/raw.tsv
+: >"$raw"
+errs=$work/errors.txt
+: >"$errs"
+cpu() { "$tl" proc -pid "$1" | sed 's/.*cpu_us=\([0-9]*\).*/\1/'; }
+rec() { echo "$1 $2 $3 $4" >>"$raw"; }
+busy() { # metric server round cpu_us secs: share of the server's CPUs it used, in %
+	awk -v m="$1" -v s="$2" -v r="$3" -v c="$4" -v t="$5" -v w="$workers" \
+		'BEGIN { if (t > 0) printf "%s_busy %s %s %.1f\n", m, s, r, c / (t * 1e6 * w) * 100 }' >>"$raw"
+}
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; } # key, line
+
+run() { # workload server round
+	local w=$1 s=$2 r=$3 url="https://127.0.0.1:${rsa_port[$2]}/" pid=${rsa_pid[$2]} out c0 c1
+	case $w in
+	keepalive)
+		c0=$(cpu "$pid")
+		out=$("${cli_run[@]}" wrk -t2 -c64 -d"${DURATION}s" --latency "$url")
+		c1=$(cpu "$pid")
+		awk -v s="$s" -v r="$r" -v cpu=$((c1 - c0)) -v errs="$errs" '
+			function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+			/^ *99%/ { p99 = ms($2) }
+			/requests in/ { n = $1 }
+			/Requests\/sec/ { rps = $2 }
+			/Non-2xx|Socket errors/ { print "keepalive " s " round " r ": " $0 >> errs }
+			END { if (n > 0 && rps > 0) {
+				printf "keepalive_rps %s %s %s\nkeepalive_p99_ms %s %s %s\nkeepalive_cpu_us %s %s %.2f\n", s, r, rps, s, r, p99, s, r, cpu/n } }' <<<"$out" >>"$raw"
+		busy keepalive "$s" "$r" $((c1 - c0)) "$DURATION"
+		;;
+	full-rsa | full-ec | resumed)
+		local port=${rsa_port[$s]} flags=() m=full_rsa
+		[ "$w" = full-ec ] && port=${ec_port[$s]} pid=${ec_pid[$s]} m=full_ec
+		[ "$w" = resumed ] && flags=(-resume) m=resumed
+		out=$("${cli_run[@]}" "$tl" handshake -addr "127.0.0.1:$port" -c 16 -d "${DURATION}s" -max 200000 -pid "$pid" "${flags[@]}" 2>>"$errs")
+		rec "${m}_hs" "$s" "$r" "$(kv rate "$out")"
+		[ "$w" = full-ec ] || rec "${m}_cpu_us" "$s" "$r" "$(kv cpu_us_per_conn "$out")"
+		busy "${m}" "$s" "$r" "$(kv cpu_us "$out")" "$(kv secs "$out")"
+		[ "$(kv errors "$out")" = 0 ] || echo "$w $s round $r: $(kv errors "$out") failed connections" >>"$errs"
+		if [ "$w" = resumed ] && [ $(($(kv resumed "$out") * 10)) -lt $(($(kv conns "$out") * 9)) ]; then
+			echo "resumed $s round $r: only $(kv resumed "$out") of $(kv conns "$out") connections resumed" >>"$errs"
+		fi
+		echo "$w $s: $(kv version "$out") $(kv cipher "$out") $(kv key "$out")" >>"$work/negotiated"
+		;;
+	idle)
+		# ECDSA listener: the memory of a connection does not depend on the key, and
+		# 5,000 ECDSA handshakes take a second where RSA ones would take ten.
+		out=$("${cli_run[@]}" "$tl" idle -addr "127.0.0.1:${ec_port[$s]}" -n "$IDLE_CONNS" -c 32 -pid "${ec_pid[$s]}" -settle 1s -timeout 60s 2>>"$errs") ||
+			{ echo "idle $s round $r: failed" >>"$errs"; return 0; }
+		rec idle_kib "$s" "$r" "$(awk -v b="$(kv bytes_per_conn "$out")" 'BEGIN{printf "%.2f", b/1024}')"
+		sleep 1 # let the server tear the connections down before the next run
+		;;
+	h2)
+		c0=$(cpu "$pid")
+		out=$("${cli_run[@]}" h2load -D "$DURATION" -c 32 -m 10 -t 1 "$url" 2>&1) || true
+		c1=$(cpu "$pid")
+		awk -v s="$s" -v r="$r" -v cpu=$((c1 - c0)) -v errs="$errs" '
+			/^finished in/ { rps = $4 + 0 }
+			/^requests:/ { ok = $8 + 0; failed = $10 + 0 }
+			END { if (failed > 0) print "h2 " s " round " r ": " failed " failed requests" >> errs
+				if (ok > 0) printf "h2_rps %s %s %s\nh2_cpu_us %s %s %.2f\n", s, r, rps, s, r, cpu/ok }' <<<"$out" >>"$raw"
+		busy h2 "$s" "$r" $((c1 - c0)) "$DURATION"
+		;;
+	esac
+}
+
+workloads=()
+for w in keepalive full-rsa full-ec resumed idle h2; do
+	want "$w" || continue
+	[ "$w" = h2 ] && [ "$H2" = no ] && continue
+	workloads+=("$w")
+done
+[ ${#workloads[@]} -gt 0 ] || { echo "proxy.sh: no workload in --only $ONLY" >&2; exit 2; }
+
+# Warm-up: one short keep-alive run per server, not recorded.
+for s in "${servers[@]}"; do
+	"${cli_run[@]}" wrk -t2 -c64 -d1s "https://127.0.0.1:${rsa_port[$s]}/" >/dev/null
+done
+# Interleaved: per round, per workload, every server in turn; the order of the servers
+# rotates from round to round so that no server always runs first.
+n=${#servers[@]}
+for r in $(seq "$ROUNDS"); do
+	for w in "${workloads[@]}"; do
+		for i in $(seq 0 $((n - 1))); do
+			s=${servers[$(((i + r - 1) % n))]}
+			echo "proxy.sh: round $r/$ROUNDS $w $s" >&2
+			run "$w" "$s" "$r"
+		done
+	done
+done
+
+# --- report -------------------------------------------------------------------------------
+pinning="servers on CPU 0, clients and backend on CPU 1; one worker each"
+[ "$PIN" = yes ] || pinning="no pinning; $workers workers each"
+versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $(git rev-parse --short HEAD 2>/dev/null || echo dev) with $(go version | cut -d' ' -f3)"
+echo "### jksproxy vs nginx vs HAProxy"
+echo
+echo "$ROUNDS rounds, workloads interleaved (every server in turn per workload, order rotated per round), ${DURATION} s per run; median (min–max); ratio of medians to nginx. $versions; $pinning; TLS 1.3 with AES-128-GCM and X25519 everywhere; 1 KiB responses from one Go backend over keep-alive."
+echo
+args=(table -raw "$raw" -note "$(nproc) cores; $pinning; $ROUNDS rounds x ${DURATION}s; $(date -u +%Y-%m-%d)")
+[ -n "$JSON" ] && args+=(-json "$JSON")
+"$work/chart" "${args[@]}"
+echo
+echo "- keep-alive: \`wrk -t2 -c64 -d${DURATION}s --latency\` over HTTP/1.1; p99 from wrk's latency distribution."
+echo "- CPU per request or connection: the server's utime+stime from /proc/PID/stat (nginx: master and workers) over the run, divided by the requests (or connections) completed."
+echo "- handshakes: \`tlsload handshake -c 16\`: 16 loops of connect, TLS 1.3 handshake, one GET with Connection: close, close. \"No resumption\": the client keeps no session cache and refuses tickets, so every handshake is full whatever the server allows; \"resumed\": each loop resumes its previous session with a ticket (PSK with X25519), and only resumed connections are counted."
+echo "- idle: \`tlsload idle\` opens $IDLE_CONNS TLS connections (ECDSA listener, one keep-alive request each), holds them, and reads the server's RSS (nginx: master+workers) 1 s later; the RSS just before is subtracted."
+[ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
+if [ -s "$errs" ]; then
+	echo
+	echo "Errors during the run:"
+	echo
+	sed 's/^/    /' "$errs"
+fi
