@@ -34,6 +34,12 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
+	if via := r.Header["Via"]; len(via) > 0 && s.looped(via) {
+		s.metrics.observe(http.StatusLoopDetected, time.Since(start))
+		s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)
+		http.Error(w, "loop detected", http.StatusLoopDetected)
+		return
+	}
 	cl := s.route(r.Host)
 	if cl == nil {
 		s.metrics.observe(http.StatusMisdirectedRequest, time.Since(start))
@@ -155,6 +161,16 @@ func (s *Server) route(hostHeader string) *cluster {
 	return s.any
 }
 
+// looped reports whether this proxy's Via pseudonym is among the Via values.
+func (s *Server) looped(via []string) bool {
+	for _, v := range via {
+		if strings.Contains(v, s.via) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) trusted(a netip.Addr) bool {
 	for _, p := range s.cfg.TrustedProxies {
 		if p.Contains(a) {
@@ -216,8 +232,16 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 			elem = strings.Join(prior, ", ") + ", " + elem
 		}
 	}
-	vals := [...]string{clientIP, proto, host, port, elem} // one backing array
+	via := s.viaHeaders[0]
+	if in.ProtoMajor == 2 {
+		via = s.viaHeaders[1]
+	}
+	if prior := in.Header["Via"]; len(prior) > 0 {
+		via = strings.Join(prior, ", ") + ", " + via
+	}
+	vals := [...]string{clientIP, proto, host, port, elem, via} // one backing array
 	v := vals[:]
+	out.Header["Via"] = v[5:6:6]
 	if client.IsValid() {
 		out.Header["X-Forwarded-For"] = v[0:1:1]
 	}

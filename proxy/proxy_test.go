@@ -836,3 +836,40 @@ func TestAdminPprofOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestLoopDetected(t *testing.T) {
+	// A backend that is the proxy itself: its own address.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cc := oneCluster("http://" + addr)
+	cc[0].Health.Interval = time.Hour
+	r := startServer(t, Config{ListenHTTP: addr, Clusters: cc})
+	resp, _ := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+r.addrs["http"]+"/")
+	if resp.StatusCode != http.StatusLoopDetected {
+		t.Errorf("status %d, want 508", resp.StatusCode)
+	}
+	// The request and the first health check each made one extra hop: two
+	// 508s apiece, and no more later.
+	time.Sleep(200 * time.Millisecond)
+	if n := r.s.metrics.codes[http.StatusLoopDetected].Load(); n > 4 {
+		t.Errorf("%d loop answers counted: the loop was not cut at the first hop", n)
+	}
+}
+
+func TestViaAppended(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Via"))
+	}))
+	defer echo.Close()
+	cc := oneCluster(echo.URL)
+	cc[0].Health.Path = "/"
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	_, body := get(t, http.DefaultClient, "http://"+r.addrs["http"]+"/", "Via", "1.1 elb")
+	if !strings.HasPrefix(body, "1.1 elb, 1.1 jksproxy-") {
+		t.Errorf("backend saw Via %q", body)
+	}
+}

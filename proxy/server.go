@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,6 +35,10 @@ type Server struct {
 
 	redirectPort int
 	served       atomic.Bool
+	// via is this process's Via pseudonym: a request already carrying it
+	// has looped back (a backend pointing at the proxy itself).
+	via        string
+	viaHeaders [2]string // "1.1 <via>" and "2.0 <via>"
 }
 
 // New checks cfg, loads the certificate and prepares the clusters. It does
@@ -53,6 +59,10 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		wild:    map[string]*cluster{},
 		metrics: newMetrics(),
 	}
+	var tok [4]byte
+	_, _ = rand.Read(tok[:])
+	s.via = "jksproxy-" + hex.EncodeToString(tok[:])
+	s.viaHeaders = [2]string{"1.1 " + s.via, "2.0 " + s.via}
 	if cfg.MaxConns > 0 {
 		s.sem = make(chan struct{}, cfg.MaxConns)
 	}
