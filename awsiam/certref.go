@@ -41,13 +41,15 @@ func isACMARN(s string) bool {
 
 // CertificateInfo describes an uploaded certificate.
 type CertificateInfo struct {
-	Source   string        `json:"source"` // iam or acm
-	Name     string        `json:"name,omitempty"`
-	Path     string        `json:"path,omitempty"`
-	ARN      string        `json:"arn"`
-	Domain   string        `json:"domain,omitempty"`
-	NotAfter time.Time     `json:"not_after"`
-	DaysLeft int           `json:"days_left"`
+	Source   string    `json:"source"` // iam or acm
+	Name     string    `json:"name,omitempty"`
+	Path     string    `json:"path,omitempty"`
+	ARN      string    `json:"arn"`
+	Domain   string    `json:"domain,omitempty"`
+	NotAfter time.Time `json:"not_after"`
+	DaysLeft int       `json:"days_left"`
+	// Uploaded is when the certificate was uploaded or imported, where known.
+	Uploaded time.Time     `json:"uploaded,omitzero"`
 	UsedBy   []ListenerUse `json:"used_by"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,7 +89,8 @@ type ca struct {
 	key  crypto.Signer
 }
 
-var serial int64 = 100
+// serial numbers certificates; tests that make certificates run in parallel.
+var serial atomic.Int64
 
 func newCA(t *testing.T) *ca {
 	t.Helper()
@@ -133,8 +135,7 @@ func rsaKey(t *testing.T, bits int) crypto.Signer {
 
 func sign(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer, notBefore, notAfter time.Time) *x509.Certificate {
 	t.Helper()
-	serial++
-	tmpl.SerialNumber = big.NewInt(serial)
+	tmpl.SerialNumber = big.NewInt(100 + serial.Add(1))
 	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
 	if parent == nil {
 		parent = tmpl

@@ -13,6 +13,7 @@ import (
 // concurrent use.
 type Service struct {
 	c      Clients
+	region string
 	log    *slog.Logger
 	dryRun bool
 	now    func() time.Time
@@ -34,6 +35,9 @@ type Options struct {
 	// Poll is the backoff used while a load balancer answers CertificateNotFound;
 	// default 200ms growing ×1.5 up to 10s.
 	Poll Backoff
+	// Region names the region of the clients, for Rotate, Rollback and Prune
+	// across several regions (the results name it).
+	Region string
 }
 
 // Backoff is a growing wait between attempts.
@@ -53,7 +57,7 @@ func (b Backoff) next(d time.Duration) time.Duration {
 
 // New returns a Service using the clients c.
 func New(c Clients, o Options) *Service {
-	s := &Service{c: c, log: o.Logger, dryRun: o.DryRun, now: o.Now, poll: o.Poll}
+	s := &Service{c: c, region: o.Region, log: o.Logger, dryRun: o.DryRun, now: o.Now, poll: o.Poll}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -71,6 +75,9 @@ func New(c Clients, o Options) *Service {
 	}
 	return s
 }
+
+// Region is the region given in Options.
+func (s *Service) Region() string { return s.region }
 
 // DryRun reports whether the Service only records changing calls.
 func (s *Service) DryRun() bool { return s.dryRun }

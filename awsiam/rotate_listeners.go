@@ -1,0 +1,160 @@
+package awsiam
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// seenListener is a listener as a bulk describe reported it.
+type seenListener struct {
+	Listener Listener
+	Cert     string // the default certificate
+	Secure   bool   // HTTPS/SSL/TLS: takes a certificate
+	Protocol string
+}
+
+// v2DescribeBatch is how many listener ARNs one DescribeListeners call takes.
+const v2DescribeBatch = 20
+
+// scanClassic describes every classic load balancer of the region, 400 per
+// call, and returns each listener with its certificate.
+func (s *Service) scanClassic(ctx context.Context) (map[Listener]seenListener, error) {
+	out := map[Listener]seenListener{}
+	p := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing classic load balancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancerDescriptions {
+			for _, ld := range lb.ListenerDescriptions {
+				if ld.Listener == nil {
+					continue
+				}
+				l := Listener{ELB: aws.ToString(lb.LoadBalancerName), Port: ld.Listener.LoadBalancerPort}
+				proto := strings.ToUpper(aws.ToString(ld.Listener.Protocol))
+				out[l] = seenListener{Listener: l, Cert: aws.ToString(ld.Listener.SSLCertificateId),
+					Secure: proto == "HTTPS" || proto == "SSL", Protocol: proto}
+			}
+		}
+	}
+	return out, nil
+}
+
+func seenV2(ln elbv2types.Listener) seenListener {
+	l := Listener{ARN: aws.ToString(ln.ListenerArn)}
+	sl := seenListener{Listener: l, Protocol: string(ln.Protocol),
+		Secure: ln.Protocol == elbv2types.ProtocolEnumHttps || ln.Protocol == elbv2types.ProtocolEnumTls}
+	if len(ln.Certificates) > 0 {
+		sl.Cert = aws.ToString(ln.Certificates[0].CertificateArn)
+	}
+	return sl
+}
+
+// describeV2 describes ALB/NLB listeners by ARN, 20 per call. Listeners that do
+// not exist are missing from the map.
+func (s *Service) describeV2(ctx context.Context, arns []string) (map[Listener]seenListener, error) {
+	out := map[Listener]seenListener{}
+	for start := 0; start < len(arns); start += v2DescribeBatch {
+		batch := arns[start:min(start+v2DescribeBatch, len(arns))]
+		res, err := s.c.ELBv2.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: batch})
+		if isCode(err, "ListenerNotFound") && len(batch) > 1 {
+			// One of them is gone: ask one by one to find which.
+			for _, a := range batch {
+				one, err := s.describeV2(ctx, []string{a})
+				if err != nil {
+					return nil, err
+				}
+				for k, v := range one {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if isCode(err, "ListenerNotFound") {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describing listeners: %w", err)
+		}
+		for _, ln := range res.Listeners {
+			sl := seenV2(ln)
+			out[sl.Listener] = sl
+		}
+	}
+	return out, nil
+}
+
+// scanV2 describes every ALB/NLB of the region and their listeners (one call per
+// load balancer).
+func (s *Service) scanV2(ctx context.Context) (map[Listener]seenListener, error) {
+	out := map[Listener]seenListener{}
+	p := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing load balancers: %w", err)
+		}
+		for _, lb := range page.LoadBalancers {
+			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn, PageSize: aws.Int32(400)})
+			for lp.HasMorePages() {
+				lpage, err := lp.NextPage(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
+				}
+				for _, ln := range lpage.Listeners {
+					sl := seenV2(ln)
+					out[sl.Listener] = sl
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// readListeners reads the default certificate of the listeners ls with as few
+// calls as it can: one DescribeLoadBalancers for up to 400 classic load
+// balancers, one DescribeListeners for up to 20 ALB/NLB listeners. With all, it
+// reads every listener of the region instead.
+func (s *Service) readListeners(ctx context.Context, ls []Listener, all bool) (map[Listener]seenListener, error) {
+	out := map[Listener]seenListener{}
+	var classic bool
+	var arns []string
+	for _, l := range ls {
+		if l.ELB != "" {
+			classic = true
+		} else {
+			arns = append(arns, l.ARN)
+		}
+	}
+	if classic || all {
+		m, err := s.scanClassic(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	var m map[Listener]seenListener
+	var err error
+	switch {
+	case all:
+		m, err = s.scanV2(ctx)
+	case len(arns) > 0:
+		m, err = s.describeV2(ctx, arns)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out, nil
+}
