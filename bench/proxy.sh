@@ -4,7 +4,7 @@
 # writes the figures as JSON for bench/chart (the chart of bench/results.svg).
 #
 #   bash bench/proxy.sh [--rounds N] [--duration SECS] [--only W1,W2] [--servers S1,S2]
-#                       [--pin | --no-pin] [--idle-conns N] [--json FILE]
+#                       [--pin | --no-pin] [--idle-conns N] [--json FILE] [--profile DIR]
 #
 # Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2. Servers: nginx,
 # haproxy, jksproxy. Example, one workload while tuning jksproxy:
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=3 DURATION=5 ONLY=all SERVERS=nginx,haproxy,jksproxy PIN=auto IDLE_CONNS=5000 JSON=
+ROUNDS=3 DURATION=5 ONLY=all SERVERS=nginx,haproxy,jksproxy PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--no-pin) PIN=no; shift ;;
 	--idle-conns) IDLE_CONNS=$2; shift 2 ;;
 	--json) JSON=$2; shift 2 ;;
+	--profile) PROFILE=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "proxy.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -118,15 +119,23 @@ for k in rsa:wso2carbon ec:ecdsa-demo; do
 	(umask 077 && cat "$work/$name/wso2carbon.fullchain.pem" "$work/$name/wso2carbon.key" >"$work/$name/haproxy.pem")
 done
 
-read -r P_BACK P_NG_RSA P_NG_EC P_HA_RSA P_HA_EC P_JK_RSA P_JK_EC P_JK_HTTP P_JK_HTTP2 < <("$tl" ports 9)
+read -r P_BACK P_NG_RSA P_NG_EC P_HA_RSA P_HA_EC P_JK_RSA P_JK_EC P_JK_HTTP P_JK_HTTP2 P_ADMIN < <("$tl" ports 10)
 suites=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 
-start() { # name, then the command; remembers the PID
+start() { # name, then the command; remembers the PID in PID_name
 	local name=$1
 	shift
 	"$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
-	eval "PID_$name=$!"
+	printf -v "PID_$name" %s $!
+}
+stop() { # name: SIGTERM to that PID alone, then wait for it
+	local v=PID_$1 p q keep=()
+	p=${!v}
+	kill -TERM "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	pids=("${keep[@]}")
 }
 
 start backend "${cli_run[@]}" "$work/backend" -listen "127.0.0.1:$P_BACK"
@@ -134,19 +143,32 @@ start backend "${cli_run[@]}" "$work/backend" -listen "127.0.0.1:$P_BACK"
 # nginx: TLS 1.2+1.3 like jksproxy, server's cipher order (AES-128-GCM first, what Go
 # picks too), keep-alive pool to the backend, no access log, no limit on requests per
 # client connection (jksproxy and HAProxy have none), X-Forwarded-* set as jksproxy does.
-if serving nginx; then
-	mkdir -p "$work/nginx"
-	cat >"$work/nginx/nginx.conf" <<-EOF
+start_nginx() { # name rsa-port ec-port ("-": none)
+	local d=$work/$1 port key blocks=
+	mkdir -p "$d"
+	for key in rsa ec; do
+		port=$2
+		[ $key = ec ] && port=$3
+		[ "$port" = - ] && continue
+		blocks+="
+		    server {
+		        listen 127.0.0.1:$port ssl http2;
+		        ssl_certificate $work/$key/wso2carbon.fullchain.pem;
+		        ssl_certificate_key $work/$key/wso2carbon.key;
+		        location / { proxy_pass http://backend; }
+		    }"
+	done
+	cat >"$d/nginx.conf" <<-EOF
 		worker_processes $workers;
 		worker_rlimit_nofile $((IDLE_CONNS * 2 + 1000));
 		daemon off;
-		pid $work/nginx/nginx.pid;
-		error_log $work/nginx/error.log warn;
+		pid $d/nginx.pid;
+		error_log $d/error.log warn;
 		events { worker_connections $((IDLE_CONNS + 2000)); }
 		http {
 		    access_log off;
-		    client_body_temp_path $work/nginx/body;
-		    proxy_temp_path $work/nginx/proxy;
+		    client_body_temp_path $d/body;
+		    proxy_temp_path $d/proxy;
 		    keepalive_timeout 120s;
 		    keepalive_requests 1000000;
 		    ssl_protocols TLSv1.2 TLSv1.3;
@@ -165,29 +187,31 @@ if serving nginx; then
 		    proxy_set_header X-Forwarded-For \$remote_addr;
 		    proxy_set_header X-Forwarded-Proto \$scheme;
 		    proxy_set_header X-Forwarded-Host \$host;
-		    proxy_set_header X-Forwarded-Port \$server_port;
-		    server {
-		        listen 127.0.0.1:$P_NG_RSA ssl http2;
-		        ssl_certificate $work/rsa/wso2carbon.fullchain.pem;
-		        ssl_certificate_key $work/rsa/wso2carbon.key;
-		        location / { proxy_pass http://backend; }
-		    }
-		    server {
-		        listen 127.0.0.1:$P_NG_EC ssl http2;
-		        ssl_certificate $work/ec/wso2carbon.fullchain.pem;
-		        ssl_certificate_key $work/ec/wso2carbon.key;
-		        location / { proxy_pass http://backend; }
-		    }
+		    proxy_set_header X-Forwarded-Port \$server_port;$blocks
 		}
 	EOF
-	start nginx "${srv_run[@]}" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
-fi
+	start "$1" "${srv_run[@]}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
+}
 
 # HAProxy: one process (foreground, no master-worker), nbthread as above, same TLS policy,
 # keep-alive to the backend with connection reuse, no logging, X-Forwarded-* set.
-if serving haproxy; then
-	mkdir -p "$work/haproxy"
-	cat >"$work/haproxy/haproxy.cfg" <<-EOF
+start_haproxy() { # name rsa-port ec-port ("-": none)
+	local d=$work/$1 port key fronts=
+	mkdir -p "$d"
+	for key in rsa ec; do
+		port=$2
+		[ $key = ec ] && port=$3
+		[ "$port" = - ] && continue
+		fronts+="
+		frontend $key
+		    bind 127.0.0.1:$port ssl crt $work/$key/haproxy.pem alpn h2,http/1.1
+		    option forwardfor
+		    http-request set-header X-Forwarded-Proto https
+		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+		    http-request set-header X-Forwarded-Port %[dst_port]
+		    default_backend app"
+	done
+	cat >"$d/haproxy.cfg" <<-EOF
 		global
 		    nbthread $workers
 		    maxconn $((IDLE_CONNS + 500))
@@ -202,38 +226,37 @@ if serving haproxy; then
 		    timeout client 120s
 		    timeout server 60s
 		    timeout http-request 10s
-		    timeout http-keep-alive 120s
-		frontend rsa
-		    bind 127.0.0.1:$P_HA_RSA ssl crt $work/rsa/haproxy.pem alpn h2,http/1.1
-		    option forwardfor
-		    http-request set-header X-Forwarded-Proto https
-		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
-		    http-request set-header X-Forwarded-Port %[dst_port]
-		    default_backend app
-		frontend ec
-		    bind 127.0.0.1:$P_HA_EC ssl crt $work/ec/haproxy.pem alpn h2,http/1.1
-		    option forwardfor
-		    http-request set-header X-Forwarded-Proto https
-		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
-		    http-request set-header X-Forwarded-Port %[dst_port]
-		    default_backend app
+		    timeout http-keep-alive 120s$fronts
 		backend app
 		    server b1 127.0.0.1:$P_BACK
 	EOF
-	start haproxy "${srv_run[@]}" haproxy -db -f "$work/haproxy/haproxy.cfg"
-fi
+	start "$1" "${srv_run[@]}" haproxy -db -f "$d/haproxy.cfg"
+}
 
 # jksproxy: one process per keystore (it serves one key pair), access log off like the
-# others, no stickiness cookie on this backend anyway.
+# others; the backend sets no session cookie, so stickiness does nothing here.
+start_jksproxy() { # name rsa|ec https-port http-port [more flags]
+	local ks=testdata/wso2carbon.jks
+	[ "$2" = ec ] && ks=testdata/ecdsa-demo.jks
+	start "$1" "${srv_run[@]}" bin/jksproxy --keystore "$ks" --alias wso2carbon \
+		--storepass-file "${ks%.jks}.storepass" --listen-https "127.0.0.1:$3" \
+		--listen-http "127.0.0.1:$4" --backend "http://127.0.0.1:$P_BACK" \
+		--access-log=false --max-conns $((IDLE_CONNS + 2000)) "${@:5}"
+}
+
+# --profile: CPU profiles of jksproxy (RSA instance) during each of its runs.
+prof_flags=()
+if [ -n "$PROFILE" ]; then
+	bin/jksproxy --help | grep -q -- --pprof || { echo "proxy.sh: this jksproxy has no --pprof" >&2; exit 1; }
+	mkdir -p "$PROFILE"
+	prof_flags=(--admin "127.0.0.1:$P_ADMIN" --pprof)
+fi
+
+serving nginx && start_nginx nginx "$P_NG_RSA" "$P_NG_EC"
+serving haproxy && start_haproxy haproxy "$P_HA_RSA" "$P_HA_EC"
 if serving jksproxy; then
-	start jksproxy "${srv_run[@]}" bin/jksproxy --keystore testdata/wso2carbon.jks --alias wso2carbon \
-		--storepass-file testdata/wso2carbon.storepass --listen-https "127.0.0.1:$P_JK_RSA" \
-		--listen-http "127.0.0.1:$P_JK_HTTP" --backend "http://127.0.0.1:$P_BACK" \
-		--access-log=false --max-conns $((IDLE_CONNS + 2000))
-	start jksproxyec "${srv_run[@]}" bin/jksproxy --keystore testdata/ecdsa-demo.jks --alias wso2carbon \
-		--storepass-file testdata/ecdsa-demo.storepass --listen-https "127.0.0.1:$P_JK_EC" \
-		--listen-http "127.0.0.1:$P_JK_HTTP2" --backend "http://127.0.0.1:$P_BACK" \
-		--access-log=false --max-conns $((IDLE_CONNS + 2000))
+	start_jksproxy jksproxy rsa "$P_JK_RSA" "$P_JK_HTTP" "${prof_flags[@]}"
+	start_jksproxy jksproxyec ec "$P_JK_EC" "$P_JK_HTTP2"
 fi
 
 # Per server: RSA port, ECDSA port, and the PIDs whose CPU and memory are measured.
@@ -247,21 +270,21 @@ for s in "${servers[@]}"; do
 	*) echo "proxy.sh: unknown server $s (nginx, haproxy, jksproxy)" >&2; exit 2 ;;
 	esac
 done
-"$tl" wait -addr "127.0.0.1:$P_BACK"
-for s in "${servers[@]}"; do
-	for p in "${rsa_port[$s]}" "${ec_port[$s]}"; do
+ready() { # server port...: listening, and proxying to the backend (jksproxy marks the
+	# backend healthy after its first check)
+	local s=$1 p t
+	shift
+	for p in "$@"; do
 		"$tl" wait -addr "127.0.0.1:$p" || { echo "proxy.sh: $s did not start:" >&2; cat "$work"/*.log "$work"/*/error.log >&2 2>/dev/null; exit 1; }
+		for t in $(seq 50); do
+			"$tl" handshake -addr "127.0.0.1:$p" -c 1 -d 100ms >/dev/null 2>&1 && break
+			[ "$t" = 50 ] && { echo "proxy.sh: $s does not proxy to the backend" >&2; exit 1; }
+			sleep 0.1
+		done
 	done
-done
-# jksproxy marks the backend healthy after its first check: wait until it proxies.
-for s in "${servers[@]}"; do
-	for t in $(seq 50); do
-		"$tl" handshake -addr "127.0.0.1:${rsa_port[$s]}" -c 1 -d 100ms >/dev/null 2>&1 &&
-			"$tl" handshake -addr "127.0.0.1:${ec_port[$s]}" -c 1 -d 100ms >/dev/null 2>&1 && break
-		[ "$t" = 50 ] && { echo "proxy.sh: $s does not proxy to the backend" >&2; exit 1; }
-		sleep 0.1
-	done
-done
+}
+"$tl" wait -addr "127.0.0.1:$P_BACK"
+for s in "${servers[@]}"; do ready "$s" "${rsa_port[$s]}" "${ec_port[$s]}"; done
 
 H2=no
 command -v h2load >/dev/null && H2=yes
@@ -277,7 +300,17 @@ busy() { # metric server round cpu_us secs: share of the server's CPUs it used, 
 }
 kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; } # key, line
 
-run() { # workload server round
+run() { # workload server round, with a CPU profile of jksproxy alongside when asked
+	local prof=
+	if [ -n "$PROFILE" ] && [ "$2" = jksproxy ] && [[ $1 != full-ec && $1 != idle ]]; then
+		"$tl" get -url "http://127.0.0.1:$P_ADMIN/debug/pprof/profile?seconds=$DURATION" -out "$PROFILE/jksproxy-$1-$3.pprof" &
+		prof=$!
+	fi
+	measure "$@"
+	[ -z "$prof" ] || wait "$prof" || echo "profile of $1 round $3 failed" >>"$errs"
+}
+
+measure() { # workload server round
 	local w=$1 s=$2 r=$3 url="https://127.0.0.1:${rsa_port[$2]}/" pid=${rsa_pid[$2]} out c0 c1
 	case $w in
 	keepalive)
@@ -309,12 +342,23 @@ run() { # workload server round
 		echo "$w $s: $(kv version "$out") $(kv cipher "$out") $(kv key "$out")" >>"$work/negotiated"
 		;;
 	idle)
-		# ECDSA listener: the memory of a connection does not depend on the key, and
-		# 5,000 ECDSA handshakes take a second where RSA ones would take ten.
-		out=$("${cli_run[@]}" "$tl" idle -addr "127.0.0.1:${ec_port[$s]}" -n "$IDLE_CONNS" -c 32 -pid "${ec_pid[$s]}" -settle 1s -timeout 60s 2>>"$errs") ||
-			{ echo "idle $s round $r: failed" >>"$errs"; return 0; }
-		rec idle_kib "$s" "$r" "$(awk -v b="$(kv bytes_per_conn "$out")" 'BEGIN{printf "%.2f", b/1024}')"
-		sleep 1 # let the server tear the connections down before the next run
+		# A fresh instance per run, ECDSA listener only: a process that has already held
+		# thousands of connections keeps that memory (malloc arenas, Go heap) and would
+		# show almost no growth. The memory of a connection does not depend on the key,
+		# and 5,000 ECDSA handshakes take a second where RSA ones would take ten.
+		local pi ph name=idle_${s}_$r
+		read -r pi ph < <("$tl" ports 2)
+		case $s in
+		nginx) start_nginx "$name" - "$pi" ;;
+		haproxy) start_haproxy "$name" - "$pi" ;;
+		jksproxy) start_jksproxy "$name" ec "$pi" "$ph" ;;
+		esac
+		ready "$s" "$pi"
+		pid=PID_$name
+		out=$("${cli_run[@]}" "$tl" idle -addr "127.0.0.1:$pi" -n "$IDLE_CONNS" -c 32 -pid "${!pid}" -settle 1s -timeout 60s 2>>"$errs") ||
+			echo "idle $s round $r: failed" >>"$errs"
+		stop "$name"
+		[ -n "$out" ] && rec idle_kib "$s" "$r" "$(awk -v b="$(kv bytes_per_conn "$out")" 'BEGIN{printf "%.2f", b/1024}')"
 		;;
 	h2)
 		c0=$(cpu "$pid")
@@ -358,7 +402,9 @@ done
 # --- report -------------------------------------------------------------------------------
 pinning="servers on CPU 0, clients and backend on CPU 1; one worker each"
 [ "$PIN" = yes ] || pinning="no pinning; $workers workers each"
-versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $(git rev-parse --short HEAD 2>/dev/null || echo dev) with $(go version | cut -d' ' -f3)"
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo dev)
+git diff --quiet HEAD -- proxy cmd/jksproxy 2>/dev/null || rev+=" with uncommitted changes"
+versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $rev built with $(go version | cut -d' ' -f3)"
 echo "### jksproxy vs nginx vs HAProxy"
 echo
 echo "$ROUNDS rounds, workloads interleaved (every server in turn per workload, order rotated per round), ${DURATION} s per run; median (min–max); ratio of medians to nginx. $versions; $pinning; TLS 1.3 with AES-128-GCM and X25519 everywhere; 1 KiB responses from one Go backend over keep-alive."

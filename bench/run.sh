@@ -20,3 +20,7 @@ fi
 	done
 } | tee bench/results.md.tmp
 mv bench/results.md.tmp bench/results.md
+# The chart the README shows: ratios to nginx from the figures bench/proxy.sh just wrote.
+if [ -f bench/proxy-results.json ]; then
+	go run ./bench/chart svg -in bench/proxy-results.json -out bench/results.svg
+fi

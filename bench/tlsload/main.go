@@ -9,6 +9,7 @@
 //	tlsload proc -pid PID
 //	tlsload handshake -addr HOST:PORT [-c 16] [-d 5s] [-resume] [-pid PID]
 //	tlsload idle -addr HOST:PORT [-n 5000] [-c 64] [-pid PID] [-settle 1s] [-timeout 60s]
+//	tlsload get -url URL -out FILE   (a profile from jksproxy's admin listener)
 //
 // Every command prints one line of key=value pairs on stdout. Every loop is bounded by a
 // duration and a count. The client speaks TLS 1.3 only and offers only X25519, because
@@ -53,6 +54,8 @@ func main() {
 		err = handshake(os.Args[2:])
 	case "idle":
 		err = idle(os.Args[2:])
+	case "get":
+		err = get(os.Args[2:])
 	default:
 		usage()
 	}
@@ -458,4 +461,34 @@ func idle(args []string) error {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// get saves the body of one plain-HTTP GET (a pprof profile) to a file.
+func get(args []string) error {
+	fs := flag.NewFlagSet("get", flag.ExitOnError)
+	url := fs.String("url", "", "URL")
+	out := fs.String("out", "", "FILE")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this")
+	_ = fs.Parse(args)
+	if *url == "" || *out == "" {
+		usage()
+	}
+	client := &http.Client{Timeout: *timeout}
+	resp, err := client.Get(*url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get %s: %s", *url, resp.Status)
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.LimitReader(resp.Body, 256<<20)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
