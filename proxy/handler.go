@@ -61,7 +61,20 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cl.sticky {
 		st.hasApp, st.pinned = cl.routeCookies(r.Header)
 	}
+	defer func() {
+		// Also after ReverseProxy's ErrAbortHandler panic (the backend
+		// failed mid-body): the counters must not leak.
+		p := recover()
+		s.finish(r, st, rw, start, p != nil)
+		if p != nil {
+			panic(p)
+		}
+	}()
 	cl.proxy.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// finish counts and logs a proxied request.
+func (s *Server) finish(r *http.Request, st *reqState, rw *respWriter, start time.Time, aborted bool) {
 	if st.used != nil {
 		st.used.active.Add(-1)
 	}
@@ -85,9 +98,10 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", code),
 			slog.Int64("bytes", rw.bytes),
 			slog.Duration("duration", d),
-			slog.String("cluster", cl.cfg.Name),
+			slog.String("cluster", st.cl.cfg.Name),
 			slog.String("backend", backend),
 			slog.Int("attempts", st.attempts),
+			slog.Bool("aborted", aborted),
 		)
 	}
 }

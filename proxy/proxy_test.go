@@ -873,3 +873,33 @@ func TestViaAppended(t *testing.T) {
 		t.Errorf("backend saw Via %q", body)
 	}
 }
+
+func TestBackendFailsMidBody(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/broken" {
+			return
+		}
+		w.Header().Set("Content-Length", "100000")
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	defer broken.Close()
+	cc := oneCluster(broken.URL)
+	cc[0].Health.Path = "/"
+	cc[0].Balance = LeastConn
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	resp, err := http.Get("http://" + r.addrs["http"] + "/broken")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Error("a truncated answer was passed on as complete")
+	}
+	waitUntil(t, 2*time.Second, func() bool { return r.s.clusters[0].backends[0].active.Load() == 0 })
+	if r.s.metrics.count.Load() != 1 {
+		t.Errorf("aborted request counted %d times", r.s.metrics.count.Load())
+	}
+}
