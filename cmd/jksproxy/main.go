@@ -117,6 +117,9 @@ func run(c *cli.Context) error {
 		Pprof:             c.Bool("pprof"),
 		WatchInterval:     c.Duration("reload-interval"),
 	}
+	if cfg.ListenHTTPS == "" && cfg.ListenHTTP == "" {
+		return cmdutil.UsageError("--listen-https and --listen-http are both empty: nothing to serve")
+	}
 	for _, s := range c.StringSlice("trusted-proxy") {
 		p, err := parseCIDR(s)
 		if err != nil {

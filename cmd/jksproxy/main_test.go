@@ -41,6 +41,7 @@ func TestCLIErrors(t *testing.T) {
 			"--backend", "http://127.0.0.1:1", "--listen-https", "127.0.0.1:0", "--listen-http", ""}, 1, "wrong store password"},
 		{"bad backend", []string{"--keystore", testdata("wso2carbon.jks"), "--storepass-file", testdata("wso2carbon.storepass"),
 			"--backend", "ftp://x", "--listen-https", "127.0.0.1:0"}, 1, "scheme must be http or https"},
+		{"no listener", []string{"--listen-https", "", "--listen-http", "", "--backend", "http://127.0.0.1:1"}, 2, "nothing to serve"},
 		{"bad cidr", []string{"--trusted-proxy", "10.0.0.0/99", "--backend", "http://127.0.0.1:1", "--listen-https", ""}, 2, "trusted-proxy"},
 		{"truststore and insecure", []string{"--listen-https", "", "--backend", "https://127.0.0.1:1", "--backend-insecure",
 			"--backend-truststore", testdata("multi.jks")}, 2, "exclude each other"},
