@@ -15,6 +15,12 @@
 // routes the session to the same backend. If that backend is down the request
 // goes to a healthy one and KBSRV is rewritten so the session stays there.
 //
+// Forwarding headers (X-Forwarded-*, Forwarded) are replaced unless the
+// peer is a trusted proxy; Via is appended, and a request that already
+// carries this process's Via pseudonym is refused with 508 (a backend that
+// points at the proxy itself). The HTTPS listener can require a PROXY
+// protocol v1/v2 header (AWS ELB TCP listeners, NLB).
+//
 // The package never prints or exits; it logs through the *slog.Logger it is
 // given. Run is the one entry point used by cmd/jksproxy; New and
 // Server.Serve are the same in two steps for tests and embedding.
