@@ -748,7 +748,9 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 			break
 		}
 		wait = svc.poll.next(wait)
-		r.progress(p.Region, p.Listener, "waiting", "the load balancer does not see the new certificate yet")
+		if p.Attempts == 1 || p.Attempts%10 == 0 {
+			r.progress(p.Region, p.Listener, "waiting", fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
+		}
 		if serr := sleep(ctx, min(wait, left)); serr != nil {
 			err = fmt.Errorf("waiting for %s to see %s: %w", p.Listener, p.Target, serr)
 			break

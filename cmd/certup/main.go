@@ -27,24 +27,29 @@ func newApp() *cli.App {
 			"certup attach --cert ARN|NAME (--elb NAME[:PORT] | --listener ARN [--sni])\n" +
 			"certup deploy KEYSTORE (--elb NAME[:PORT] | --listener ARN)… [--stickiness-cookie JSESSIONID]\n" +
 			"certup list [--path-prefix P] [--acm] [--json]\n" +
-			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]",
+			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
+			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
+			"       [--renew-within DAYS] [--parallel K] [--probe HOST:PORT] [--dry-run] [--json]\n" +
+			"certup rollback (--elb NAME[:PORT] | --listener ARN)… [--region R]… [--dry-run]\n" +
+			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]",
 		Description: "Credentials come from the AWS SDK's default chain (environment, ~/.aws files and\n" +
 			"--profile, SSO, instance and container roles). --endpoint-url or AWS_ENDPOINT_URL\n" +
 			"points certup at another endpoint, such as the local one of `awstest`.\n" +
 			"The store password comes from --storepass-file, --storepass-env, $KEYSTORE_PASSWORD\n" +
 			"or a prompt; the private key never touches the disk.\n" +
-			"Exit codes: 0 ok, 1 error (or check failed), 2 usage.",
+			"Exit codes: 0 ok, 1 error (or check failed), 2 usage; rotate, rollback and prune: 0 nothing\n" +
+			"to do, 10 changed, 11 partial failure (run again to finish), 1 error, 2 usage.",
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, list or check)", c.Args().First())
+				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, list, check, rotate, rollback or prune)", c.Args().First())
 			}
 			if err := cli.ShowAppHelp(c); err != nil {
 				return err
 			}
 			return cmdutil.Silent(cmdutil.ExitUsage)
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:      "upload",
 				Usage:     "validate the keystore's key pair and upload it to IAM (or import it into ACM); prints the ARN",
@@ -98,7 +103,7 @@ func newApp() *cli.App {
 				}, awsFlags()),
 				Action: checkAction,
 			},
-		},
+		}, rotateCommands()...),
 	}
 }
 

@@ -1,0 +1,532 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keybridge/keybridge/awsiam"
+	"github.com/keybridge/keybridge/internal/cmdutil"
+)
+
+// Exit codes of rotate, rollback and prune (0 nothing to do, 1 error, 2 usage).
+const (
+	exitChanged = 10 // rotated / rolled back / deleted (dry run: changes planned)
+	exitPartial = 11 // something changed and something failed: run the same command again
+)
+
+func exitCodesHelp(changed string) string {
+	return "Exit codes: 0 nothing to do, " + "10 " + changed + ", 11 partial failure (the table says which listener;\n" +
+		"run the same command again, it continues where it stopped), 1 error (nothing changed), 2 usage.\n" +
+		"With --dry-run: 0 nothing would change, 10 changes planned."
+}
+
+// multiRegionFlags are awsFlags with a repeatable --region.
+func multiRegionFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range awsFlags() {
+		if f.Names()[0] == "region" {
+			f = &cli.StringSliceFlag{Name: "region", Usage: "AWS `REGION`; repeatable, the regions run concurrently (default: AWS_REGION or the profile's)", Category: "AWS:"}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func listenerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "elb", Usage: "classic ELB `NAME[:PORT]` (port 443 by default), looked for in every --region; repeatable"},
+		&cli.StringSliceFlag{Name: "listener", Usage: "ALB/NLB listener `ARN`; repeatable"},
+	}
+}
+
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "parallel", Value: awsiam.DefaultParallel, Usage: "listener changes in flight at once, all regions together"},
+		waitFlag(),
+	}
+}
+
+func rotateCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:      "rotate",
+			Usage:     "plan and carry out the move of every listener to the keystore's certificate, then prune old uploads",
+			ArgsUsage: "KEYSTORE",
+			Description: "Reads what AWS reports now and plans, per listener: skip (already serves the new certificate,\n" +
+				"or with --renew-within its certificate is valid for longer), switch, or re-import in place (ACM\n" +
+				"with --certificate-arn). Prints the plan; --dry-run stops there. Then uploads once (or finds the\n" +
+				"upload), switches the listeners --parallel at a time, waits out IAM propagation, reads them back,\n" +
+				"probes, and prunes certificates of the same name group beyond the newest --keep unused ones.\n" +
+				"Running it again after success changes nothing.\n" + exitCodesHelp("rotated"),
+			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
+				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
+				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "previous certificates kept for rollback; older unused ones are deleted"},
+				&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
+				&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
+				&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
+			}, runFlags(), keystoreFlags(), multiRegionFlags(), changeFlags()),
+			Action: rotateAction,
+		},
+		{
+			Name:      "rollback",
+			Usage:     "put listeners back on the certificate uploaded before the one they serve (kept by --keep)",
+			ArgsUsage: " ",
+			Description: "For IAM the previous upload of the same name group, for ACM the previous import for the same\n" +
+				"domain; expired certificates are not candidates.\n" + exitCodesHelp("rolled back"),
+			Flags:  concat(listenerFlags(), runFlags(), multiRegionFlags(), changeFlags()),
+			Action: rollbackAction,
+		},
+		{
+			Name:      "prune",
+			Usage:     "delete certificates certup uploaded that no listener uses, beyond the newest --keep of each name group",
+			ArgsUsage: " ",
+			Description: "Only certificates named as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag),\n" +
+				"or anything under --path-prefix when it is not /. Nothing is ever detached: a certificate AWS\n" +
+				"reports in use (DeleteConflict) is left and listed.\n" + exitCodesHelp("deleted"),
+			Flags: concat([]cli.Flag{
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "unused certificates kept per name group (the newest uploads)"},
+				&cli.StringFlag{Name: "name-prefix", Usage: "only the name group `P` (names P-<yyyymmdd>-<hash>)"},
+				&cli.StringFlag{Name: "path-prefix", Usage: "only IAM certificates under `P`; other than /, everything there counts as certup's"},
+				&cli.BoolFlag{Name: "acm", Usage: "prune the regions' ACM certificates instead of IAM's"},
+			}, multiRegionFlags(), changeFlags()),
+			Action: pruneAction,
+		},
+	}
+}
+
+// regions is what rotate, rollback and prune need: one Service per region and a
+// context that ends on SIGINT/SIGTERM.
+type regions struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	svcs []*awsiam.Service
+	out  io.Writer
+	err  io.Writer
+	json bool
+}
+
+func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	level := slog.LevelWarn
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	errw := c.App.ErrWriter
+	if errw == nil {
+		errw = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: level}))
+	names := c.StringSlice("region")
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	r := &regions{ctx: ctx, stop: stop, out: c.App.Writer, err: errw, json: c.Bool("json")}
+	if r.out == nil {
+		r.out = os.Stdout
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		cfg, err := awsiam.LoadAWSConfig(ctx, awsiam.Config{
+			Region:      name,
+			Profile:     c.String("profile"),
+			EndpointURL: c.String("endpoint-url"),
+			MaxAttempts: c.Int("max-attempts"),
+			MaxBackoff:  c.Duration("max-backoff"),
+			Logger:      log,
+		})
+		if err != nil {
+			stop()
+			return nil, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
+		}
+		r.svcs = append(r.svcs, awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun, Region: cfg.Region}))
+	}
+	return r, nil
+}
+
+// progress prints one line per listener event on stderr.
+func (r *regions) progress(e awsiam.Event) {
+	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
+	if e.Detail != "" {
+		line += " (" + e.Detail + ")"
+	}
+	fmt.Fprintln(r.err, "certup: "+line)
+}
+
+func parseListeners(c *cli.Context) ([]awsiam.Listener, error) {
+	var ls []awsiam.Listener
+	for _, e := range c.StringSlice("elb") {
+		l, err := awsiam.ParseELB(e)
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		ls = append(ls, l)
+	}
+	for _, a := range c.StringSlice("listener") {
+		l, err := awsiam.ParseListenerARN(a, false)
+		if err != nil {
+			return nil, cmdutil.UsageError("%v", err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func rotateAction(c *cli.Context) error {
+	uo, err := uploadOptions(c)
+	if err != nil {
+		return err
+	}
+	listeners, err := parseListeners(c)
+	if err != nil {
+		return err
+	}
+	replaces := c.StringSlice("replaces")
+	if len(listeners) == 0 && len(replaces) == 0 {
+		return cmdutil.UsageError("give --elb NAME[:PORT], --listener ARN or --replaces OLD_CERTIFICATE")
+	}
+	if c.Int("renew-within") < 0 || c.Int("parallel") < 1 || c.Int("keep") < 0 {
+		return cmdutil.UsageError("--renew-within and --keep must not be negative, --parallel at least 1")
+	}
+	for _, p := range c.StringSlice("probe") {
+		if _, port, err := splitHostPort(p); err != nil || port == "" {
+			return cmdutil.UsageError("--probe %q: want HOST:PORT", p)
+		}
+	}
+	kp, err := loadKeyPair(c)
+	if err != nil {
+		return err
+	}
+	dry := c.Bool("dry-run")
+	rs, err := newRegions(c, dry)
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	keep := c.Int("keep")
+	if keep == 0 {
+		keep = -1 // none
+	}
+	o := awsiam.RotateOptions{
+		Upload:      uo,
+		Listeners:   listeners,
+		Replaces:    replaces,
+		RenewWithin: time.Duration(c.Int("renew-within")) * 24 * time.Hour,
+		Keep:        keep,
+		NoPrune:     c.Bool("no-prune"),
+		Parallel:    c.Int("parallel"),
+		Wait:        c.Duration("wait"),
+		Probes:      c.StringSlice("probe"),
+		ProbeWait:   c.Duration("probe-wait"),
+		Progress:    rs.progress,
+	}
+	plan, err := awsiam.PlanRotation(rs.ctx, rs.svcs, kp, o)
+	if err != nil {
+		return withHint(err)
+	}
+	return rs.run(plan, "rotated")
+}
+
+func rollbackAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	listeners, err := parseListeners(c)
+	if err != nil {
+		return err
+	}
+	if len(listeners) == 0 {
+		return cmdutil.UsageError("give --elb NAME[:PORT] or --listener ARN")
+	}
+	if c.Int("parallel") < 1 {
+		return cmdutil.UsageError("--parallel must be at least 1")
+	}
+	rs, err := newRegions(c, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners,
+		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
+	if err != nil {
+		return withHint(err)
+	}
+	return rs.run(plan, "rolled back")
+}
+
+// run prints the plan, applies it unless this is a dry run, prints the result
+// and turns the outcome into the exit code.
+func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
+	if !rs.json {
+		printPlan(rs.out, plan)
+	}
+	if !plan.DryRun {
+		// Also with nothing to switch: probe, and prune what an earlier run left.
+		if err := plan.Apply(rs.ctx); err != nil {
+			return err
+		}
+		pruned := plan.Prune != nil && plan.Prune.Deleted+plan.Prune.Failed+plan.Prune.Conflicts > 0
+		if !rs.json && (plan.Outcome != awsiam.OutcomeUnchanged || pruned || len(plan.Probes) > 0) {
+			fmt.Fprintln(rs.out)
+			printResult(rs.out, plan)
+		}
+	}
+	if rs.json {
+		if err := cmdutil.PrintJSON(rs.out, plan); err != nil {
+			return err
+		}
+	} else {
+		printOutcome(rs.out, plan, verb)
+	}
+	return outcomeError(plan.Outcome, plan.Errors, plan.Listeners)
+}
+
+func outcomeError(outcome string, errs []string, ls []*awsiam.ListenerPlan) error {
+	var first string
+	failed := 0
+	for _, p := range ls {
+		if p.State == awsiam.StateFailed {
+			failed++
+			if first == "" {
+				first = p.Error
+			}
+		}
+	}
+	if len(errs) > 0 && first == "" {
+		first = errs[0]
+	}
+	switch outcome {
+	case awsiam.OutcomeUnchanged:
+		return nil
+	case awsiam.OutcomeChanged:
+		return cmdutil.Silent(exitChanged)
+	case awsiam.OutcomePartial:
+		msg := fmt.Sprintf("partial: %d listeners failed, %d other errors; first: %s", failed, len(errs), first)
+		return cmdutil.WithExitCode(cmdutil.Hint(errors.New(msg),
+			"every listener serves its old or its new certificate; run the same command again to finish"), exitPartial)
+	}
+	if first == "" {
+		first = "failed"
+	}
+	return withHint(errors.New(first))
+}
+
+func printPlan(w io.Writer, r *awsiam.Rotation) {
+	title := "plan"
+	if r.DryRun {
+		title = "plan (dry run)"
+	}
+	if r.Kind == "rotate" {
+		fmt.Fprintf(w, "%s: %s, subject %s, valid until %s, sha256 %s\n", title, r.Kind, r.Subject,
+			r.NotAfter.Format(time.DateOnly), r.Fingerprint[:16])
+		for _, up := range r.Uploads {
+			where := "IAM"
+			if up.Region != "" {
+				where = "ACM " + up.Region
+			}
+			switch {
+			case up.Reimport && up.Needed:
+				fmt.Fprintf(w, "%s: re-import into %s (the ARN stays; listeners need no switch)\n", where, up.ARN)
+			case up.Needed:
+				fmt.Fprintf(w, "%s: upload the new certificate\n", where)
+			case up.ARN != "":
+				fmt.Fprintf(w, "%s: already uploaded as %s\n", where, certName(up.ARN))
+			default:
+				fmt.Fprintf(w, "%s: not uploaded (no listener needs it)\n", where)
+			}
+		}
+	} else {
+		fmt.Fprintf(w, "%s: %s\n", title, r.Kind)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tLISTENER\tSERVES\tACTION\tREASON")
+	for _, p := range r.Listeners {
+		reason := p.Reason
+		if p.Error != "" {
+			reason = "error: " + p.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(p.Region), listenerName(p.Listener), certName(p.Current), p.Action, reason)
+	}
+	_ = tw.Flush()
+	if r.DryRun {
+		for _, call := range r.Calls {
+			fmt.Fprintf(w, "dry run: would call %s\n", call)
+		}
+	}
+}
+
+func printResult(w io.Writer, r *awsiam.Rotation) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REGION\tLISTENER\tBEFORE\tNOW SERVES\tSTATE\tNOTE")
+	for _, p := range r.Listeners {
+		now := p.Current
+		if p.State == awsiam.StateConfirmed || p.State == awsiam.StateSwitched {
+			now = p.Target
+		}
+		note := p.Error
+		if note == "" && p.Attempts > 1 {
+			note = fmt.Sprintf("%d attempts (propagation)", p.Attempts)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", dash(p.Region), listenerName(p.Listener), certName(p.Current), certName(now), p.State, note)
+	}
+	_ = tw.Flush()
+	for _, pr := range r.Probes {
+		if pr.Matched {
+			fmt.Fprintf(w, "probe %s: serves the new certificate (%d attempts)\n", pr.Addr, pr.Attempts)
+		} else {
+			fmt.Fprintf(w, "probe %s: FAILED after %d attempts: %s\n", pr.Addr, pr.Attempts, pr.Error)
+		}
+	}
+	if r.Prune != nil && r.Prune.Deleted+r.Prune.Conflicts+r.Prune.Failed > 0 {
+		printPrune(w, r.Prune, true)
+	}
+}
+
+func printOutcome(w io.Writer, r *awsiam.Rotation, verb string) {
+	n := 0
+	for _, p := range r.Listeners {
+		if p.Action != awsiam.ActionSkip {
+			n++
+		}
+	}
+	switch r.Outcome {
+	case awsiam.OutcomeUnchanged:
+		fmt.Fprintln(w, "nothing to do")
+	case awsiam.OutcomeChanged:
+		if r.DryRun {
+			fmt.Fprintf(w, "dry run: %d listeners would change; nothing was changed\n", n)
+		} else {
+			fmt.Fprintf(w, "%s: %d listeners\n", verb, n)
+		}
+	case awsiam.OutcomePartial:
+		fmt.Fprintln(w, "partial failure: run the same command again to finish")
+	default:
+		fmt.Fprintln(w, "failed: nothing was changed")
+	}
+}
+
+func pruneAction(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	keep := c.Int("keep")
+	switch {
+	case keep < 0:
+		return cmdutil.UsageError("--keep must not be negative")
+	case keep == 0:
+		keep = -1
+	}
+	o := awsiam.PruneOptions{Keep: keep, NamePrefix: c.String("name-prefix"), PathPrefix: c.String("path-prefix")}
+	if c.Bool("acm") {
+		o.Target = awsiam.TargetACM
+		if o.PathPrefix != "" {
+			return cmdutil.UsageError("--path-prefix is for IAM")
+		}
+	}
+	if p := o.PathPrefix; p != "" && (!strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/")) {
+		return cmdutil.UsageError("--path-prefix %q must begin and end with /", p)
+	}
+	rs, err := newRegions(c, c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	res, err := awsiam.Prune(rs.ctx, rs.svcs, o)
+	if res == nil {
+		return withHint(err)
+	}
+	if rs.json {
+		if perr := cmdutil.PrintJSON(rs.out, res); perr != nil {
+			return perr
+		}
+	} else {
+		printPrune(rs.out, res, false)
+		for _, call := range res.Calls {
+			fmt.Fprintf(rs.out, "dry run: would call %s\n", call)
+		}
+	}
+	var errs []string
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	for _, e := range res.Certificates {
+		if e.Action == awsiam.PruneFailed {
+			errs = append(errs, e.ARN+": "+e.Error)
+		}
+	}
+	return outcomeError(res.Outcome, errs, nil)
+}
+
+func printPrune(w io.Writer, res *awsiam.PruneResult, short bool) {
+	if len(res.Certificates) == 0 {
+		if !short {
+			fmt.Fprintln(w, "no certificate certup uploaded")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CERTIFICATE\tREGION\tUPLOADED\tEXPIRES\tPRUNE\tNOTE")
+	for _, e := range res.Certificates {
+		up := "-"
+		if !e.Uploaded.IsZero() {
+			up = e.Uploaded.UTC().Format(time.DateOnly)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", certName(e.ARN), dash(e.Region), up, e.NotAfter.UTC().Format(time.DateOnly), e.Action, e.Error)
+	}
+	_ = tw.Flush()
+}
+
+// listenerName is "web:443" for a classic listener, the resource part of an
+// ALB/NLB listener ARN ("app/alb/…/…") otherwise.
+func listenerName(l awsiam.Listener) string {
+	if l.ELB != "" {
+		return fmt.Sprintf("%s:%d", l.ELB, l.Port)
+	}
+	if i := strings.Index(l.ARN, ":listener/"); i >= 0 {
+		return l.ARN[i+len(":listener/"):]
+	}
+	return l.ARN
+}
+
+// certName is an IAM certificate's name, or "acm:<id>".
+func certName(arn string) string {
+	switch {
+	case arn == "":
+		return "-"
+	case strings.Contains(arn, ":server-certificate/"):
+		return arn[strings.LastIndex(arn, "/")+1:]
+	case strings.Contains(arn, ":certificate/"):
+		return "acm:" + arn[strings.LastIndex(arn, "/")+1:]
+	}
+	return arn
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func splitHostPort(s string) (string, string, error) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 {
+		return "", "", errors.New("no port")
+	}
+	return s[:i], s[i+1:], nil
+}
