@@ -38,6 +38,7 @@ const (
 	DefaultWatchInterval     = time.Second
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultWriteTimeout      = 60 * time.Second
+	DefaultBodyTimeout       = 60 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultMaxConns          = 10000
@@ -96,6 +97,11 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request (default 0: none).
 	ReadTimeout time.Duration
+	// BodyTimeout is the longest a client may pause while sending a request
+	// body; the deadline moves forward as data arrives, so slow but steady
+	// uploads pass and stalled ones are cut (default 60s, as nginx's
+	// client_body_timeout).
+	BodyTimeout time.Duration
 	// WriteTimeout is the longest the proxy waits for a client to accept
 	// response data: the deadline moves forward as data is written, so long
 	// downloads are not cut (default 60s).
@@ -185,6 +191,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadHeaderTimeout <= 0 {
 		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,8 +71,31 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	cl.proxy.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
+	}
+	cl.proxy.ServeHTTP(rw, r)
 }
+
+// bodyReader moves the connection's read deadline forward while a request
+// body arrives: a client that stalls for longer than timeout is cut.
+type bodyReader struct {
+	rc       io.ReadCloser
+	w        http.ResponseWriter
+	timeout  time.Duration
+	deadline time.Time
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if now := time.Now(); b.deadline.Sub(now) < b.timeout/2 {
+		b.deadline = now.Add(b.timeout)
+		_ = http.NewResponseController(b.w).SetReadDeadline(b.deadline)
+	}
+	return b.rc.Read(p)
+}
+
+func (b *bodyReader) Close() error { return b.rc.Close() }
 
 // finish counts and logs a proxied request.
 func (s *Server) finish(r *http.Request, st *reqState, rw *respWriter, start time.Time, aborted bool) {

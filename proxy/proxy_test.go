@@ -903,3 +903,47 @@ func TestBackendFailsMidBody(t *testing.T) {
 		t.Errorf("aborted request counted %d times", r.s.metrics.count.Load())
 	}
 }
+
+func TestStalledBodyCut(t *testing.T) {
+	var got atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Add(n)
+	}))
+	defer sink.Close()
+	cc := oneCluster(sink.URL)
+	cc[0].Health.Path = "/"
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc, BodyTimeout: 300 * time.Millisecond})
+
+	// A steady slow upload, one chunk every 100 ms, passes.
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < 8; i++ {
+			pw.Write([]byte("0123456789"))
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	resp, err := http.Post("http://"+r.addrs["http"]+"/up", "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || got.Load() != 80 {
+		t.Fatalf("steady upload: %d, backend read %d bytes", resp.StatusCode, got.Load())
+	}
+
+	// A stalled one is cut.
+	conn, err := net.Dial("tcp", r.addrs["http"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+	start := time.Now()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.ReadAll(conn)
+	if d := time.Since(start); err != nil || d > 3*time.Second {
+		t.Errorf("stalled upload: connection ended after %v (%v)", d, err)
+	}
+}

@@ -57,6 +57,7 @@ func newApp() *cli.App {
 
 		&cli.DurationFlag{Name: "read-header-timeout", Value: proxy.DefaultReadHeaderTimeout, Usage: "limit for reading a request's headers (and the TLS handshake)", Category: "Limits:"},
 		&cli.DurationFlag{Name: "read-timeout", Usage: "limit for reading a whole request (0: none)", Category: "Limits:"},
+		&cli.DurationFlag{Name: "body-timeout", Value: proxy.DefaultBodyTimeout, Usage: "longest pause allowed while a client sends a request body", Category: "Limits:"},
 		&cli.DurationFlag{Name: "write-timeout", Value: proxy.DefaultWriteTimeout, Usage: "limit for a client to accept response data", Category: "Limits:"},
 		&cli.DurationFlag{Name: "idle-timeout", Value: proxy.DefaultIdleTimeout, Usage: "close idle client connections after this", Category: "Limits:"},
 		&cli.IntFlag{Name: "max-conns", Value: proxy.DefaultMaxConns, Usage: "most client connections open at once (-1: no limit)", Category: "Limits:"},
@@ -108,6 +109,7 @@ func run(c *cli.Context) error {
 		ReadHeaderTimeout: c.Duration("read-header-timeout"),
 		ReadTimeout:       c.Duration("read-timeout"),
 		WriteTimeout:      c.Duration("write-timeout"),
+		BodyTimeout:       c.Duration("body-timeout"),
 		IdleTimeout:       c.Duration("idle-timeout"),
 		MaxConns:          c.Int("max-conns"),
 		MaxHeaderBytes:    c.Int("max-header-bytes"),
