@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/proxy"
 )
 
@@ -227,8 +229,11 @@ func flagCluster(c *cli.Context, backends []string) (proxy.ClusterConfig, error)
 			pass = []byte(v)
 		}
 		pool, err := proxy.TrustStorePool(ts, pass)
+		if errors.Is(err, keystore.ErrWrongPassword) {
+			return cc, cmdutil.Hint(err, "give the truststore's password with --backend-truststore-pass-file or --backend-truststore-pass-env (WSO2's client-truststore.jks ships with wso2carbon)")
+		}
 		if err != nil {
-			return cc, cmdutil.Hint(err, "WSO2's client-truststore.jks password is wso2carbon unless changed: give it with --backend-truststore-pass-file")
+			return cc, cmdutil.KeystoreHint(err, "jks2pem")
 		}
 		cc.RootCAs = pool
 	}

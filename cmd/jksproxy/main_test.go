@@ -42,6 +42,8 @@ func TestCLIErrors(t *testing.T) {
 		{"bad backend", []string{"--keystore", testdata("wso2carbon.jks"), "--storepass-file", testdata("wso2carbon.storepass"),
 			"--backend", "ftp://x", "--listen-https", "127.0.0.1:0"}, 1, "scheme must be http or https"},
 		{"no listener", []string{"--listen-https", "", "--listen-http", "", "--backend", "http://127.0.0.1:1"}, 2, "nothing to serve"},
+		{"truststore without password", []string{"--listen-https", "", "--backend", "https://127.0.0.1:1",
+			"--backend-truststore", testdata("wso2carbon.jks")}, 1, "wrong store password"},
 		{"bad cidr", []string{"--trusted-proxy", "10.0.0.0/99", "--backend", "http://127.0.0.1:1", "--listen-https", ""}, 2, "trusted-proxy"},
 		{"truststore and insecure", []string{"--listen-https", "", "--backend", "https://127.0.0.1:1", "--backend-insecure",
 			"--backend-truststore", testdata("multi.jks")}, 2, "exclude each other"},
