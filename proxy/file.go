@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -247,4 +248,30 @@ func readSecretFile(path string) ([]byte, error) {
 		data = data[:i]
 	}
 	return bytes.TrimSuffix(data, []byte("\r")), nil
+}
+
+// ReadSessionTicketKeys reads TLS session ticket keys: one key of 32 bytes
+// per line as 64 hex digits, the first one encrypting new tickets; empty
+// lines and lines starting with # are skipped.
+func ReadSessionTicketKeys(path string) ([][32]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading session ticket keys: %w", err)
+	}
+	var keys [][32]byte
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		b, err := hex.DecodeString(line)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("session ticket key file %q line %d: not 64 hex digits", path, i+1)
+		}
+		keys = append(keys, [32]byte(b))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("session ticket key file %q holds no key", path)
+	}
+	return keys, nil
 }

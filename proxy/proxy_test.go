@@ -947,3 +947,32 @@ func TestStalledBodyCut(t *testing.T) {
 		t.Errorf("stalled upload: connection ended after %v (%v)", d, err)
 	}
 }
+
+func TestReadSessionTicketKeys(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, text string
+		keys       int
+	}{
+		{"two keys", "# rotate: newest first\n" + strings.Repeat("ab", 32) + "\n\n" + strings.Repeat("01", 32) + "\r\n", 2},
+		{"short", "abcd\n", 0},
+		{"not hex", strings.Repeat("zz", 32) + "\n", 0},
+		{"empty", "# nothing\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "keys")
+			os.WriteFile(p, []byte(tt.text), 0o600)
+			keys, err := ReadSessionTicketKeys(p)
+			if tt.keys == 0 {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil || len(keys) != tt.keys || keys[0][0] != 0xab {
+				t.Fatalf("%d keys, %v", len(keys), err)
+			}
+		})
+	}
+}

@@ -4,13 +4,11 @@
 package main
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -148,9 +146,9 @@ func run(c *cli.Context) error {
 		cfg.Certificate = proxy.KeystoreSource(ks, c.String("alias"), storePass, keyPass)
 		cfg.WatchFile = ks
 		if f := c.String("session-ticket-key-file"); f != "" {
-			keys, err := readTicketKeys(f)
+			keys, err := proxy.ReadSessionTicketKeys(f)
 			if err != nil {
-				return err
+				return cmdutil.Hint(err, "write one key per line, made with: openssl rand -hex 32")
 			}
 			cfg.SessionTicketKeys = keys
 		}
@@ -249,29 +247,4 @@ func parseCIDR(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("not a CIDR or an IP address")
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// readTicketKeys reads session ticket keys: one 32-byte key per line, hex.
-func readTicketKeys(path string) ([][32]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading session ticket keys: %w", err)
-	}
-	var keys [][32]byte
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		b, err := hex.DecodeString(line)
-		if err != nil || len(b) != 32 {
-			return nil, cmdutil.Hint(fmt.Errorf("session ticket key file %q line %d: not 64 hex digits", path, i+1),
-				"make one with: openssl rand -hex 32")
-		}
-		keys = append(keys, [32]byte(b))
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("session ticket key file %q holds no key", path)
-	}
-	return keys, nil
 }
