@@ -325,30 +325,51 @@ func (s *Service) acmOwned(ctx context.Context, o PruneOptions) ([]CertificateIn
 }
 
 // certificatesInUse returns every certificate a listener of the region serves:
-// classic listeners, ALB/NLB default certificates and their SNI lists.
+// classic listeners, ALB/NLB default certificates and their SNI lists (one
+// DescribeListenerCertificates per HTTPS/TLS listener, DefaultParallel at a time).
 func (s *Service) certificatesInUse(ctx context.Context) (map[string]bool, error) {
 	all, err := s.readListeners(ctx, nil, true)
 	if err != nil {
 		return nil, err
 	}
+	var mu sync.Mutex
 	used := map[string]bool{}
+	var v2 []Listener
 	for l, sl := range all {
 		if sl.Cert != "" {
 			used[sl.Cert] = true
 		}
-		if l.ARN == "" || !sl.Secure {
-			continue
+		if l.ARN != "" && sl.Secure {
+			v2 = append(v2, l)
 		}
-		p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(l.ARN)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("describing certificates of %s: %w", l, err)
+	}
+	sem := make(chan struct{}, DefaultParallel)
+	errs := make([]error, len(v2))
+	var wg sync.WaitGroup
+	for i, l := range v2 {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(l.ARN)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[i] = fmt.Errorf("describing certificates of %s: %w", l, err)
+					return
+				}
+				mu.Lock()
+				for _, c := range page.Certificates {
+					used[aws.ToString(c.CertificateArn)] = true
+				}
+				mu.Unlock()
 			}
-			for _, c := range page.Certificates {
-				used[aws.ToString(c.CertificateArn)] = true
-			}
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return used, nil
 }

@@ -163,7 +163,7 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 func (r *regions) progress(e awsiam.Event) {
 	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
 	if e.Detail != "" {
-		line += " (" + e.Detail + ")"
+		line += ": " + e.Detail
 	}
 	fmt.Fprintln(r.err, "certup: "+line)
 }
