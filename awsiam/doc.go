@@ -5,6 +5,18 @@
 // an IAM upload, sets JSESSIONID-style application-cookie stickiness, lists
 // certificates with the listeners that use them, and checks expiry.
 //
+// Rotation is a plan and an apply, over one Service per region: PlanRotation
+// reads what AWS reports now (in bulk: one describe for up to 400 classic load
+// balancers, one for up to 20 ALB/NLB listeners) and decides per listener to
+// skip, switch or re-import in place (ACM); Rotation.Apply uploads once,
+// switches a bounded number of listeners at a time (the first of each region
+// alone, so only it waits out IAM propagation), reads them back, probes the TLS
+// endpoint and prunes. Every step is safe to repeat: a listener only ever
+// points at its old certificate or at the new one, which exists before any
+// listener is switched, and Prune deletes only certificates certup named that
+// no listener uses, beyond the newest Keep, leaving alone what AWS reports in
+// use. PlanRollback goes back to the previous upload of the same name group.
+//
 // The AWS clients are small interfaces holding only the SDK methods used
 // (IAMAPI, ACMAPI, ELBAPI, ELBv2API); the aws-sdk-go-v2 clients satisfy them, and
 // tests point the real clients at the local endpoint of package awstest. A
