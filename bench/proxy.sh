@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
-# jksproxy against nginx and HAProxy, same key, same backend, same machine, same run.
-# Prints one markdown table (median and min–max over the rounds, ratio to nginx) and
-# writes the figures as JSON for bench/chart (the chart of bench/results.svg).
+# jksproxy against nginx and HAProxy: same keys, same backend, same machine, same run.
+# Prints one markdown table (per workload and server: median and min–max over the rounds,
+# and the ratio of medians to nginx) and writes the figures as JSON for bench/chart, which
+# draws bench/results.svg.
 #
 #   bash bench/proxy.sh [--rounds N] [--duration SECS] [--only W1,W2] [--servers S1,S2]
 #                       [--pin | --no-pin] [--idle-conns N] [--json FILE] [--profile DIR]
 #
-# Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2. Servers: nginx,
-# haproxy, jksproxy. Example, one workload while tuning jksproxy:
+# Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2 (h2 only if h2load
+# installs). Servers (--servers): nginx, haproxy, jksproxy. While tuning jksproxy, e.g.:
 #   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 1
+#   bash bench/proxy.sh --only keepalive --servers jksproxy --rounds 1 --profile /tmp/prof
+#     (then: go tool pprof -top bin/jksproxy /tmp/prof/jksproxy-keepalive-1.pprof)
+# Only a full default run writes bench/proxy-results.json (or --json FILE).
 #
+# What is fair here, and why:
+# - CPUs. The load generator and the backend share the machine with the server under
+#   test. On 2+ cores (default --pin) the server runs on CPU 0 alone and wrk, tlsload,
+#   h2load and the backend on the others, so every server gets exactly one core that the
+#   client cannot take, and runs one worker: nginx worker_processes 1, HAProxy nbthread 1,
+#   jksproxy GOMAXPROCS 1 (Go takes it from its CPU mask). Unpinned (--no-pin: one worker
+#   per CPU everywhere), two server workers, two wrk threads and the backend fight over two
+#   cores and p99 mostly measures run-queue waits. Pinned, the client core can be the
+#   limit for the cheaper servers: the "server CPU busy" rows show when (well under 100 %),
+#   and CPU per request is the figure that holds either way.
+# - TLS. Every server: TLS 1.2 and 1.3, server's cipher order with AES-128-GCM first (what
+#   Go picks), session tickets on. Clients speak TLS 1.3 with X25519.
+# - Proxying. The same Go backend (bench/backend, 1 KiB bodies) over keep-alive pools; no
+#   access logs; X-Forwarded-For/Proto/Host/Port set by all three, as jksproxy always does;
+#   no cap on requests per client connection (nginx's default 1,000 raised).
+# - Order. Per round, per workload, each server in turn, the order rotated per round, so
+#   that drift and other load on the machine hit every server alike.
 # Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
-# script starts is stopped by PID on exit. Each run is bounded by --duration (and the
-# handshake loops also by a count); the whole default run takes about 6 minutes on 2 cores.
+# script starts is stopped by PID on exit. Each run is bounded by --duration (handshake
+# loops also by a count, idle opening by a timeout); the default run takes about 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=3 DURATION=5 ONLY=all SERVERS=nginx,haproxy,jksproxy PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -333,7 +354,7 @@ measure() { # workload server round
 		[ "$w" = resumed ] && flags=(-resume) m=resumed
 		out=$("${cli_run[@]}" "$tl" handshake -addr "127.0.0.1:$port" -c 16 -d "${DURATION}s" -max 200000 -pid "$pid" "${flags[@]}" 2>>"$errs")
 		rec "${m}_hs" "$s" "$r" "$(kv rate "$out")"
-		[ "$w" = full-ec ] || rec "${m}_cpu_us" "$s" "$r" "$(kv cpu_us_per_conn "$out")"
+		rec "${m}_cpu_us" "$s" "$r" "$(kv cpu_us_per_conn "$out")"
 		busy "${m}" "$s" "$r" "$(kv cpu_us "$out")" "$(kv secs "$out")"
 		[ "$(kv errors "$out")" = 0 ] || echo "$w $s round $r: $(kv errors "$out") failed connections" >>"$errs"
 		if [ "$w" = resumed ] && [ $(($(kv resumed "$out") * 10)) -lt $(($(kv conns "$out") * 9)) ]; then
@@ -416,8 +437,9 @@ echo
 echo "- keep-alive: \`wrk -t2 -c64 -d${DURATION}s --latency\` over HTTP/1.1; p99 from wrk's latency distribution."
 echo "- CPU per request or connection: the server's utime+stime from /proc/PID/stat (nginx: master and workers) over the run, divided by the requests (or connections) completed."
 echo "- handshakes: \`tlsload handshake -c 16\`: 16 loops of connect, TLS 1.3 handshake, one GET with Connection: close, close. \"No resumption\": the client keeps no session cache and refuses tickets, so every handshake is full whatever the server allows; \"resumed\": each loop resumes its previous session with a ticket (PSK with X25519), and only resumed connections are counted."
-echo "- idle: \`tlsload idle\` opens $IDLE_CONNS TLS connections (ECDSA listener, one keep-alive request each), holds them, and reads the server's RSS (nginx: master+workers) 1 s later; the RSS just before is subtracted."
+echo "- idle: a fresh server (ECDSA listener only) per run; \`tlsload idle\` opens $IDLE_CONNS TLS connections (full handshake, one keep-alive request each), holds them, checks they are all still open, and reads the server's RSS (nginx: master+workers) after 1 s; the RSS just before opening is subtracted."
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
+echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
 if [ -s "$errs" ]; then
 	echo
 	echo "Errors during the run:"
