@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 // These tests run the built jks2pem as a user would: arguments, environment, stdout,
@@ -19,20 +21,7 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "jks2pem-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "jks2pem")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.BuildMain(m, "jks2pem", &binary) }
 
 type result struct {
 	stdout, stderr string
@@ -55,35 +44,11 @@ func run(t *testing.T, env []string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-// root is the repository root: go test runs in the package directory.
-func root() string { return filepath.Join("..", "..") }
+func td(name string) string { return testkit.Testdata(name) }
 
-func td(name string) string { return filepath.Join(root(), "testdata", name) }
+type fixture = testkit.Fixture
 
-type fixture struct {
-	File          string   `json:"file"`
-	Alias         string   `json:"alias"`
-	StorepassFile string   `json:"storepass_file"`
-	KeypassFile   string   `json:"keypass_file"`
-	PrivateKey    bool     `json:"private_key"`
-	LeafSHA256    string   `json:"leaf_sha256"`
-	PubkeySHA256  string   `json:"pubkey_sha256"`
-	ChainSHA256   []string `json:"chain_sha256"`
-	ExpectError   string   `json:"expect_error"`
-	Entries       int      `json:"entries"`
-}
-
-func fixtures(t *testing.T) []fixture {
-	data, err := os.ReadFile(td("expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx []fixture
-	if err := json.Unmarshal(data, &fx); err != nil {
-		t.Fatal(err)
-	}
-	return fx
-}
+func fixtures(t *testing.T) []fixture { return testkit.Fixtures(t) }
 
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
@@ -357,10 +322,7 @@ func TestHelpMarksPasswordFlagUnsafe(t *testing.T) {
 }
 
 func TestListWSO2(t *testing.T) {
-	dir := filepath.Join(root(), "..", "shared", "wso2")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("skipping: the real WSO2 keystores are not at %s", dir)
-	}
+	dir := testkit.SharedWSO2(t)
 	env := []string{"KEYSTORE_PASSWORD=wso2carbon"}
 	for file, want := range map[string]int{"wso2carbon-4.4.jks": 36, "wso2carbon-4.10.p12": 143, "client-truststore-4.4.jks": 97, "client-truststore-4.10.p12": 143} {
 		t.Run(file, func(t *testing.T) {

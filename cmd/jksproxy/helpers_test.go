@@ -19,58 +19,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/testkit"
 	"github.com/keybridge/keybridge/proxy"
 )
 
 // binPath is the jksproxy binary built once by TestMain.
 var binPath string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "jksproxy-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "jksproxy")
-	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building jksproxy: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.BuildMain(m, "jksproxy", &binPath) }
 
-func testdata(name string) string { return filepath.Join("..", "..", "testdata", name) }
+func testdata(name string) string { return testkit.Testdata(name) }
 
-// expected is one entry of testdata/expected.json.
-type expected struct {
-	File        string   `json:"file"`
-	Alias       string   `json:"alias"`
-	LeafSHA256  string   `json:"leaf_sha256"`
-	ChainSHA256 []string `json:"chain_sha256"`
-	Subject     string   `json:"subject"`
-}
+type expected = testkit.Fixture
 
-func expectedFor(t *testing.T, file string) expected {
-	t.Helper()
-	data, err := os.ReadFile(testdata("expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []expected
-	if err := json.Unmarshal(data, &all); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range all {
-		if e.File == file {
-			return e
-		}
-	}
-	t.Fatalf("%s not in expected.json", file)
-	return expected{}
-}
+func expectedFor(t *testing.T, file string) expected { return testkit.FixtureFor(t, file) }
 
 func fp(der []byte) string {
 	s := sha256.Sum256(der)
