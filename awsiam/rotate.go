@@ -136,7 +136,7 @@ type Rotation struct {
 	Listeners   []*ListenerPlan `json:"listeners"`
 	Probes      []*ProbeResult  `json:"probes,omitempty"`
 	Prune       *PruneResult    `json:"prune,omitempty"`
-	Calls       []Call          `json:"calls,omitempty"`
+	Calls       []Call          `json:"planned_calls,omitempty"`
 	Errors      []string        `json:"errors,omitempty"`
 	Outcome     string          `json:"outcome"`
 	DryRun      bool            `json:"dry_run,omitempty"`
@@ -615,7 +615,13 @@ func (r *Rotation) Apply(ctx context.Context) error {
 		r.probe(ctx)
 	}
 	if r.Kind == "rotate" && !r.o.NoPrune {
-		r.prune(ctx)
+		// Only after a complete rotation: a partial one is finished, and pruned,
+		// by the next run.
+		if r.outcome() == OutcomePartial || r.outcome() == OutcomeFailed {
+			r.addError("prune skipped: the rotation did not complete")
+		} else {
+			r.prune(ctx)
+		}
 	}
 	return nil
 }
