@@ -1,11 +1,16 @@
 package main_test
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
@@ -297,5 +302,75 @@ func TestRotateUsageAndErrors(t *testing.T) {
 	wantCode(t, r, 1)
 	if !strings.Contains(r.stderr, "expired") || srv.Calls("*") != 0 {
 		t.Errorf("%s", r)
+	}
+}
+
+func TestRotateInterruptedBySignal(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	f := seedFleet(t, srv)
+	srv.SetLatency("elbv2:ModifyListener", 100*time.Millisecond)
+	srv.SetLatency("elb:SetLoadBalancerListenerSSLCertificate", 100*time.Millisecond)
+	a := args("rotate", "--endpoint-url", srv.URL(), "--max-backoff", "20ms", keystoreArgs("wso2carbon.jks"), "--parallel", "1", f.args)
+	cmd := exec.Command(bin, a...)
+	cmd.Env = testEnv
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	signalled := false
+	var errText strings.Builder
+	for sc.Scan() {
+		errText.WriteString(sc.Text() + "\n")
+		if !signalled && strings.HasSuffix(sc.Text(), ": switched") {
+			signalled = true
+			_ = cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 11 {
+		t.Fatalf("exit: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errText.String())
+	}
+	name := awsiam.DefaultName(loadPair(t, "wso2carbon.jks").Leaf, "")
+	moved := 0
+	for i, c := range f.serving(srv) {
+		switch {
+		case strings.HasSuffix(c, "/"+name):
+			moved++
+		case c != f.placeholder:
+			t.Errorf("listener %d serves %s", i, c)
+		}
+	}
+	if moved == 0 || moved == 5 {
+		t.Errorf("%d of 5 listeners moved before the interrupt", moved)
+	}
+	r := certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), f.args))
+	wantCode(t, r, 10)
+	f.wantAll(t, srv, "/"+name)
+}
+
+func TestPruneLeavesWhatAWSReportsInUse(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	f := seedFleet(t, srv)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), "--name-prefix", "site", f.args)), 10)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("chain.jks"), "--name-prefix", "site", f.args)), 10)
+	// The first upload also serves a listener in a region prune is not told about.
+	first := "arn:aws:iam::" + srv.AccountID() + ":server-certificate/" + awsiam.DefaultName(loadPair(t, "wso2carbon.jks").Leaf, "site")
+	if err := srv.AddClassicELB("ap-south-1", "far", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 80, CertificateARN: first}); err != nil {
+		t.Fatal(err)
+	}
+	r := certup(t, srv, "prune", "--keep", "0", "--region", region, "--region", region2)
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stdout, "left") || !strings.Contains(r.stdout, "DeleteConflict") {
+		t.Errorf("%s", r)
+	}
+	if st, _ := srv.ClassicListenerOf("ap-south-1", "far", 443); st.CertificateARN != first {
+		t.Errorf("far serves %s", st.CertificateARN)
 	}
 }
