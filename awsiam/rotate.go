@@ -847,9 +847,11 @@ func (r *Rotation) prune(ctx context.Context) {
 	if r.o.Upload.Name != "" {
 		return // an explicit name: no name group to prune
 	}
+	// The group of the new certificate's name, as DefaultName made it (the
+	// prefix may have been shortened to fit).
 	prefix := r.o.Upload.NamePrefix
-	if prefix == "" {
-		prefix = sanitizeName(subjectName(r.kp.Leaf))
+	if m := derivedNameRE.FindStringSubmatch(DefaultName(r.kp.Leaf, r.o.Upload.NamePrefix)); m != nil {
+		prefix = m[1]
 	}
 	var protect []string
 	for _, up := range r.Uploads {
