@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/keybridge/keybridge/keystore"
@@ -69,6 +71,10 @@ type ListenerPlan struct {
 	State    string `json:"state"`
 	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
+
+	// sniHasNew: an SNI listener that already has the new certificate beside the
+	// old one; only the old one is to be removed.
+	sniHasNew bool
 }
 
 // Event is progress on one listener, for a progress display.
@@ -306,11 +312,6 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	}
 
 	// Read the listeners of every region at once.
-	type regionPlan struct {
-		plans []*ListenerPlan
-		found map[Listener]bool
-		err   error
-	}
 	rps := make([]regionPlan, len(svcs))
 	var wg sync.WaitGroup
 	for i, s := range svcs {
@@ -362,6 +363,10 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 				sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
 				for _, l := range keys {
 					add(l, seen[l])
+				}
+				if err := rp.planSNI(ctx, s, seen, up, matchesOld); err != nil {
+					rps[i].err = fmt.Errorf("region %s: %w", s.region, err)
+					return
 				}
 			}
 			rps[i] = rp
@@ -416,6 +421,58 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	r.Calls = r.plannedCalls()
 	r.Outcome = r.outcome()
 	return r, nil
+}
+
+type regionPlan struct {
+	plans []*ListenerPlan
+	found map[Listener]bool
+	err   error
+}
+
+// planSNI adds the ALB/NLB listeners that serve an old certificate as an SNI
+// (additional) certificate: the new one is added, then the old one removed.
+func (rp *regionPlan) planSNI(ctx context.Context, s *Service, seen map[Listener]seenListener, up *RegionUpload, matchesOld func(string) bool) error {
+	var arns []string
+	for l, sl := range seen {
+		if l.ARN != "" && sl.Secure {
+			arns = append(arns, l.ARN)
+		}
+	}
+	sort.Strings(arns)
+	snis, err := s.sniCertificates(ctx, arns)
+	if err != nil {
+		return err
+	}
+	for _, arn := range arns {
+		var old string
+		hasNew := false
+		for _, c := range snis[arn] {
+			switch {
+			case up.ARN != "" && c == up.ARN:
+				hasNew = true
+			case old == "" && matchesOld(c):
+				old = c
+			}
+		}
+		l := Listener{ARN: arn, SNI: true}
+		p := &ListenerPlan{Region: s.region, Listener: l, Current: old, Target: up.ARN, State: StatePlanned, Action: ActionSwitch}
+		switch {
+		case old == "" && !hasNew:
+			continue
+		case old == "" && up.Reimport:
+			p.Current, p.Action, p.Reason = up.ARN, ActionReimport, "serves "+up.ARN+" as an SNI certificate; it is re-imported in place"
+		case old == "":
+			p.Current, p.Action, p.Reason, p.State = up.ARN, ActionSkip, "already serves the new certificate (SNI)", StateUnchanged
+		case hasNew:
+			p.sniHasNew = true
+			p.Reason = "serves the new and the old certificate (SNI): remove the old"
+		default:
+			p.Reason = "serves the old certificate as an SNI certificate: add the new, then remove the old"
+		}
+		rp.found[l] = true
+		rp.plans = append(rp.plans, p)
+	}
+	return nil
 }
 
 // lookupIAM finds the new certificate in IAM (read only).
@@ -550,7 +607,13 @@ func (r *Rotation) plannedCalls() []Call {
 		if p.Region != "" {
 			c.Params["Region"] = p.Region
 		}
-		calls = append(calls, c)
+		if !p.sniHasNew {
+			calls = append(calls, c)
+		}
+		if p.Listener.SNI && p.Current != "" {
+			calls = append(calls, Call{Service: "elbv2", Operation: "RemoveListenerCertificates", Params: map[string]string{
+				"ListenerArn": p.Listener.ARN, "CertificateArn": p.Current, "Region": p.Region}})
+		}
 	}
 	return calls
 }
@@ -741,7 +804,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 	deadline := time.Now().Add(r.o.Wait)
 	var wait time.Duration
 	var err error
-	for {
+	for !p.sniHasNew {
 		p.Attempts++
 		err = do(ctx)
 		if err == nil || !isCode(err, "CertificateNotFound") {
@@ -762,8 +825,19 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 			break
 		}
 	}
+	if err == nil && p.Listener.SNI && p.Current != "" && p.Current != p.Target {
+		// The new certificate is on the list: now the old one goes.
+		_, err = svc.c.ELBv2.RemoveListenerCertificates(ctx, &elbv2.RemoveListenerCertificatesInput{
+			ListenerArn: aws.String(p.Listener.ARN), Certificates: []elbv2types.Certificate{{CertificateArn: aws.String(p.Current)}}})
+		if err != nil {
+			err = fmt.Errorf("removing the old certificate %s from %s (the new one is added): %w", p.Current, p.Listener, err)
+			r.mu.Lock()
+			r.changed = r.changed || !p.sniHasNew
+			r.mu.Unlock()
+		}
+	}
 	if err != nil {
-		if !errors.Is(err, ErrPropagation) && !strings.HasPrefix(err.Error(), "waiting") {
+		if !errors.Is(err, ErrPropagation) && !strings.HasPrefix(err.Error(), "waiting") && !strings.HasPrefix(err.Error(), "removing") {
 			err = fmt.Errorf("switching %s to %s: %w", p.Listener, p.Target, err)
 		}
 		p.State, p.Error = StateFailed, err.Error()
@@ -803,6 +877,27 @@ func (r *Rotation) readBack(ctx context.Context) {
 					ls = append(ls, p.Listener)
 				}
 				seen, err := svc.readListeners(ctx, ls, false)
+				var sniARNs []string
+				for _, p := range ps {
+					if p.Listener.SNI {
+						sniARNs = append(sniARNs, p.Listener.ARN)
+					}
+				}
+				if err == nil && len(sniARNs) > 0 {
+					var snis map[string][]string
+					if snis, err = svc.sniCertificates(ctx, sniARNs); err == nil {
+						for _, p := range ps {
+							if p.Listener.SNI {
+								sl := seen[p.Listener]
+								sl.Cert = p.Current
+								if contains(snis[p.Listener.ARN], p.Target) && !contains(snis[p.Listener.ARN], p.Current) {
+									sl.Cert = p.Target
+								}
+								seen[p.Listener] = sl
+							}
+						}
+					}
+				}
 				var left []*ListenerPlan
 				for _, p := range ps {
 					sl, ok := seen[p.Listener]

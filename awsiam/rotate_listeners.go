@@ -2,8 +2,10 @@ package awsiam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -126,10 +128,13 @@ func (s *Service) readListeners(ctx context.Context, ls []Listener, all bool) (m
 	out := map[Listener]seenListener{}
 	var classic bool
 	var arns []string
+	dup := map[string]bool{}
 	for _, l := range ls {
-		if l.ELB != "" {
+		switch {
+		case l.ELB != "":
 			classic = true
-		} else {
+		case !dup[l.ARN]:
+			dup[l.ARN] = true
 			arns = append(arns, l.ARN)
 		}
 	}
@@ -157,4 +162,42 @@ func (s *Service) readListeners(ctx context.Context, ls []Listener, all bool) (m
 		out[k] = v
 	}
 	return out, nil
+}
+
+// sniCertificates returns the additional (SNI) certificates of each ALB/NLB
+// listener, one DescribeListenerCertificates per listener, DefaultParallel at a
+// time.
+func (s *Service) sniCertificates(ctx context.Context, arns []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(arns))
+	var mu sync.Mutex
+	errs := make([]error, len(arns))
+	sem := make(chan struct{}, DefaultParallel)
+	var wg sync.WaitGroup
+	for i, arn := range arns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var sni []string
+			p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(arn)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[i] = fmt.Errorf("describing certificates of listener %s: %w", arn, err)
+					return
+				}
+				for _, c := range page.Certificates {
+					if !aws.ToBool(c.IsDefault) {
+						sni = append(sni, aws.ToString(c.CertificateArn))
+					}
+				}
+			}
+			mu.Lock()
+			out[arn] = sni
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }

@@ -792,3 +792,65 @@ func TestRotateRefusesBadInput(t *testing.T) {
 		t.Errorf("calls made: %v", f.srv.CallLog())
 	}
 }
+
+func TestRotateReplacesSNICertificates(t *testing.T) {
+	f := newFleet(t, awstest.Options{})
+	ctx := ctx(t)
+	// An ALB listener whose default is another certificate and whose SNI list
+	// holds b: b is replaced in the list, the default stays.
+	other := f.seedIAM(t, f.ca.valid(t, "other.example.com"))
+	alb := f.srv.AddALB(fleetRegions[0], "sni-alb")
+	ln, err := f.srv.AddListener(fleetRegions[0], alb, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: other, SNI: []string{f.bARN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.options()
+	o.Listeners = nil
+	o.Replaces = []string{f.bARN}
+	check := func() {
+		t.Helper()
+		def, sni, _ := f.srv.ListenerCertificates(fleetRegions[0], ln)
+		if def != other || len(sni) != 1 || sni[0] != f.newARN() {
+			t.Errorf("SNI listener: default %s, SNI %v", def, sni)
+		}
+	}
+
+	t.Run("remove fails once: both kept, the next run removes", func(t *testing.T) {
+		remove := f.srv.Inject(awstest.Fault{Op: "elbv2:RemoveListenerCertificates", Code: "AccessDenied", Times: 1})
+		r, err := f.rotate(ctx, f.c, o)
+		remove()
+		if err != nil || r.Outcome != awsiam.OutcomePartial {
+			t.Fatalf("%v\n%s", err, describe(r))
+		}
+		if _, sni, _ := f.srv.ListenerCertificates(fleetRegions[0], ln); len(sni) != 2 {
+			t.Errorf("SNI after a failed remove: %v", sni)
+		}
+		f.srv.ResetCalls()
+		r, err = f.rotate(ctx, f.c, o)
+		if err != nil || r.Outcome != awsiam.OutcomeChanged {
+			t.Fatalf("%v\n%s", err, describe(r))
+		}
+		if f.srv.Calls("elbv2:AddListenerCertificates") != 0 || f.srv.Calls("elbv2:RemoveListenerCertificates") != 1 {
+			t.Errorf("second run: %v", f.srv.CallLog())
+		}
+		check()
+		f.assertConverged(t)
+	})
+	t.Run("again: nothing to do", func(t *testing.T) {
+		f.srv.ResetCalls()
+		r, err := f.rotate(ctx, f.c, o)
+		if err != nil || r.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
+			t.Fatalf("%v %v\n%s", err, f.srv.CallLog(), describe(r))
+		}
+		sni := 0
+		for _, p := range r.Listeners {
+			if p.Listener.SNI {
+				sni++
+			}
+		}
+		if len(r.Listeners) != 7 || sni != 1 {
+			t.Errorf("%s", describe(r))
+		}
+		check()
+	})
+}

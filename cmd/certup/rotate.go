@@ -497,10 +497,14 @@ func listenerName(l awsiam.Listener) string {
 	if l.ELB != "" {
 		return fmt.Sprintf("%s:%d", l.ELB, l.Port)
 	}
+	name := l.ARN
 	if i := strings.Index(l.ARN, ":listener/"); i >= 0 {
-		return l.ARN[i+len(":listener/"):]
+		name = l.ARN[i+len(":listener/"):]
 	}
-	return l.ARN
+	if l.SNI {
+		name += " (SNI)"
+	}
+	return name
 }
 
 // certName is an IAM certificate's name, or "acm:<id>".
