@@ -52,6 +52,7 @@ func listenerFlags() []cli.Flag {
 
 func runFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no plan and no progress; print only when something changed or failed (for cron, which mails any output)"},
 		&cli.IntFlag{Name: "parallel", Value: awsiam.DefaultParallel, Usage: "listener changes in flight at once, all regions together"},
 		waitFlag(),
 	}
@@ -109,12 +110,13 @@ func rotateCommands() []*cli.Command {
 // regions is what rotate, rollback and prune need: one Service per region and a
 // context that ends on SIGINT/SIGTERM.
 type regions struct {
-	ctx  context.Context
-	stop context.CancelFunc
-	svcs []*awsiam.Service
-	out  io.Writer
-	err  io.Writer
-	json bool
+	ctx   context.Context
+	stop  context.CancelFunc
+	svcs  []*awsiam.Service
+	out   io.Writer
+	err   io.Writer
+	json  bool
+	quiet bool
 }
 
 func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
@@ -132,7 +134,7 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 	if len(names) == 0 {
 		names = []string{""}
 	}
-	r := &regions{ctx: ctx, stop: stop, out: c.App.Writer, err: errw, json: c.Bool("json")}
+	r := &regions{ctx: ctx, stop: stop, out: c.App.Writer, err: errw, json: c.Bool("json"), quiet: c.Bool("quiet")}
 	if r.out == nil {
 		r.out = os.Stdout
 	}
@@ -159,8 +161,11 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 	return r, nil
 }
 
-// progress prints one line per listener event on stderr.
+// progress prints one line per listener event on stderr (none with --quiet).
 func (r *regions) progress(e awsiam.Event) {
+	if r.quiet {
+		return
+	}
 	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
 	if e.Detail != "" {
 		line += ": " + e.Detail
@@ -272,7 +277,7 @@ func rollbackAction(c *cli.Context) error {
 // run prints the plan, applies it unless this is a dry run, prints the result
 // and turns the outcome into the exit code.
 func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
-	if !rs.json {
+	if !rs.json && !rs.quiet {
 		printPlan(rs.out, plan)
 	}
 	if !plan.DryRun {
@@ -290,7 +295,7 @@ func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
 		if err := cmdutil.PrintJSON(rs.out, plan); err != nil {
 			return err
 		}
-	} else {
+	} else if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
 		printOutcome(rs.out, plan, verb)
 	}
 	return outcomeError(plan.Outcome, plan.Errors, plan.Listeners)

@@ -374,3 +374,20 @@ func TestPruneLeavesWhatAWSReportsInUse(t *testing.T) {
 		t.Errorf("far serves %s", st.CertificateARN)
 	}
 }
+
+func TestRotateQuietForCron(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	f := seedFleet(t, srv)
+	rotate := args("rotate", "--quiet", keystoreArgs("wso2carbon.jks"), f.args)
+	r := certup(t, srv, rotate)
+	wantCode(t, r, 10)
+	if !strings.Contains(r.stdout, "rotated: 5 listeners") || strings.Contains(r.stdout, "REASON") || r.stderr != "" {
+		t.Errorf("first run: %s", r)
+	}
+	// What cron runs every day: no output at all when there is nothing to do.
+	r = certup(t, srv, rotate)
+	wantCode(t, r, 0)
+	if r.stdout != "" || r.stderr != "" {
+		t.Errorf("nothing to do, yet output: %s", r)
+	}
+}
