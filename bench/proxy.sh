@@ -104,6 +104,11 @@ trap 'exit 130' INT TERM
 
 mkdir -p bin
 go build -o bin/ ./cmd/jks2pem ./cmd/jksproxy
+# Which jksproxy was measured: the commit, whether its sources differed from it at build
+# time, and the binary's own hash (two runs with the same hash ran the same code).
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain -- proxy cmd/jksproxy internal keystore 2>/dev/null)" ] || rev+="+changes"
+rev+=", binary sha256 $(sha256sum bin/jksproxy | cut -c1-12)"
 go build -o "$work/" ./bench/backend ./bench/tlsload ./bench/chart
 tl=$work/tlsload
 
@@ -423,9 +428,7 @@ done
 # --- report -------------------------------------------------------------------------------
 pinning="servers on CPU 0, clients and backend on CPU 1; one worker each"
 [ "$PIN" = yes ] || pinning="no pinning; $workers workers each"
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo dev)
-git diff --quiet HEAD -- proxy cmd/jksproxy 2>/dev/null || rev+=" with uncommitted changes"
-versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $rev built with $(go version | cut -d' ' -f3)"
+versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $rev (built with $(go version | cut -d' ' -f3))"
 echo "### jksproxy vs nginx vs HAProxy"
 echo
 echo "$ROUNDS rounds, workloads interleaved (every server in turn per workload, order rotated per round), ${DURATION} s per run; median (min–max); ratio of medians to nginx. $versions; $pinning; TLS 1.3 with AES-128-GCM and X25519 everywhere; 1 KiB responses from one Go backend over keep-alive."
