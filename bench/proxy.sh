@@ -365,7 +365,7 @@ measure() { # workload server round
 		if [ "$w" = resumed ] && [ $(($(kv resumed "$out") * 10)) -lt $(($(kv conns "$out") * 9)) ]; then
 			echo "resumed $s round $r: only $(kv resumed "$out") of $(kv conns "$out") connections resumed" >>"$errs"
 		fi
-		echo "$w $s: $(kv version "$out") $(kv cipher "$out") $(kv key "$out")" >>"$work/negotiated"
+		echo "tlsload $w with $s: $(sed 's/.*version=//' <<<"$out")" >>"$work/negotiated"
 		;;
 	idle)
 		# A fresh instance per run, ECDSA listener only: a process that has already held
@@ -408,9 +408,15 @@ for w in keepalive full-rsa full-ec resumed idle h2; do
 done
 [ ${#workloads[@]} -gt 0 ] || { echo "proxy.sh: no workload in --only $ONLY" >&2; exit 2; }
 
-# Warm-up: one short keep-alive run per server, not recorded.
+# Warm-up: one short keep-alive run per server, not recorded; and what an OpenSSL client
+# (as wrk is) negotiates with each.
 for s in "${servers[@]}"; do
 	"${cli_run[@]}" wrk -t2 -c64 -d1s "https://127.0.0.1:${rsa_port[$s]}/" >/dev/null
+	if command -v openssl >/dev/null; then
+		openssl s_client -connect "127.0.0.1:${rsa_port[$s]}" -brief </dev/null 2>&1 |
+			awk -v s="$s" '/Protocol version/ { v = $NF } /Ciphersuite/ { c = $NF } /Temp Key:/ { sub(/.*Temp Key: /, ""); g = $0 }
+				END { print "OpenSSL client (as wrk) with " s ": " v " " c " " g }' >>"$work/negotiated"
+	fi
 done
 # Interleaved: per round, per workload, every server in turn; the order of the servers
 # rotates from round to round so that no server always runs first.
@@ -443,6 +449,12 @@ echo "- handshakes: \`tlsload handshake -c 16\`: 16 loops of connect, TLS 1.3 ha
 echo "- idle: a fresh server (ECDSA listener only) per run; \`tlsload idle\` opens $IDLE_CONNS TLS connections (full handshake, one keep-alive request each), holds them, checks they are all still open, and reads the server's RSS (nginx: master+workers) after 1 s; the RSS just before opening is subtracted."
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
 echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
+if [ -s "$work/negotiated" ]; then
+	echo
+	echo "Negotiated (checked in this run):"
+	echo
+	sort -u "$work/negotiated" | sed 's/^/    /'
+fi
 if [ -s "$errs" ]; then
 	echo
 	echo "Errors during the run:"
