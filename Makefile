@@ -2,6 +2,9 @@
 GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 30s
+# urfave/cli's man-page and markdown generators are never used; leaving them out saves
+# 1.5 ms of package initialisation on every start (GODEBUG=inittrace=1).
+TAGS      ?= urfave_cli_no_docs
 
 .PHONY: all build test demo fuzz bench testdata clean
 
@@ -9,7 +12,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -tags '$(TAGS)' -o $(BIN)/ ./cmd/...
 
 test:
 	$(GO) vet ./...
