@@ -19,7 +19,8 @@ type backend struct {
 	id      string
 	url     *url.URL
 	cluster *cluster
-	rt      *http.Transport
+	rt      *http.Transport // HTTPS backends, upgrades and health checks
+	pool    *connPool       // the forwarder's keep-alive connections
 	log     *slog.Logger
 
 	healthy atomic.Bool
@@ -76,7 +77,8 @@ func newBackend(bc BackendConfig, cc *ClusterConfig, cl *cluster, log *slog.Logg
 			ServerName:         u.Hostname(),
 		}
 	}
-	b := &backend{id: id, url: u, cluster: cl, rt: rt, log: log.With("cluster", cc.Name, "backend", u.String())}
+	pool := &connPool{addr: u.Host, dialer: dialer, max: cc.MaxIdleConnsPerBackend, idleTimeout: 90 * time.Second}
+	b := &backend{id: id, url: u, cluster: cl, rt: rt, pool: pool, log: log.With("cluster", cc.Name, "backend", u.String())}
 	b.healthy.Store(true) // optimistic until the first check says otherwise
 	return b
 }
@@ -164,5 +166,6 @@ func (b *backend) healthLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		b.pool.prune()
 	}
 }

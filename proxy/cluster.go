@@ -21,6 +21,7 @@ type cluster struct {
 	byID     map[string]*backend
 	rr       atomic.Uint64
 	sticky   bool
+	lean     bool // every backend is plain HTTP: requests take the forwarder
 	// appPrefix is "<StickyCookie>=" for scanning Set-Cookie lines.
 	appPrefix string
 	proxy     *httputil.ReverseProxy
@@ -58,6 +59,12 @@ func newCluster(cc ClusterConfig, log *slog.Logger) *cluster {
 		b := newBackend(bc, &cl.cfg, cl, log)
 		cl.backends = append(cl.backends, b)
 		cl.byID[b.id] = b
+	}
+	cl.lean = true
+	for _, b := range cl.backends {
+		if b.url.Scheme != "http" {
+			cl.lean = false
+		}
 	}
 	return cl
 }
@@ -182,12 +189,17 @@ func (cl *cluster) modifyResponse(resp *http.Response) error {
 	if !cl.sticky {
 		return nil
 	}
-	st := stateFrom(resp.Request.Context())
+	cl.stick(stateFrom(resp.Request.Context()), resp.Header)
+	return nil
+}
+
+// stick adds or deletes the route cookie in a backend's response header.
+func (cl *cluster) stick(st *reqState, h http.Header) {
 	if st == nil || st.used == nil {
-		return nil
+		return
 	}
 	var app *http.Cookie
-	for _, line := range resp.Header["Set-Cookie"] {
+	for _, line := range h["Set-Cookie"] {
 		if !strings.HasPrefix(line, cl.appPrefix) {
 			continue
 		}
@@ -200,14 +212,13 @@ func (cl *cluster) modifyResponse(resp *http.Response) error {
 		deleted := app.Value == "" || app.MaxAge < 0 ||
 			(!app.Expires.IsZero() && app.Expires.Before(time.Now()))
 		if deleted {
-			resp.Header.Add("Set-Cookie", StickyRouteCookie+"=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
-			return nil
+			h.Add("Set-Cookie", StickyRouteCookie+"=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+			return
 		}
-		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, app, st.secure || app.Secure))
+		h.Add("Set-Cookie", routeCookie(st.used.id, app, st.secure || app.Secure))
 	case st.hasApp && st.pinned != st.used:
-		resp.Header.Add("Set-Cookie", routeCookie(st.used.id, nil, st.secure))
+		h.Add("Set-Cookie", routeCookie(st.used.id, nil, st.secure))
 	}
-	return nil
 }
 
 func routeCookie(id string, app *http.Cookie, secure bool) string {

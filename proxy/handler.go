@@ -71,10 +71,14 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
 	}
+	if cl.lean && leanOK(r) {
+		s.forward(rw, r, st)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	cl.proxy.ServeHTTP(rw, r)
 }
 
@@ -237,6 +241,28 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		stripRouteCookie(out.Header)
 	}
 
+	f := s.forwarding(in, st)
+	vals := [...]string{f.xff, f.proto, f.host, f.port, f.fwd, f.via} // one backing array
+	v := vals[:]
+	out.Header["Via"] = v[5:6:6]
+	if f.xff != "" {
+		out.Header["X-Forwarded-For"] = v[0:1:1]
+	}
+	out.Header["X-Forwarded-Proto"] = v[1:2:2]
+	out.Header["X-Forwarded-Host"] = v[2:3:3]
+	if f.port != "" {
+		out.Header["X-Forwarded-Port"] = v[3:4:4]
+	}
+	out.Header["Forwarded"] = v[4:5:5]
+}
+
+// fwdValues are the forwarding header values for one request; xff and port
+// are empty when the header is not sent.
+type fwdValues struct{ xff, proto, host, port, fwd, via string }
+
+// forwarding computes the X-Forwarded-*, Forwarded and Via values: the
+// client's own are carried over only when the peer is a trusted proxy.
+func (s *Server) forwarding(in *http.Request, st *reqState) fwdValues {
 	ap, _ := netip.ParseAddrPort(in.RemoteAddr)
 	client := ap.Addr().Unmap()
 	clientIP := client.String()
@@ -277,18 +303,11 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	if prior := in.Header["Via"]; len(prior) > 0 {
 		via = strings.Join(prior, ", ") + ", " + via
 	}
-	vals := [...]string{clientIP, proto, host, port, elem, via} // one backing array
-	v := vals[:]
-	out.Header["Via"] = v[5:6:6]
+	xff := ""
 	if client.IsValid() {
-		out.Header["X-Forwarded-For"] = v[0:1:1]
+		xff = clientIP
 	}
-	out.Header["X-Forwarded-Proto"] = v[1:2:2]
-	out.Header["X-Forwarded-Host"] = v[2:3:3]
-	if port != "" {
-		out.Header["X-Forwarded-Port"] = v[3:4:4]
-	}
-	out.Header["Forwarded"] = v[4:5:5]
+	return fwdValues{xff: xff, proto: proto, host: host, port: port, fwd: elem, via: via}
 }
 
 // lastPort caches the decimal form of the most recent local port: a
@@ -341,6 +360,10 @@ func forwardedElement(client netip.Addr, host, proto string) string {
 
 // proxyError answers when no backend could be reached.
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	s.proxyErrorState(w, r, stateFrom(r.Context()), err)
+}
+
+func (s *Server) proxyErrorState(w http.ResponseWriter, r *http.Request, st *reqState, err error) {
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads an answer.
 		if rw, ok := w.(*respWriter); ok {
@@ -352,7 +375,6 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if isTimeout(err) {
 		code = http.StatusGatewayTimeout
 	}
-	st := stateFrom(r.Context())
 	cluster := ""
 	if st != nil {
 		cluster = st.cl.cfg.Name

@@ -295,6 +295,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, cl := range s.clusters {
 		for _, b := range cl.backends {
 			b.rt.CloseIdleConnections()
+			b.pool.closeIdle(true)
 		}
 	}
 	if err != nil {

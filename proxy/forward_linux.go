@@ -1,0 +1,20 @@
+package proxy
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// peekAlive peeks at an idle connection without blocking: EAGAIN means
+// open and quiet; EOF, data or an error mean it cannot be reused.
+func peekAlive(rc syscall.RawConn) bool {
+	alive := false
+	var b [1]byte
+	err := rc.Read(func(fd uintptr) bool {
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		alive = errno == syscall.EAGAIN
+		return true
+	})
+	return err == nil && alive
+}

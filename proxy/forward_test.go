@@ -1,0 +1,314 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawBackend serves HTTP/1.1 by hand so a test decides what happens to each
+// connection: handle gets the request and its number on the connection and
+// answers with the raw response, or "" to close without answering; with
+// closeAfter it closes the connection after the answer.
+func rawBackend(t *testing.T, handle func(r *http.Request, nth int) (resp string, closeAfter bool)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for nth := 1; ; nth++ {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, r.Body)
+					out, closeAfter := handle(r, nth)
+					if out == "" {
+						return
+					}
+					if _, err := io.WriteString(c, out); err != nil || closeAfter {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func okResponse(body string) string {
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+func leanServer(t *testing.T, backends ...string) string {
+	t.Helper()
+	cc := oneCluster(backends...)
+	cc[0].Health.Interval = time.Hour // the first check only
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	return "http://" + r.addrs["http"]
+}
+
+func doReq(t *testing.T, c *http.Client, method, u string, body io.Reader, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, u, err)
+	}
+	return resp, string(b)
+}
+
+func TestForwardBackendClosesBetweenRequests(t *testing.T) {
+	// The backend answers one request per connection without saying
+	// Connection: close, then closes: the next request must not fail on
+	// the dead pooled connection, whatever its method.
+	var served atomic.Int64
+	be := rawBackend(t, func(r *http.Request, nth int) (string, bool) {
+		served.Add(1)
+		return okResponse("hello " + r.Method), true
+	})
+	px := leanServer(t, be)
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 10; i++ {
+		method := http.MethodGet
+		var body io.Reader
+		if i%2 == 1 {
+			method, body = http.MethodPost, strings.NewReader("payload")
+		}
+		time.Sleep(5 * time.Millisecond) // let the backend's close arrive
+		resp, got := doReq(t, c, method, px+"/x", body)
+		if resp.StatusCode != 200 || got != "hello "+method {
+			t.Fatalf("request %d (%s): %d %q", i, method, resp.StatusCode, got)
+		}
+	}
+}
+
+func TestForwardRetriesStalePooledConn(t *testing.T) {
+	// The backend reads the second request on a connection and closes
+	// without answering (its keep-alive timer fired as the request came):
+	// an idempotent request without a body goes again on a new connection.
+	var conns atomic.Int64
+	be := rawBackend(t, func(r *http.Request, nth int) (string, bool) {
+		if nth == 1 {
+			conns.Add(1)
+			return okResponse("fresh"), false
+		}
+		return "", true
+	})
+	px := leanServer(t, be)
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i < 5; i++ {
+		resp, got := doReq(t, c, http.MethodGet, px+"/x", nil)
+		if resp.StatusCode != 200 || got != "fresh" {
+			t.Fatalf("GET %d: %d %q", i, resp.StatusCode, got)
+		}
+	}
+	if n := conns.Load(); n < 5 {
+		t.Errorf("backend saw %d first requests, want at least 5 (one per GET)", n)
+	}
+}
+
+func TestForwardFramings(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.Header().Set("Trailer", "X-Sum")
+			w.Write([]byte("part one, "))
+			w.(http.Flusher).Flush()
+			w.Write([]byte("part two"))
+			w.Header().Set("X-Sum", "42")
+		case "/head":
+			w.Header().Set("Content-Length", "1000")
+			if r.Method != http.MethodHead {
+				w.Write(make([]byte, 1000))
+			}
+		case "/304":
+			w.Header().Set("ETag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/echo":
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			fmt.Fprintf(w, "%d %x %v", n, h.Sum(nil), r.TransferEncoding)
+		case "/big":
+			w.Header().Set("Content-Length", fmt.Sprint(8<<20))
+			w.Write(bytes.Repeat([]byte("0123456789abcdef"), (8<<20)/16))
+		default:
+			w.Write([]byte("ok"))
+		}
+	}))
+	defer be.Close()
+	px := leanServer(t, be.URL)
+	c := &http.Client{Timeout: 20 * time.Second}
+
+	t.Run("chunked response with trailer", func(t *testing.T) {
+		resp, got := doReq(t, c, http.MethodGet, px+"/chunked", nil)
+		if got != "part one, part two" || resp.ContentLength != -1 {
+			t.Fatalf("got %q, length %d", got, resp.ContentLength)
+		}
+		if v := resp.Trailer.Get("X-Sum"); v != "42" {
+			t.Errorf("trailer X-Sum = %q, want 42", v)
+		}
+	})
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		length       string
+	}{
+		{http.MethodHead, "/head", 200, "1000"},
+		{http.MethodGet, "/304", 304, ""},
+		{http.MethodGet, "/204", 204, ""},
+	} {
+		t.Run(tc.method+tc.path, func(t *testing.T) {
+			for i := 0; i < 3; i++ { // the connections stay in step
+				resp, got := doReq(t, c, tc.method, px+tc.path, nil)
+				if resp.StatusCode != tc.code || got != "" || resp.Header.Get("Content-Length") != tc.length {
+					t.Fatalf("%d %q Content-Length %q", resp.StatusCode, got, resp.Header.Get("Content-Length"))
+				}
+				if _, got := doReq(t, c, http.MethodGet, px+"/", nil); got != "ok" {
+					t.Fatalf("next request got %q", got)
+				}
+			}
+		})
+	}
+	payload := bytes.Repeat([]byte("kb"), 3<<20) // 6 MiB
+	sum := fmt.Sprintf("%d %x", len(payload), sha256.Sum256(payload))
+	t.Run("large content-length upload", func(t *testing.T) {
+		_, got := doReq(t, c, http.MethodPost, px+"/echo", bytes.NewReader(payload))
+		if got != sum+" []" {
+			t.Errorf("backend saw %q, want %q", got, sum+" []")
+		}
+	})
+	t.Run("large chunked upload", func(t *testing.T) {
+		// An io.Reader of unknown length makes the client send chunks.
+		_, got := doReq(t, c, http.MethodPut, px+"/echo", io.MultiReader(bytes.NewReader(payload)))
+		if got != sum+" [chunked]" {
+			t.Errorf("backend saw %q, want %q", got, sum+" [chunked]")
+		}
+	})
+	t.Run("large download", func(t *testing.T) {
+		resp, got := doReq(t, c, http.MethodGet, px+"/big", nil)
+		if resp.ContentLength != 8<<20 || len(got) != 8<<20 || !strings.HasPrefix(got, "0123456789abcdef0123") {
+			t.Errorf("length %d, read %d", resp.ContentLength, len(got))
+		}
+	})
+	t.Run("empty POST", func(t *testing.T) {
+		_, got := doReq(t, c, http.MethodPost, px+"/echo", nil)
+		if !strings.HasPrefix(got, "0 ") {
+			t.Errorf("backend saw %q", got)
+		}
+	})
+}
+
+func TestForwardHopByHop(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "X-Secret")
+		w.Header().Set("X-Secret", "internal")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("Proxy-Authenticate", "Basic")
+		w.Header().Set("X-Public", "yes")
+		for _, h := range []string{"Connection", "X-Drop", "Keep-Alive", "Proxy-Authorization", "Te", "X-Keep", "Upgrade"} {
+			fmt.Fprintf(w, "%s=%s\n", h, strings.Join(r.Header.Values(h), ","))
+		}
+	}))
+	defer be.Close()
+	px := leanServer(t, be.URL)
+	resp, got := doReq(t, http.DefaultClient, http.MethodGet, px+"/", nil,
+		"Connection", "X-Drop", "X-Drop", "1", "Keep-Alive", "300", "Proxy-Authorization", "Basic eA==",
+		"Te", "trailers, deflate", "X-Keep", "kept")
+	want := "Connection=\nX-Drop=\nKeep-Alive=\nProxy-Authorization=\nTe=trailers\nX-Keep=kept\nUpgrade=\n"
+	if got != want {
+		t.Errorf("backend saw:\n%s\nwant:\n%s", got, want)
+	}
+	for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authenticate"} {
+		if v := resp.Header.Get(h); v != "" {
+			t.Errorf("client got hop-by-hop %s: %q", h, v)
+		}
+	}
+	if resp.Header.Get("X-Public") != "yes" {
+		t.Errorf("end-to-end header lost: %v", resp.Header)
+	}
+}
+
+func TestForwardConcurrentRequestsStayApart(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%s", r.URL.Path, b)
+	}))
+	defer be.Close()
+	px := leanServer(t, be.URL)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	var wg sync.WaitGroup
+	errs := make(chan string, 16*25)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				path := fmt.Sprintf("/g%d/r%d", g, i)
+				var body io.Reader
+				if i%3 == 0 {
+					body = strings.NewReader(path)
+				}
+				req, _ := http.NewRequest(http.MethodPost, px+path, body)
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := path + "|"
+				if i%3 == 0 {
+					want += path
+				}
+				if string(b) != want {
+					errs <- fmt.Sprintf("%s got %q", path, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
