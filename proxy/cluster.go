@@ -38,6 +38,7 @@ type reqState struct {
 	target   *backend // backend of the first attempt, chosen in rewrite
 	used     *backend // backend that answered
 	attempts int
+	watch    *connWatch // forwarder only
 }
 
 type stateKey struct{}

@@ -209,6 +209,8 @@ func (s *Server) forward(w *respWriter, r *http.Request, st *reqState) {
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{rc: r.Body}
 	}
+	stop := context.AfterFunc(r.Context(), st.watch.fire)
+	defer stop()
 	b := cl.first(st)
 	var triedBuf [4]*backend
 	tried := triedBuf[:0]
@@ -289,11 +291,44 @@ func (s *Server) roundTrip(w *respWriter, r *http.Request, st *reqState, b *back
 
 var aLongTimeAgo = time.Unix(1, 0)
 
+// connWatch cuts the backend connection a request is using when its client
+// goes away (one context.AfterFunc per request).
+type connWatch struct {
+	mu    sync.Mutex
+	c     *bconn
+	fired bool
+}
+
+// set makes c the watched connection (nil: none) and reports whether the
+// client has gone; after set(nil) the previous connection is left alone.
+func (w *connWatch) set(c *bconn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.c = c
+	if w.fired && c != nil {
+		_ = c.nc.SetDeadline(aLongTimeAgo)
+	}
+	return w.fired
+}
+
+func (w *connWatch) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fired = true
+	if w.c != nil {
+		_ = w.c.nc.SetDeadline(aLongTimeAgo)
+	}
+}
+
 // exchange writes the request to c and reads the response head.
-func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState, b *backend, body *countingBody, reused bool) (*http.Response, error) {
+func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState, b *backend, body *countingBody, reused bool) (_ *http.Response, err error) {
 	ctx := r.Context()
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
-	defer stop()
+	st.watch.set(c)
+	defer func() {
+		if err != nil {
+			st.watch.set(nil)
+		}
+	}()
 
 	writeErr := s.writeRequest(c.bw, r, st, b, body)
 	var ce *clientBodyError
@@ -577,7 +612,7 @@ func (s *Server) relay(w *respWriter, r *http.Request, st *reqState, b *backend,
 	}
 	w.WriteHeader(resp.StatusCode)
 	if resp.Body == http.NoBody {
-		if resp.Close || ctx.Err() != nil {
+		if canceled := st.watch.set(nil); resp.Close || canceled {
 			c.close()
 		} else {
 			b.pool.put(c)
@@ -585,7 +620,6 @@ func (s *Server) relay(w *respWriter, r *http.Request, st *reqState, b *backend,
 		return
 	}
 
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	flush := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 	var fl http.Flusher
 	if flush {
@@ -618,7 +652,7 @@ func (s *Server) relay(w *respWriter, r *http.Request, st *reqState, b *backend,
 		}
 	}
 	copyBuffers.Put(bp)
-	canceled := !stop()
+	canceled := st.watch.set(nil)
 	if copyErr != nil || canceled {
 		c.close()
 		if copyErr == nil {

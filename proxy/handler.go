@@ -51,8 +51,10 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pair := &struct {
 		st reqState
 		rw respWriter
+		cw connWatch
 	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout}}
 	st, rw := &pair.st, &pair.rw
+	st.watch = &pair.cw
 	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
 		// TLS ended at a trusted balancer in front: cookies get Secure.
 		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
