@@ -144,6 +144,7 @@ func run(c *cli.Context) error {
 			return err
 		}
 		cfg.Certificate = proxy.KeystoreSource(ks, c.String("alias"), storePass, keyPass)
+		cfg.Certificate = proxy.OpenSSLSigner(cfg.Certificate, log) // a no-op unless built with -tags openssl
 		cfg.WatchFile = ks
 		if f := c.String("session-ticket-key-file"); f != "" {
 			keys, err := proxy.ReadSessionTicketKeys(f)
