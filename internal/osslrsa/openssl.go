@@ -3,7 +3,7 @@
 package osslrsa
 
 /*
-#cgo pkg-config: libcrypto
+#cgo LDFLAGS: -lcrypto
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
