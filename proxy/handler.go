@@ -52,7 +52,10 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st reqState
 		rw respWriter
 		cw connWatch
-	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout}}
+	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
+		// The server set this write deadline as the request arrived (a
+		// little earlier): no need to set it again before wto/2 has passed.
+		deadline: start.Add(s.cfg.WriteTimeout)}}
 	st, rw := &pair.st, &pair.rw
 	st.watch = &pair.cw
 	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
