@@ -21,6 +21,14 @@
 // points at the proxy itself). The HTTPS listener can require a PROXY
 // protocol v1/v2 header (AWS ELB TCP listeners, NLB).
 //
+// Requests to clusters of plain-HTTP backends take a lean forwarder: the
+// handler goroutine writes the request to a pooled keep-alive backend
+// connection and reads the response itself (no per-connection goroutines),
+// checks an idle connection with one non-blocking peek before reusing it,
+// and replaces a reused connection the backend had closed when the request
+// can be sent again. Upgrades (WebSocket), Expect: 100-continue, CONNECT
+// and HTTPS backends go through httputil.ReverseProxy and http.Transport.
+//
 // The package never prints or exits; it logs through the *slog.Logger it is
 // given. Run is the one entry point used by cmd/jksproxy; New and
 // Server.Serve are the same in two steps for tests and embedding.
