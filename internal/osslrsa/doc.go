@@ -1,5 +1,6 @@
 // Package osslrsa signs with RSA keys through OpenSSL's libcrypto, which on
-// x86-64 signs about 2.5 times faster than Go's crypto/rsa. It is built only
+// x86-64 signs RSA-2048 about four times faster than Go's crypto/rsa (about
+// 260 µs against 1,000 µs per signature on one core). It is built only
 // with cgo and the build tag openssl (go build -tags openssl); without them
 // the package compiles to a no-op, so a default build stays pure Go.
 //

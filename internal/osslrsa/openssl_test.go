@@ -296,3 +296,47 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("Version() = %q", v)
 	}
 }
+
+// Close while other goroutines sign: each Sign either returns a valid
+// signature or ErrClosed (run under -race).
+func TestCloseWhileSigning(t *testing.T) {
+	key := rsaKey(t, 2048)
+	s, err := New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := digestOf(crypto.SHA256, []byte("m"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	start := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := 0; i < 20; i++ {
+				sig, err := s.Sign(rand.Reader, d, crypto.SHA256)
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err == nil {
+					err = rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, d, sig)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	s.Close()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if _, err := s.Sign(rand.Reader, d, crypto.SHA256); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sign after Close: %v", err)
+	}
+}
