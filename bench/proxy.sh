@@ -69,6 +69,13 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v wrk >/dev/null || need+=(wrk)
 command -v taskset >/dev/null || need+=(util-linux)
+# jksproxy is measured as built with -tags openssl (RSA signatures by libcrypto, see
+# internal/osslrsa); JKSPROXY_TAGS= (empty) measures the default pure-Go build instead.
+JKSPROXY_TAGS=${JKSPROXY_TAGS-openssl}
+if [[ " $JKSPROXY_TAGS " == *" openssl "* ]]; then
+	command -v gcc >/dev/null || need+=(gcc libc6-dev)
+	dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+fi
 if [ ${#need[@]} -gt 0 ] || ! command -v h2load >/dev/null; then
 	if [ "$(id -u)" = 0 ]; then
 		export DEBIAN_FRONTEND=noninteractive
@@ -103,12 +110,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p bin
-go build -o bin/ ./cmd/jks2pem ./cmd/jksproxy
+go build -o bin/ ./cmd/jks2pem
+if [ -n "$JKSPROXY_TAGS" ]; then
+	CGO_ENABLED=1 go build -tags "$JKSPROXY_TAGS" -o bin/ ./cmd/jksproxy
+else
+	go build -o bin/ ./cmd/jksproxy
+fi
 # Which jksproxy was measured: the commit, whether its sources differed from it at build
 # time, and the binary's own hash (two runs with the same hash ran the same code).
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain -- proxy cmd/jksproxy internal keystore 2>/dev/null)" ] || rev+="+changes"
-rev+=", binary sha256 $(sha256sum bin/jksproxy | cut -c1-12)"
+rev+=", built with tags '${JKSPROXY_TAGS}', binary sha256 $(sha256sum bin/jksproxy | cut -c1-12)"
 go build -o "$work/" ./bench/backend ./bench/tlsload ./bench/chart
 tl=$work/tlsload
 
@@ -273,7 +285,7 @@ start_jksproxy() { # name rsa|ec https-port http-port [more flags]
 # --profile: CPU profiles of jksproxy (RSA instance) during each of its runs.
 prof_flags=()
 if [ -n "$PROFILE" ]; then
-	bin/jksproxy --help | grep -q -- --pprof || { echo "proxy.sh: this jksproxy has no --pprof" >&2; exit 1; }
+	grep -q -- --pprof <(bin/jksproxy --help) || { echo "proxy.sh: this jksproxy has no --pprof" >&2; exit 1; }
 	mkdir -p "$PROFILE"
 	prof_flags=(--admin "127.0.0.1:$P_ADMIN" --pprof)
 fi
