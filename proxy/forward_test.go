@@ -3,12 +3,15 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,4 +314,55 @@ func TestForwardConcurrentRequestsStayApart(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+func TestForwardEarlyHintsAndRequestTrailer(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%s", b, r.Trailer.Get("X-Checksum"))
+	}))
+	defer be.Close()
+	px := leanServer(t, be.URL)
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+		http.MethodPost, px+"/", io.MultiReader(strings.NewReader("data")))
+	req.Trailer = http.Header{"X-Checksum": nil}
+	req.Body = io.NopCloser(&trailerSetter{r: strings.NewReader("data"), set: func() { req.Trailer.Set("X-Checksum", "c0ffee") }})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "data|c0ffee" {
+		t.Errorf("backend saw %q, want body and trailer", b)
+	}
+	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+		t.Errorf("client got 1xx %q, want the 103 with its Link", hints)
+	}
+	if resp.Header.Get("Link") != "" {
+		t.Errorf("103 header leaked into the final response: %v", resp.Header)
+	}
+}
+
+// trailerSetter calls set when its reader is exhausted, as a client that
+// computes a trailer while sending does.
+type trailerSetter struct {
+	r   io.Reader
+	set func()
+}
+
+func (t *trailerSetter) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err == io.EOF {
+		t.set()
+	}
+	return n, err
 }
