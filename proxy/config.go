@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -125,6 +126,9 @@ type Config struct {
 
 	// AccessLog logs one line per request at level Info.
 	AccessLog bool
+	// AccessLogger receives the access lines when set (for instance a
+	// logger over a LogBuffer); nil: the Server's logger.
+	AccessLogger *slog.Logger
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
 	Pprof bool
 

@@ -122,7 +122,11 @@ func (s *Server) finish(r *http.Request, st *reqState, rw *respWriter, start tim
 		if st.used != nil {
 			backend = st.used.url.Host
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "access",
+		al := s.cfg.AccessLogger
+		if al == nil {
+			al = s.log
+		}
+		al.LogAttrs(r.Context(), slog.LevelInfo, "access",
 			slog.String("client", r.RemoteAddr),
 			slog.String("method", r.Method),
 			slog.String("host", r.Host),

@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"io"
+	"sync"
+	"time"
+)
+
+// LogBuffer collects log lines in memory and writes them in batches: every
+// interval, when 64 KiB are waiting, and on Close. An access log written
+// line by line costs one write system call per request; batched, a few per
+// interval. Lines are written whole and in order; at most interval's worth
+// is lost if the process is killed.
+type LogBuffer struct {
+	w        io.Writer
+	mu       sync.Mutex // guards buf, closed and writes to w
+	buf      []byte
+	closed   bool
+	stop     chan struct{}
+	done     chan struct{}
+	interval time.Duration
+}
+
+const logBufferMax = 64 << 10
+
+// NewLogBuffer starts a LogBuffer over w that flushes every interval.
+func NewLogBuffer(w io.Writer, interval time.Duration) *LogBuffer {
+	b := &LogBuffer{w: w, stop: make(chan struct{}), done: make(chan struct{}), interval: interval}
+	go b.loop()
+	return b
+}
+
+func (b *LogBuffer) loop() {
+	defer close(b.done)
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.mu.Lock()
+			b.flushLocked()
+			b.mu.Unlock()
+		}
+	}
+}
+
+// Write queues p (one log record); after Close it writes through.
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return b.w.Write(p)
+	}
+	if len(b.buf)+len(p) > logBufferMax {
+		b.flushLocked()
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *LogBuffer) flushLocked() {
+	if len(b.buf) == 0 {
+		return
+	}
+	_, _ = b.w.Write(b.buf) // nowhere to report a failing log
+	b.buf = b.buf[:0]
+}
+
+// Close writes what is queued and stops the flushing goroutine.
+func (b *LogBuffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	b.flushLocked()
+	b.mu.Unlock()
+	close(b.stop)
+	<-b.done
+	return nil
+}
