@@ -409,3 +409,15 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("out-of-order chain: %v", w)
 	}
 }
+
+func TestReadPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{"pässwörd\n": "pässwörd", "secret\r\n": "secret", "nolf": "nolf", "first\nsecond\n": "first", "\n": ""} {
+		p := filepath.Join(dir, "p")
+		os.WriteFile(p, []byte(content), 0o600)
+		got, err := keystore.ReadPasswordFile(p)
+		if err != nil || string(got) != want {
+			t.Errorf("%q: got %q, %v; want %q", content, got, err, want)
+		}
+	}
+}

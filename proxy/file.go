@@ -197,7 +197,7 @@ func parseConfig(data []byte, dir string) ([]ClusterConfig, error) {
 			var pass []byte
 			switch {
 			case c.BackendTLS.TruststorePassFile != "":
-				p, err := readSecretFile(rel(c.BackendTLS.TruststorePassFile))
+				p, err := keystore.ReadPasswordFile(rel(c.BackendTLS.TruststorePassFile))
 				if err != nil {
 					return nil, fmt.Errorf("cluster %q: %w", name, err)
 				}
@@ -236,18 +236,6 @@ func parseStatusRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("bad status range %q", s)
 	}
 	return a, b, nil
-}
-
-// readSecretFile reads the first line of a password file.
-func readSecretFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading password file: %w", err)
-	}
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		data = data[:i]
-	}
-	return bytes.TrimSuffix(data, []byte("\r")), nil
 }
 
 // ReadSessionTicketKeys reads TLS session ticket keys: one key of 32 bytes

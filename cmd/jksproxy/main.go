@@ -222,7 +222,7 @@ func flagCluster(c *cli.Context, backends []string) (proxy.ClusterConfig, error)
 		var pass []byte
 		switch {
 		case c.String("backend-truststore-pass-file") != "":
-			p, err := cmdutil.ReadPasswordFile(c.String("backend-truststore-pass-file"))
+			p, err := keystore.ReadPasswordFile(c.String("backend-truststore-pass-file"))
 			if err != nil {
 				return cc, err
 			}

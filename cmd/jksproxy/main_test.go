@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keybridge/keybridge/internal/cmdutil"
 	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/proxy"
 )
@@ -603,7 +602,7 @@ func TestStopOneProxy(t *testing.T) {
 // TestHTTPSBackend: HTTPS backends verified against a truststore, or not
 // at all with --backend-insecure.
 func TestHTTPSBackend(t *testing.T) {
-	pass, err := cmdutil.ReadPasswordFile(testdata("wso2carbon.storepass"))
+	pass, err := keystore.ReadPasswordFile(testdata("wso2carbon.storepass"))
 	if err != nil {
 		t.Fatal(err)
 	}

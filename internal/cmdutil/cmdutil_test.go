@@ -53,18 +53,6 @@ func TestWriteFilesModesAndForce(t *testing.T) {
 	}
 }
 
-func TestReadPasswordFile(t *testing.T) {
-	dir := t.TempDir()
-	for content, want := range map[string]string{"pässwörd\n": "pässwörd", "secret\r\n": "secret", "nolf": "nolf", "first\nsecond\n": "first", "\n": ""} {
-		p := filepath.Join(dir, "p")
-		os.WriteFile(p, []byte(content), 0o600)
-		got, err := ReadPasswordFile(p)
-		if err != nil || string(got) != want {
-			t.Errorf("%q: got %q, %v; want %q", content, got, err, want)
-		}
-	}
-}
-
 func TestRunExitCodesAndMessages(t *testing.T) {
 	cases := []struct {
 		action   cli.ActionFunc

@@ -1,7 +1,6 @@
 package cmdutil
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -87,7 +86,7 @@ func KeyPassword(c *cli.Context) ([]byte, error) {
 
 func fromFlags(c *cli.Context, name string) ([]byte, bool, error) {
 	if f := c.String(name + "-file"); f != "" {
-		p, err := ReadPasswordFile(f)
+		p, err := keystore.ReadPasswordFile(f)
 		return p, err == nil, err
 	}
 	if v := c.String(name + "-env"); v != "" {
@@ -101,19 +100,6 @@ func fromFlags(c *cli.Context, name string) ([]byte, bool, error) {
 		return []byte(c.String(name)), true, nil
 	}
 	return nil, false, nil
-}
-
-// ReadPasswordFile reads a password from the first line of a file; one trailing newline
-// (LF or CRLF) is not part of the password.
-func ReadPasswordFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading password file: %w", err)
-	}
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		data = data[:i]
-	}
-	return bytes.TrimSuffix(data, []byte("\r")), nil
 }
 
 func prompt(label string) ([]byte, error) {

@@ -5,13 +5,14 @@
 package testkit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/keybridge/keybridge/keystore"
 )
 
 // Fixture is one row of testdata/expected.json (see testdata/README.md).
@@ -89,12 +90,11 @@ func Password(t testing.TB, name string) []byte {
 	if name == "" {
 		return nil
 	}
-	data, err := os.ReadFile(Testdata(name))
+	p, err := keystore.ReadPasswordFile(Testdata(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r"))
+	return p
 }
 
 // SharedWSO2 returns the directory of the real WSO2 keystores (../shared/wso2 beside
