@@ -6,20 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
-work=$(mktemp -d)
-awstest_pid=""
-cleanup() {
-	if [ -n "$awstest_pid" ]; then
-		kill "$awstest_pid" 2>/dev/null || true
-		wait "$awstest_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib-awstest.sh
+. scripts/lib-awstest.sh
 [ -x "$BIN/certup" ] || go build -o "$BIN/" ./cmd/certup
 [ -x "$BIN/awstest" ] || go build -o "$BIN/" ./cmd/awstest
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # run CMD…: runs certup, shows its exit code (0 nothing to do, 10 changed, 11 partial).
 run() {
 	local rc=0
@@ -29,19 +20,7 @@ run() {
 }
 
 step "awstest --seed demo --propagation-delay 1s"
-"$BIN/awstest" --listen 127.0.0.1:0 --seed demo --propagation-delay 1s >"$work/awstest.out" 2>"$work/awstest.err" &
-awstest_pid=$!
-for _ in $(seq 1 100); do
-	grep -q '^placeholder-certificate ' "$work/awstest.out" 2>/dev/null && break
-	sleep 0.1
-done
-grep -q '^placeholder-certificate ' "$work/awstest.out" || { cat "$work/awstest.err" >&2; exit 1; }
-url=$(sed -n 1p "$work/awstest.out")
-elb=$(awk '$1 == "elb" {print $2}' "$work/awstest.out")
-listener=$(awk '$1 == "listener" {print $2}' "$work/awstest.out")
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
-export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL="$url"
+start_awstest 1s
 
 rotate=(rotate testdata/wso2carbon.jks --storepass-file testdata/wso2carbon.storepass --name-prefix wso2
 	--elb "$elb" --listener "$listener")
