@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/awsiam"
@@ -32,14 +33,52 @@ type session struct {
 
 func newSession(c *cli.Context, dryRun bool) (*session, error) {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	// Warnings (such as waiting for propagation) by default; every AWS call with --debug.
+	log := commandLogger(errWriter(c), c.Bool("debug"))
+	cfg, err := loadAWSConfig(ctx, c, c.String("region"), log)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &session{
+		ctx:  ctx,
+		stop: stop,
+		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun}),
+		out:  outWriter(c),
+		json: c.Bool("json"),
+	}, nil
+}
+
+// outWriter is where a command prints its result: the app's Writer, or stdout.
+func outWriter(c *cli.Context) io.Writer {
+	if c.App.Writer == nil {
+		return os.Stdout
+	}
+	return c.App.Writer
+}
+
+// errWriter is where a command logs: the app's ErrWriter, or stderr.
+func errWriter(c *cli.Context) io.Writer {
+	if c.App.ErrWriter == nil {
+		return os.Stderr
+	}
+	return c.App.ErrWriter
+}
+
+// commandLogger logs warnings (such as waiting for propagation) by default,
+// every AWS call with --debug.
+func commandLogger(w io.Writer, debug bool) *slog.Logger {
 	level := slog.LevelWarn
-	if c.Bool("debug") {
+	if debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// loadAWSConfig loads the AWS configuration for region ("" = the default) from
+// the AWS flags.
+func loadAWSConfig(ctx context.Context, c *cli.Context, region string, log *slog.Logger) (aws.Config, error) {
 	cfg, err := awsiam.LoadAWSConfig(ctx, awsiam.Config{
-		Region:      c.String("region"),
+		Region:      region,
 		Profile:     c.String("profile"),
 		EndpointURL: c.String("endpoint-url"),
 		MaxAttempts: c.Int("max-attempts"),
@@ -47,20 +86,9 @@ func newSession(c *cli.Context, dryRun bool) (*session, error) {
 		Logger:      log,
 	})
 	if err != nil {
-		stop()
-		return nil, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
+		return cfg, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
 	}
-	out := c.App.Writer
-	if out == nil {
-		out = os.Stdout
-	}
-	return &session{
-		ctx:  ctx,
-		stop: stop,
-		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun}),
-		out:  out,
-		json: c.Bool("json"),
-	}, nil
+	return cfg, nil
 }
 
 // loadKeyPair reads the KEYSTORE argument with the password flags.
@@ -217,20 +245,9 @@ func deployAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var listeners []awsiam.Listener
-	for _, e := range c.StringSlice("elb") {
-		l, err := awsiam.ParseELB(e)
-		if err != nil {
-			return cmdutil.UsageError("%v", err)
-		}
-		listeners = append(listeners, l)
-	}
-	for _, a := range c.StringSlice("listener") {
-		l, err := awsiam.ParseListenerARN(a, c.Bool("sni"))
-		if err != nil {
-			return cmdutil.UsageError("%v", err)
-		}
-		listeners = append(listeners, l)
+	listeners, err := parseListeners(c, c.Bool("sni"))
+	if err != nil {
+		return err
 	}
 	if len(listeners) == 0 {
 		return cmdutil.UsageError("give at least one --elb NAME[:PORT] or --listener ARN (use upload to upload only)")
@@ -368,8 +385,13 @@ func checkAction(c *cli.Context) error {
 }
 
 func printPlanned(s *session) {
-	for _, call := range s.svc.Planned() {
-		fmt.Fprintf(s.out, "dry run: would call %s\n", call)
+	printCalls(s.out, s.svc.Planned())
+}
+
+// printCalls prints the AWS calls a dry run would make.
+func printCalls(w io.Writer, calls []awsiam.Call) {
+	for _, call := range calls {
+		fmt.Fprintf(w, "dry run: would call %s\n", call)
 	}
 }
 

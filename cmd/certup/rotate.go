@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -121,40 +120,23 @@ type regions struct {
 
 func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	level := slog.LevelWarn
-	if c.Bool("debug") {
-		level = slog.LevelDebug
-	}
-	errw := c.App.ErrWriter
-	if errw == nil {
-		errw = os.Stderr
-	}
-	log := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: level}))
+	errw := errWriter(c)
+	log := commandLogger(errw, c.Bool("debug"))
 	names := c.StringSlice("region")
 	if len(names) == 0 {
 		names = []string{""}
 	}
-	r := &regions{ctx: ctx, stop: stop, out: c.App.Writer, err: errw, json: c.Bool("json"), quiet: c.Bool("quiet")}
-	if r.out == nil {
-		r.out = os.Stdout
-	}
+	r := &regions{ctx: ctx, stop: stop, out: outWriter(c), err: errw, json: c.Bool("json"), quiet: c.Bool("quiet")}
 	seen := map[string]bool{}
 	for _, name := range names {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
-		cfg, err := awsiam.LoadAWSConfig(ctx, awsiam.Config{
-			Region:      name,
-			Profile:     c.String("profile"),
-			EndpointURL: c.String("endpoint-url"),
-			MaxAttempts: c.Int("max-attempts"),
-			MaxBackoff:  c.Duration("max-backoff"),
-			Logger:      log,
-		})
+		cfg, err := loadAWSConfig(ctx, c, name, log)
 		if err != nil {
 			stop()
-			return nil, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
+			return nil, err
 		}
 		r.svcs = append(r.svcs, awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun, Region: cfg.Region}))
 	}
@@ -173,7 +155,9 @@ func (r *regions) progress(e awsiam.Event) {
 	fmt.Fprintln(r.err, "certup: "+line)
 }
 
-func parseListeners(c *cli.Context) ([]awsiam.Listener, error) {
+// parseListeners parses the --elb and --listener flags; sni marks the ALB/NLB
+// listeners' certificate as an additional (SNI) one.
+func parseListeners(c *cli.Context, sni bool) ([]awsiam.Listener, error) {
 	var ls []awsiam.Listener
 	for _, e := range c.StringSlice("elb") {
 		l, err := awsiam.ParseELB(e)
@@ -183,7 +167,7 @@ func parseListeners(c *cli.Context) ([]awsiam.Listener, error) {
 		ls = append(ls, l)
 	}
 	for _, a := range c.StringSlice("listener") {
-		l, err := awsiam.ParseListenerARN(a, false)
+		l, err := awsiam.ParseListenerARN(a, sni)
 		if err != nil {
 			return nil, cmdutil.UsageError("%v", err)
 		}
@@ -197,7 +181,7 @@ func rotateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	listeners, err := parseListeners(c)
+	listeners, err := parseListeners(c, false)
 	if err != nil {
 		return err
 	}
@@ -251,7 +235,7 @@ func rollbackAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
 	}
-	listeners, err := parseListeners(c)
+	listeners, err := parseListeners(c, false)
 	if err != nil {
 		return err
 	}
@@ -369,9 +353,7 @@ func printPlan(w io.Writer, r *awsiam.Rotation) {
 	}
 	_ = tw.Flush()
 	if r.DryRun {
-		for _, call := range r.Calls {
-			fmt.Fprintf(w, "dry run: would call %s\n", call)
-		}
+		printCalls(w, r.Calls)
 	}
 }
 
@@ -461,9 +443,7 @@ func pruneAction(c *cli.Context) error {
 		}
 	} else {
 		printPrune(rs.out, res, false)
-		for _, call := range res.Calls {
-			fmt.Fprintf(rs.out, "dry run: would call %s\n", call)
-		}
+		printCalls(rs.out, res.Calls)
 	}
 	var errs []string
 	if err != nil {
