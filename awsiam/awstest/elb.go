@@ -50,21 +50,11 @@ func (lb *classicLB) arn(region, account string) string {
 }
 
 func (lb *classicLB) listener(port int) *classicListener {
-	for _, l := range lb.listen {
-		if l.port == port {
-			return l
-		}
-	}
-	return nil
+	return find(lb.listen, func(l *classicListener) bool { return l.port == port })
 }
 
 func (lb *classicLB) policy(name string) *classicPolicy {
-	for _, p := range lb.policies {
-		if p.name == name {
-			return p
-		}
-	}
-	return nil
+	return find(lb.policies, func(p *classicPolicy) bool { return p.name == name })
 }
 
 func init() {
@@ -80,15 +70,17 @@ func init() {
 	}
 }
 
+func (rs *regionState) classicByName(name string) *classicLB {
+	return find(rs.classic, func(lb *classicLB) bool { return lb.name == name })
+}
+
 func (s *Server) classicLB(r *request) (*classicLB, *apiError) {
 	if e := required(r.form, "LoadBalancerName"); e != nil {
 		return nil, e
 	}
 	name := formGet(r.form, "LoadBalancerName")
-	for _, lb := range s.region(r.region).classic {
-		if lb.name == name {
-			return lb, nil
-		}
+	if lb := s.region(r.region).classicByName(name); lb != nil {
+		return lb, nil
 	}
 	return nil, badRequest("LoadBalancerNotFound", "There is no ACTIVE Load Balancer named '%s'", name)
 }
@@ -122,10 +114,8 @@ func (s *Server) elbCreate(r *request) (any, *apiError) {
 	}
 	name := formGet(r.form, "LoadBalancerName")
 	rs := s.region(r.region)
-	for _, lb := range rs.classic {
-		if lb.name == name {
-			return nil, badRequest("DuplicateLoadBalancerName", "Load Balancer named '%s' already exists", name)
-		}
+	if rs.classicByName(name) != nil {
+		return nil, badRequest("DuplicateLoadBalancerName", "Load Balancer named '%s' already exists", name)
 	}
 	lb := &classicLB{name: name, created: time.Now(),
 		dns: name + "-" + strconv.Itoa(1000000+len(rs.classic)) + "." + r.region + ".elb.amazonaws.com"}
@@ -163,37 +153,20 @@ func (s *Server) elbDescribe(r *request) (any, *apiError) {
 	names, _ := formList(r.form, "LoadBalancerNames")
 	var lbs []*classicLB
 	if len(names) > 0 {
-		for _, n := range names {
-			var found *classicLB
-			for _, lb := range rs.classic {
-				if lb.name == n {
-					found = lb
-				}
-			}
-			if found == nil {
-				return nil, badRequest("LoadBalancerNotFound", "There is no ACTIVE Load Balancer named '%s'", n)
-			}
-			lbs = append(lbs, found)
+		var e *apiError
+		lbs, e = lookupAll(names, func(n string) *classicLB {
+			return findLast(rs.classic, func(lb *classicLB) bool { return lb.name == n })
+		}, func(n string) *apiError {
+			return badRequest("LoadBalancerNotFound", "There is no ACTIVE Load Balancer named '%s'", n)
+		})
+		if e != nil {
+			return nil, e
 		}
 	} else {
 		lbs = append(lbs, rs.classic...)
 		sort.Slice(lbs, func(i, j int) bool { return lbs[i].name < lbs[j].name })
 	}
-	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
-	if e != nil {
-		return nil, e
-	}
-	start = min(start, len(lbs))
-	end := min(start+size, len(lbs))
-	items := make([]node, 0, end-start)
-	for _, lb := range lbs[start:end] {
-		items = append(items, s.describeClassic(r.region, lb))
-	}
-	res := result{list("LoadBalancerDescriptions", items)}
-	if end < len(lbs) {
-		res = append(res, tx("NextMarker", strconv.Itoa(end)))
-	}
-	return res, nil
+	return elbPage(r.form, lbs, "LoadBalancerDescriptions", func(lb *classicLB) node { return s.describeClassic(r.region, lb) })
 }
 
 func (s *Server) describeClassic(region string, lb *classicLB) node {

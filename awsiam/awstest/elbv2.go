@@ -84,30 +84,15 @@ func init() {
 const v2CertNotFound = "Certificate '%s' not found"
 
 func (rs *regionState) alb(arn string) *alb {
-	for _, lb := range rs.albs {
-		if lb.arn == arn {
-			return lb
-		}
-	}
-	return nil
+	return find(rs.albs, func(lb *alb) bool { return lb.arn == arn })
 }
 
 func (rs *regionState) listener(arn string) *listener {
-	for _, l := range rs.listeners {
-		if l.arn == arn {
-			return l
-		}
-	}
-	return nil
+	return find(rs.listeners, func(l *listener) bool { return l.arn == arn })
 }
 
 func (rs *regionState) targetGroup(arn string) *targetGroup {
-	for _, tg := range rs.tgs {
-		if tg.arn == arn {
-			return tg
-		}
-	}
-	return nil
+	return find(rs.tgs, func(tg *targetGroup) bool { return tg.arn == arn })
 }
 
 func (s *Server) v2DescribeLBs(r *request) (any, *apiError) {
@@ -115,40 +100,25 @@ func (s *Server) v2DescribeLBs(r *request) (any, *apiError) {
 	arns, _ := formList(r.form, "LoadBalancerArns")
 	names, _ := formList(r.form, "Names")
 	var lbs []*alb
+	notFound := func(key string) *apiError {
+		return badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", key)
+	}
+	var e *apiError
 	switch {
 	case len(arns) > 0:
-		for _, a := range arns {
-			lb := rs.alb(a)
-			if lb == nil {
-				return nil, badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", a)
-			}
-			lbs = append(lbs, lb)
-		}
+		lbs, e = lookupAll(arns, rs.alb, notFound)
 	case len(names) > 0:
-		for _, n := range names {
-			var found *alb
-			for _, lb := range rs.albs {
-				if lb.name == n {
-					found = lb
-				}
-			}
-			if found == nil {
-				return nil, badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", n)
-			}
-			lbs = append(lbs, found)
-		}
+		lbs, e = lookupAll(names, func(n string) *alb {
+			return findLast(rs.albs, func(lb *alb) bool { return lb.name == n })
+		}, notFound)
 	default:
 		lbs = append(lbs, rs.albs...)
 	}
-	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
 	if e != nil {
 		return nil, e
 	}
-	start = min(start, len(lbs))
-	end := min(start+size, len(lbs))
-	items := make([]node, 0, end-start)
-	for _, lb := range lbs[start:end] {
-		items = append(items, mem(
+	return elbPage(r.form, lbs, "LoadBalancers", func(lb *alb) node {
+		return mem(
 			tx("LoadBalancerArn", lb.arn),
 			tx("DNSName", lb.dns),
 			tx("CanonicalHostedZoneId", "Z35SXDOTRQ7X7K"),
@@ -158,13 +128,8 @@ func (s *Server) v2DescribeLBs(r *request) (any, *apiError) {
 			tx("VpcId", "vpc-0a1b2c3d"),
 			el("State", tx("Code", "active")),
 			tx("Type", lb.typ),
-		))
-	}
-	res := result{list("LoadBalancers", items)}
-	if end < len(lbs) {
-		res = append(res, tx("NextMarker", strconv.Itoa(end)))
-	}
-	return res, nil
+		)
+	})
 }
 
 func (l *listener) describe() node {
@@ -201,12 +166,10 @@ func (s *Server) v2DescribeListeners(r *request) (any, *apiError) {
 	var ls []*listener
 	switch {
 	case len(arns) > 0:
-		for _, a := range arns {
-			l := rs.listener(a)
-			if l == nil {
-				return nil, badRequest("ListenerNotFound", "One or more listeners not found")
-			}
-			ls = append(ls, l)
+		var e *apiError
+		ls, e = lookupAll(arns, rs.listener, listenersNotFound)
+		if e != nil {
+			return nil, e
 		}
 	case lbARN != "":
 		if rs.alb(lbARN) == nil {
@@ -220,30 +183,21 @@ func (s *Server) v2DescribeListeners(r *request) (any, *apiError) {
 	default:
 		return nil, badRequest("ValidationError", "You must specify either listener ARNs or a load balancer ARN")
 	}
-	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
-	if e != nil {
-		return nil, e
-	}
-	start = min(start, len(ls))
-	end := min(start+size, len(ls))
-	items := make([]node, 0, end-start)
-	for _, l := range ls[start:end] {
-		items = append(items, l.describe())
-	}
-	res := result{list("Listeners", items)}
-	if end < len(ls) {
-		res = append(res, tx("NextMarker", strconv.Itoa(end)))
-	}
-	return res, nil
+	return elbPage(r.form, ls, "Listeners", (*listener).describe)
+}
+
+func listenersNotFound(string) *apiError {
+	return badRequest("ListenerNotFound", "One or more listeners not found")
 }
 
 func (s *Server) v2Listener(r *request) (*listener, *apiError) {
 	if e := required(r.form, "ListenerArn"); e != nil {
 		return nil, e
 	}
-	l := s.region(r.region).listener(formGet(r.form, "ListenerArn"))
+	arn := formGet(r.form, "ListenerArn")
+	l := s.region(r.region).listener(arn)
 	if l == nil {
-		return nil, badRequest("ListenerNotFound", "One or more listeners not found")
+		return nil, listenersNotFound(arn)
 	}
 	return l, nil
 }
@@ -360,17 +314,7 @@ func (s *Server) v2DescribeCerts(r *request) (any, *apiError) {
 	for _, a := range l.sni {
 		items = append(items, mem(tx("CertificateArn", a), boolean("IsDefault", false)))
 	}
-	start, size, e := paging(r.form, "Marker", "PageSize", 400, 400)
-	if e != nil {
-		return nil, e
-	}
-	start = min(start, len(items))
-	end := min(start+size, len(items))
-	res := result{list("Certificates", items[start:end])}
-	if end < len(items) {
-		res = append(res, tx("NextMarker", strconv.Itoa(end)))
-	}
-	return res, nil
+	return elbPage(r.form, items, "Certificates", func(n node) node { return n })
 }
 
 func (tg *targetGroup) describe() node {
@@ -391,28 +335,17 @@ func (s *Server) v2DescribeTGs(r *request) (any, *apiError) {
 	names, _ := formList(r.form, "Names")
 	lbARN := formGet(r.form, "LoadBalancerArn")
 	var tgs []*targetGroup
+	notFound := func(string) *apiError {
+		return badRequest("TargetGroupNotFound", "One or more target groups not found")
+	}
+	var e *apiError
 	switch {
 	case len(arns) > 0:
-		for _, a := range arns {
-			tg := rs.targetGroup(a)
-			if tg == nil {
-				return nil, badRequest("TargetGroupNotFound", "One or more target groups not found")
-			}
-			tgs = append(tgs, tg)
-		}
+		tgs, e = lookupAll(arns, rs.targetGroup, notFound)
 	case len(names) > 0:
-		for _, n := range names {
-			var found *targetGroup
-			for _, tg := range rs.tgs {
-				if tg.name == n {
-					found = tg
-				}
-			}
-			if found == nil {
-				return nil, badRequest("TargetGroupNotFound", "One or more target groups not found")
-			}
-			tgs = append(tgs, found)
-		}
+		tgs, e = lookupAll(names, func(n string) *targetGroup {
+			return findLast(rs.tgs, func(tg *targetGroup) bool { return tg.name == n })
+		}, notFound)
 	case lbARN != "":
 		if rs.alb(lbARN) == nil {
 			return nil, badRequest("LoadBalancerNotFound", "One or more load balancers not found")
@@ -424,6 +357,9 @@ func (s *Server) v2DescribeTGs(r *request) (any, *apiError) {
 		}
 	default:
 		tgs = append(tgs, rs.tgs...)
+	}
+	if e != nil {
+		return nil, e
 	}
 	sort.SliceStable(tgs, func(i, j int) bool { return tgs[i].name < tgs[j].name })
 	items := make([]node, 0, len(tgs))

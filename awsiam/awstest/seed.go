@@ -93,12 +93,7 @@ func (s *Server) SetClassicListenerPolicies(region, lbName string, port int, pol
 }
 
 func (s *Server) findClassic(region, name string) *classicLB {
-	for _, lb := range s.region(region).classic {
-		if lb.name == name {
-			return lb
-		}
-	}
-	return nil
+	return s.region(region).classicByName(name)
 }
 
 // AddALB creates an application load balancer and returns its ARN.
