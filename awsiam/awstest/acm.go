@@ -22,12 +22,7 @@ type acmCert struct {
 }
 
 func (rs *regionState) acmCert(arn string) *acmCert {
-	for _, c := range rs.acm {
-		if c.arn == arn {
-			return c
-		}
-	}
-	return nil
+	return find(rs.acm, func(c *acmCert) bool { return c.arn == arn })
 }
 
 func init() {
@@ -51,6 +46,15 @@ func decodeJSON(r *request, v any) *apiError {
 		return badRequest("SerializationException", "request body is not valid JSON for %s: %v", r.action, err)
 	}
 	return nil
+}
+
+// acmRequested is the certificate named by the request body's CertificateArn.
+func (s *Server) acmRequested(r *request) (*acmCert, *apiError) {
+	var in struct{ CertificateArn string }
+	if e := decodeJSON(r, &in); e != nil {
+		return nil, e
+	}
+	return s.acmLookup(r, in.CertificateArn)
 }
 
 func (s *Server) acmLookup(r *request, arn string) (*acmCert, *apiError) {
@@ -138,11 +142,7 @@ func domainName(c *x509.Certificate) string {
 }
 
 func (s *Server) acmDescribe(r *request) (any, *apiError) {
-	var in struct{ CertificateArn string }
-	if e := decodeJSON(r, &in); e != nil {
-		return nil, e
-	}
-	c, e := s.acmLookup(r, in.CertificateArn)
+	c, e := s.acmRequested(r)
 	if e != nil {
 		return nil, e
 	}
@@ -235,11 +235,7 @@ func (s *Server) acmList(r *request) (any, *apiError) {
 }
 
 func (s *Server) acmDelete(r *request) (any, *apiError) {
-	var in struct{ CertificateArn string }
-	if e := decodeJSON(r, &in); e != nil {
-		return nil, e
-	}
-	c, e := s.acmLookup(r, in.CertificateArn)
+	c, e := s.acmRequested(r)
 	if e != nil {
 		return nil, e
 	}
@@ -257,11 +253,7 @@ func (s *Server) acmDelete(r *request) (any, *apiError) {
 }
 
 func (s *Server) acmGet(r *request) (any, *apiError) {
-	var in struct{ CertificateArn string }
-	if e := decodeJSON(r, &in); e != nil {
-		return nil, e
-	}
-	c, e := s.acmLookup(r, in.CertificateArn)
+	c, e := s.acmRequested(r)
 	if e != nil {
 		return nil, e
 	}
@@ -273,11 +265,7 @@ func (s *Server) acmGet(r *request) (any, *apiError) {
 }
 
 func (s *Server) acmListTags(r *request) (any, *apiError) {
-	var in struct{ CertificateArn string }
-	if e := decodeJSON(r, &in); e != nil {
-		return nil, e
-	}
-	c, e := s.acmLookup(r, in.CertificateArn)
+	c, e := s.acmRequested(r)
 	if e != nil {
 		return nil, e
 	}
