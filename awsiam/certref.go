@@ -12,7 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
 
 // arnParts splits "arn:partition:service:region:account:resource".
@@ -105,11 +107,7 @@ func (s *Service) getServerCertificate(ctx context.Context, name string) (*serve
 	}
 	sc := out.ServerCertificate
 	md := sc.ServerCertificateMetadata
-	info := &serverCertificate{CertificateInfo: CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName),
-		Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}}
-	if md.Expiration != nil {
-		info.NotAfter = *md.Expiration
-	}
+	info := &serverCertificate{CertificateInfo: iamInfo(md)}
 	if leaf, err := firstCertificate(aws.ToString(sc.CertificateBody)); err == nil {
 		info.leaf = leaf
 		info.Domain = subjectName(leaf)
@@ -119,6 +117,32 @@ func (s *Service) getServerCertificate(ctx context.Context, name string) (*serve
 	}
 	info.DaysLeft = daysLeft(s.now(), info.NotAfter)
 	return info, nil
+}
+
+// iamInfo is what IAM's metadata tells of a server certificate: name, path,
+// ARN and expiry.
+func iamInfo(md *iamtypes.ServerCertificateMetadata) CertificateInfo {
+	info := CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName), Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}
+	if md.Expiration != nil {
+		info.NotAfter = *md.Expiration
+	}
+	return info
+}
+
+// acmSummaryInfo is what an ACM certificate summary tells: ARN, domain, expiry
+// and when it was imported (or else requested).
+func acmSummaryInfo(c *acmtypes.CertificateSummary) CertificateInfo {
+	info := CertificateInfo{Source: "acm", ARN: aws.ToString(c.CertificateArn), Domain: aws.ToString(c.DomainName)}
+	if c.NotAfter != nil {
+		info.NotAfter = *c.NotAfter
+	}
+	switch {
+	case c.ImportedAt != nil:
+		info.Uploaded = *c.ImportedAt
+	case c.CreatedAt != nil:
+		info.Uploaded = *c.CreatedAt
+	}
+	return info
 }
 
 // firstCertificate parses the first PEM certificate of text.

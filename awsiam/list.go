@@ -142,10 +142,7 @@ func (s *Service) List(ctx context.Context, o ListOptions) ([]CertificateInfo, e
 				return nil, fmt.Errorf("listing IAM server certificates: %w", err)
 			}
 			for _, md := range page.ServerCertificateMetadataList {
-				info := CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName), Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}
-				if md.Expiration != nil {
-					info.NotAfter = *md.Expiration
-				}
+				info := iamInfo(&md)
 				info.DaysLeft = daysLeft(s.now(), info.NotAfter)
 				certs = append(certs, info)
 			}

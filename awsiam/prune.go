@@ -308,16 +308,8 @@ func (s *Service) acmOwned(ctx context.Context, o PruneOptions) ([]CertificateIn
 			if !derivedNameRE.MatchString(name) {
 				continue
 			}
-			info := CertificateInfo{Source: "acm", ARN: arn, Name: name, Domain: aws.ToString(c.DomainName)}
-			if c.NotAfter != nil {
-				info.NotAfter = *c.NotAfter
-			}
-			switch {
-			case c.ImportedAt != nil:
-				info.Uploaded = *c.ImportedAt
-			case c.CreatedAt != nil:
-				info.Uploaded = *c.CreatedAt
-			}
+			info := acmSummaryInfo(&c)
+			info.Name = name
 			out = append(out, info)
 		}
 	}

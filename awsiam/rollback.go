@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 )
@@ -177,17 +176,7 @@ func (s *Service) acmImported(ctx context.Context) ([]CertificateInfo, error) {
 			return nil, fmt.Errorf("region %s: listing ACM certificates: %w", s.region, err)
 		}
 		for _, c := range page.CertificateSummaryList {
-			info := CertificateInfo{Source: "acm", ARN: aws.ToString(c.CertificateArn), Domain: aws.ToString(c.DomainName)}
-			if c.NotAfter != nil {
-				info.NotAfter = *c.NotAfter
-			}
-			switch {
-			case c.ImportedAt != nil:
-				info.Uploaded = *c.ImportedAt
-			case c.CreatedAt != nil:
-				info.Uploaded = *c.CreatedAt
-			}
-			out = append(out, info)
+			out = append(out, acmSummaryInfo(&c))
 		}
 	}
 	return out, nil

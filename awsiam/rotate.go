@@ -985,10 +985,7 @@ func (s *Service) iamCertificates(ctx context.Context, pathPrefix string) ([]Cer
 			return nil, fmt.Errorf("listing IAM server certificates: %w", err)
 		}
 		for _, md := range page.ServerCertificateMetadataList {
-			info := CertificateInfo{Source: "iam", Name: aws.ToString(md.ServerCertificateName), Path: aws.ToString(md.Path), ARN: aws.ToString(md.Arn)}
-			if md.Expiration != nil {
-				info.NotAfter = *md.Expiration
-			}
+			info := iamInfo(&md)
 			if md.UploadDate != nil {
 				info.Uploaded = *md.UploadDate
 			}
