@@ -9,43 +9,33 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
+	"github.com/keybridge/keybridge/internal/testkit"
 	"github.com/keybridge/keybridge/keystore"
 )
 
 const region = "eu-west-1"
 
-var (
-	bin     string // the built certup
-	testEnv []string
-)
+var bin string // the built certup
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "certup-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "certup")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building certup:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+func TestMain(m *testing.M) { testkit.BuildMain(m, "certup", &bin) }
+
+// awsEnv is the whole environment certup runs with: only what the SDK needs,
+// dummy static credentials, a region, empty config files and no instance
+// metadata, so nothing real is ever reached. HOME and the empty file are in
+// the directory of the built program, which BuildMain removes.
+var awsEnv = sync.OnceValues(func() ([]string, error) {
+	dir := filepath.Dir(bin)
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return nil, err
 	}
-	// Only what the SDK needs: dummy static credentials, a region, empty config
-	// files and no instance metadata, so nothing real is ever reached.
-	testEnv = []string{
+	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
@@ -54,10 +44,17 @@ func TestMain(m *testing.M) {
 		"AWS_CONFIG_FILE=" + empty,
 		"AWS_SHARED_CREDENTIALS_FILE=" + empty,
 		"AWS_EC2_METADATA_DISABLED=true",
+	}, nil
+})
+
+// testEnv returns a copy of awsEnv, for a test to change.
+func testEnv(t *testing.T) []string {
+	t.Helper()
+	env, err := awsEnv()
+	if err != nil {
+		t.Fatal(err)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return append([]string(nil), env...)
 }
 
 type result struct {
@@ -72,12 +69,18 @@ func (r result) String() string {
 // certup runs the built program against srv (nil: no endpoint flag).
 func certup(t *testing.T, srv *awstest.Server, parts ...any) result {
 	t.Helper()
+	return certupWithEnv(t, testEnv(t), srv, parts...)
+}
+
+// certupWithEnv is certup with the environment env.
+func certupWithEnv(t *testing.T, env []string, srv *awstest.Server, parts ...any) result {
+	t.Helper()
 	args := args(parts...)
 	if srv != nil && len(args) > 0 {
 		args = append([]string{args[0], "--endpoint-url", srv.URL(), "--max-backoff", "20ms"}, args[1:]...)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = testEnv
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -92,7 +95,7 @@ func certup(t *testing.T, srv *awstest.Server, parts ...any) result {
 	return r
 }
 
-func fixture(name string) string { return filepath.Join("..", "..", "testdata", name) }
+func fixture(name string) string { return testkit.Testdata(name) }
 
 // keystoreArgs returns the KEYSTORE argument and its password flag.
 func keystoreArgs(name string) []string {
@@ -163,11 +166,7 @@ func seed(t *testing.T, srv *awstest.Server) lbs {
 func loadPair(t *testing.T, name string) *keystore.KeyPair {
 	t.Helper()
 	base := strings.TrimSuffix(name, filepath.Ext(name))
-	pass, err := os.ReadFile(fixture(base + ".storepass"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := keystore.LoadKeyPair(fixture(name), "", bytes.TrimSuffix(pass, []byte("\n")), nil)
+	kp, err := keystore.LoadKeyPair(fixture(name), "", testkit.Password(t, base+".storepass"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,10 +435,7 @@ func TestRefusedLocallyWithZeroAWSCalls(t *testing.T) {
 
 func certupEnv(t *testing.T, srv *awstest.Server, env []string, a []string) result {
 	t.Helper()
-	saved := testEnv
-	testEnv = append(append([]string(nil), testEnv...), env...)
-	defer func() { testEnv = saved }()
-	return certup(t, srv, a)
+	return certupWithEnv(t, append(testEnv(t), env...), srv, a)
 }
 
 func TestPropagationDelay(t *testing.T) {
@@ -584,15 +580,13 @@ func TestFlagsAfterKeystore(t *testing.T) {
 }
 
 func TestNoRegion(t *testing.T) {
-	saved := testEnv
-	defer func() { testEnv = saved }()
-	testEnv = nil
-	for _, kv := range saved {
+	var env []string
+	for _, kv := range testEnv(t) {
 		if !strings.HasPrefix(kv, "AWS_REGION=") {
-			testEnv = append(testEnv, kv)
+			env = append(env, kv)
 		}
 	}
-	r := certup(t, nil, "list", "--endpoint-url", "http://127.0.0.1:9")
+	r := certupWithEnv(t, env, nil, "list", "--endpoint-url", "http://127.0.0.1:9")
 	wantCode(t, r, 1)
 	if !strings.Contains(r.stderr, "region") || !strings.Contains(r.stderr, "certup: hint:") {
 		t.Errorf("stderr = %s", r.stderr)

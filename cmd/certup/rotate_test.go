@@ -312,7 +312,7 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 	srv.SetLatency("elb:SetLoadBalancerListenerSSLCertificate", 100*time.Millisecond)
 	a := args("rotate", "--endpoint-url", srv.URL(), "--max-backoff", "20ms", keystoreArgs("wso2carbon.jks"), "--parallel", "1", f.args)
 	cmd := exec.Command(bin, a...)
-	cmd.Env = testEnv
+	cmd.Env = testEnv(t)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	stderr, err := cmd.StderrPipe()
