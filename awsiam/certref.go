@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -143,6 +144,47 @@ func acmSummaryInfo(c *acmtypes.CertificateSummary) CertificateInfo {
 		info.Uploaded = *c.CreatedAt
 	}
 	return info
+}
+
+// acmSummaries yields the region's ACM certificates of every key type, one
+// ListCertificates page at a time; a listing error is yielded once, last.
+func (s *Service) acmSummaries(ctx context.Context) iter.Seq2[*acmtypes.CertificateSummary, error] {
+	return func(yield func(*acmtypes.CertificateSummary, error) bool) {
+		p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				yield(nil, fmt.Errorf("listing ACM certificates: %w", err))
+				return
+			}
+			for i := range page.CertificateSummaryList {
+				if !yield(&page.CertificateSummaryList[i], nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// iamServerCertificates yields the metadata of the IAM server certificates in
+// selects, one ListServerCertificates page at a time; a listing error is
+// yielded once, last.
+func (s *Service) iamServerCertificates(ctx context.Context, in *iam.ListServerCertificatesInput) iter.Seq2[*iamtypes.ServerCertificateMetadata, error] {
+	return func(yield func(*iamtypes.ServerCertificateMetadata, error) bool) {
+		p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				yield(nil, fmt.Errorf("listing IAM server certificates: %w", err))
+				return
+			}
+			for i := range page.ServerCertificateMetadataList {
+				if !yield(&page.ServerCertificateMetadataList[i], nil) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // firstCertificate parses the first PEM certificate of text.

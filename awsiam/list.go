@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/acm"
-	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -113,39 +111,31 @@ type ListOptions struct {
 func (s *Service) List(ctx context.Context, o ListOptions) ([]CertificateInfo, error) {
 	var certs []CertificateInfo
 	if o.ACM {
-		p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
+		for c, err := range s.acmSummaries(ctx) {
 			if err != nil {
-				return nil, fmt.Errorf("listing ACM certificates: %w", err)
+				return nil, err
 			}
-			for _, c := range page.CertificateSummaryList {
-				info := CertificateInfo{Source: "acm", ARN: aws.ToString(c.CertificateArn), Domain: aws.ToString(c.DomainName)}
-				if c.NotAfter != nil {
-					info.NotAfter = *c.NotAfter
-				} else if full, err := s.Certificate(ctx, info.ARN); err == nil {
-					info.NotAfter = full.NotAfter
-				}
-				info.DaysLeft = daysLeft(s.now(), info.NotAfter)
-				certs = append(certs, info)
+			info := CertificateInfo{Source: "acm", ARN: aws.ToString(c.CertificateArn), Domain: aws.ToString(c.DomainName)}
+			if c.NotAfter != nil {
+				info.NotAfter = *c.NotAfter
+			} else if full, err := s.Certificate(ctx, info.ARN); err == nil {
+				info.NotAfter = full.NotAfter
 			}
+			info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+			certs = append(certs, info)
 		}
 	} else {
 		in := &iam.ListServerCertificatesInput{}
 		if o.PathPrefix != "" {
 			in.PathPrefix = aws.String(o.PathPrefix)
 		}
-		p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
+		for md, err := range s.iamServerCertificates(ctx, in) {
 			if err != nil {
-				return nil, fmt.Errorf("listing IAM server certificates: %w", err)
+				return nil, err
 			}
-			for _, md := range page.ServerCertificateMetadataList {
-				info := iamInfo(&md)
-				info.DaysLeft = daysLeft(s.now(), info.NotAfter)
-				certs = append(certs, info)
-			}
+			info := iamInfo(md)
+			info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+			certs = append(certs, info)
 		}
 	}
 	uses, err := s.Inventory(ctx)

@@ -284,34 +284,30 @@ func (s *Service) deleteCertificate(ctx context.Context, e *PruneEntry, res *Pru
 // gave them (one ListTagsForCertificate per imported certificate).
 func (s *Service) acmOwned(ctx context.Context, o PruneOptions) ([]CertificateInfo, error) {
 	var out []CertificateInfo
-	p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for c, err := range s.acmSummaries(ctx) {
 		if err != nil {
-			return nil, fmt.Errorf("region %s: listing ACM certificates: %w", s.region, err)
+			return nil, fmt.Errorf("region %s: %w", s.region, err)
 		}
-		for _, c := range page.CertificateSummaryList {
-			if c.Type != "" && c.Type != acmtypes.CertificateTypeImported {
-				continue
-			}
-			arn := aws.ToString(c.CertificateArn)
-			tags, err := s.c.ACM.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
-			if err != nil {
-				return nil, fmt.Errorf("region %s: listing tags of %s: %w", s.region, arn, err)
-			}
-			name := ""
-			for _, t := range tags.Tags {
-				if aws.ToString(t.Key) == "Name" {
-					name = aws.ToString(t.Value)
-				}
-			}
-			if !derivedNameRE.MatchString(name) {
-				continue
-			}
-			info := acmSummaryInfo(&c)
-			info.Name = name
-			out = append(out, info)
+		if c.Type != "" && c.Type != acmtypes.CertificateTypeImported {
+			continue
 		}
+		arn := aws.ToString(c.CertificateArn)
+		tags, err := s.c.ACM.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
+		if err != nil {
+			return nil, fmt.Errorf("region %s: listing tags of %s: %w", s.region, arn, err)
+		}
+		name := ""
+		for _, t := range tags.Tags {
+			if aws.ToString(t.Key) == "Name" {
+				name = aws.ToString(t.Value)
+			}
+		}
+		if !derivedNameRE.MatchString(name) {
+			continue
+		}
+		info := acmSummaryInfo(c)
+		info.Name = name
+		out = append(out, info)
 	}
 	return out, nil
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/acm"
-	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 )
 
 // RollbackOptions control a rollback.
@@ -169,15 +166,11 @@ func previousCertificate(pool []CertificateInfo, current string, now time.Time) 
 // acmImported lists the region's imported ACM certificates.
 func (s *Service) acmImported(ctx context.Context) ([]CertificateInfo, error) {
 	var out []CertificateInfo
-	p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for c, err := range s.acmSummaries(ctx) {
 		if err != nil {
-			return nil, fmt.Errorf("region %s: listing ACM certificates: %w", s.region, err)
+			return nil, fmt.Errorf("region %s: %w", s.region, err)
 		}
-		for _, c := range page.CertificateSummaryList {
-			out = append(out, acmSummaryInfo(&c))
-		}
+		out = append(out, acmSummaryInfo(c))
 	}
 	return out, nil
 }

@@ -978,20 +978,16 @@ func (s *Service) iamCertificates(ctx context.Context, pathPrefix string) ([]Cer
 		in.PathPrefix = aws.String(pathPrefix)
 	}
 	var out []CertificateInfo
-	p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for md, err := range s.iamServerCertificates(ctx, in) {
 		if err != nil {
-			return nil, fmt.Errorf("listing IAM server certificates: %w", err)
+			return nil, err
 		}
-		for _, md := range page.ServerCertificateMetadataList {
-			info := iamInfo(&md)
-			if md.UploadDate != nil {
-				info.Uploaded = *md.UploadDate
-			}
-			info.DaysLeft = daysLeft(s.now(), info.NotAfter)
-			out = append(out, info)
+		info := iamInfo(md)
+		if md.UploadDate != nil {
+			info.Uploaded = *md.UploadDate
 		}
+		info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+		out = append(out, info)
 	}
 	return out, nil
 }

@@ -285,23 +285,19 @@ func hasTag(tags []Tag, key string) bool {
 // findACM returns the ARN of an imported ACM certificate holding kp's leaf, or "".
 func (s *Service) findACM(ctx context.Context, kp *keystore.KeyPair) (string, error) {
 	domain := subjectName(kp.Leaf)
-	p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for c, err := range s.acmSummaries(ctx) {
 		if err != nil {
-			return "", fmt.Errorf("listing ACM certificates: %w", err)
+			return "", err
 		}
-		for _, c := range page.CertificateSummaryList {
-			if aws.ToString(c.DomainName) != domain || (c.NotAfter != nil && !c.NotAfter.Equal(kp.Leaf.NotAfter)) {
-				continue
-			}
-			got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: c.CertificateArn})
-			if err != nil {
-				return "", fmt.Errorf("getting ACM certificate %s: %w", aws.ToString(c.CertificateArn), err)
-			}
-			if sameCertificate(aws.ToString(got.Certificate), kp.Leaf) {
-				return aws.ToString(c.CertificateArn), nil
-			}
+		if aws.ToString(c.DomainName) != domain || (c.NotAfter != nil && !c.NotAfter.Equal(kp.Leaf.NotAfter)) {
+			continue
+		}
+		got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: c.CertificateArn})
+		if err != nil {
+			return "", fmt.Errorf("getting ACM certificate %s: %w", aws.ToString(c.CertificateArn), err)
+		}
+		if sameCertificate(aws.ToString(got.Certificate), kp.Leaf) {
+			return aws.ToString(c.CertificateArn), nil
 		}
 	}
 	return "", nil
