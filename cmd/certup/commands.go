@@ -176,6 +176,14 @@ func uploadAction(c *cli.Context) error {
 	return nil
 }
 
+// noArgs is the usage error of a command that takes no arguments.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	}
+	return nil
+}
+
 func oneListener(c *cli.Context, required bool) (*awsiam.Listener, error) {
 	elbArg, lnArg := c.String("elb"), c.String("listener")
 	switch {
@@ -203,8 +211,8 @@ func oneListener(c *cli.Context, required bool) (*awsiam.Listener, error) {
 }
 
 func attachAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	l, err := oneListener(c, true)
 	if err != nil {
@@ -304,8 +312,8 @@ func deployAction(c *cli.Context) error {
 }
 
 func listAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	s, err := newSession(c, false)
 	if err != nil {
@@ -345,8 +353,8 @@ func listAction(c *cli.Context) error {
 }
 
 func checkAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	ref := c.String("cert")
 	l, err := oneListener(c, ref == "")

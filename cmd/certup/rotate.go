@@ -232,8 +232,8 @@ func rotateAction(c *cli.Context) error {
 }
 
 func rollbackAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	listeners, err := parseListeners(c, false)
 	if err != nil {
@@ -408,8 +408,8 @@ func printOutcome(w io.Writer, r *awsiam.Rotation, verb string) {
 }
 
 func pruneAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cmdutil.UsageError("unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
 	}
 	keep := c.Int("keep")
 	switch {
