@@ -99,23 +99,15 @@ func (s *Server) v2DescribeLBs(r *request) (any, *apiError) {
 	rs := s.region(r.region)
 	arns, _ := formList(r.form, "LoadBalancerArns")
 	names, _ := formList(r.form, "Names")
-	var lbs []*alb
-	notFound := func(key string) *apiError {
-		return badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", key)
-	}
-	var e *apiError
-	switch {
-	case len(arns) > 0:
-		lbs, e = lookupAll(arns, rs.alb, notFound)
-	case len(names) > 0:
-		lbs, e = lookupAll(names, func(n string) *alb {
-			return findLast(rs.albs, func(lb *alb) bool { return lb.name == n })
-		}, notFound)
-	default:
-		lbs = append(lbs, rs.albs...)
-	}
+	lbs, given, e := byARNsOrNames(arns, names, rs.albs, rs.alb, func(lb *alb) string { return lb.name },
+		func(key string) *apiError {
+			return badRequest("LoadBalancerNotFound", "Load balancers '[%s]' not found", key)
+		})
 	if e != nil {
 		return nil, e
+	}
+	if !given {
+		lbs = append(lbs, rs.albs...)
 	}
 	return elbPage(r.form, lbs, "LoadBalancers", func(lb *alb) node {
 		return mem(
@@ -334,18 +326,15 @@ func (s *Server) v2DescribeTGs(r *request) (any, *apiError) {
 	arns, _ := formList(r.form, "TargetGroupArns")
 	names, _ := formList(r.form, "Names")
 	lbARN := formGet(r.form, "LoadBalancerArn")
-	var tgs []*targetGroup
-	notFound := func(string) *apiError {
-		return badRequest("TargetGroupNotFound", "One or more target groups not found")
+	tgs, given, e := byARNsOrNames(arns, names, rs.tgs, rs.targetGroup, func(tg *targetGroup) string { return tg.name },
+		func(string) *apiError {
+			return badRequest("TargetGroupNotFound", "One or more target groups not found")
+		})
+	if e != nil {
+		return nil, e
 	}
-	var e *apiError
 	switch {
-	case len(arns) > 0:
-		tgs, e = lookupAll(arns, rs.targetGroup, notFound)
-	case len(names) > 0:
-		tgs, e = lookupAll(names, func(n string) *targetGroup {
-			return findLast(rs.tgs, func(tg *targetGroup) bool { return tg.name == n })
-		}, notFound)
+	case given:
 	case lbARN != "":
 		if rs.alb(lbARN) == nil {
 			return nil, badRequest("LoadBalancerNotFound", "One or more load balancers not found")
@@ -357,9 +346,6 @@ func (s *Server) v2DescribeTGs(r *request) (any, *apiError) {
 		}
 	default:
 		tgs = append(tgs, rs.tgs...)
-	}
-	if e != nil {
-		return nil, e
 	}
 	sort.SliceStable(tgs, func(i, j int) bool { return tgs[i].name < tgs[j].name })
 	items := make([]node, 0, len(tgs))

@@ -37,6 +37,23 @@ func lookupAll[T any](keys []string, lookup func(string) *T, notFound func(key s
 	return out, nil
 }
 
+// byARNsOrNames selects what an ELBv2 Describe* call names: by ARN (byARN)
+// when arns are given, else by name (the last of all with it) when names are;
+// given is false when neither is.
+func byARNsOrNames[T any](arns, names []string, all []*T, byARN func(string) *T, name func(*T) string, notFound func(key string) *apiError) (found []*T, given bool, e *apiError) {
+	switch {
+	case len(arns) > 0:
+		found, e = lookupAll(arns, byARN, notFound)
+	case len(names) > 0:
+		found, e = lookupAll(names, func(n string) *T {
+			return findLast(all, func(x *T) bool { return name(x) == n })
+		}, notFound)
+	default:
+		return nil, false, nil
+	}
+	return found, true, e
+}
+
 // elbPage is one page of an ELB or ELBv2 Describe* answer: Marker and PageSize
 // (at most 400) from the form, the page's items described under listName, and
 // NextMarker when more follow.
