@@ -236,14 +236,24 @@ func (s *Server) v2ModifyListener(r *request) (any, *apiError) {
 	return result{list("Listeners", []node{l.describe()})}, nil
 }
 
-func (s *Server) v2AddCerts(r *request) (any, *apiError) {
+// v2ListenerCerts is the request's listener and its Certificates list, which
+// must not be empty.
+func (s *Server) v2ListenerCerts(r *request) (*listener, []map[string]string, *apiError) {
 	l, e := s.v2Listener(r)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	certs := formStructs(r.form, "Certificates", "CertificateArn")
 	if len(certs) == 0 {
-		return nil, badRequest("ValidationError", "Certificates must not be empty")
+		return nil, nil, badRequest("ValidationError", "Certificates must not be empty")
+	}
+	return l, certs, nil
+}
+
+func (s *Server) v2AddCerts(r *request) (any, *apiError) {
+	l, certs, e := s.v2ListenerCerts(r)
+	if e != nil {
+		return nil, e
 	}
 	if !secure(l.protocol) {
 		return nil, badRequest("InvalidConfigurationRequest", "Certificates can only be added to HTTPS or TLS listeners")
@@ -268,13 +278,9 @@ func (s *Server) v2AddCerts(r *request) (any, *apiError) {
 }
 
 func (s *Server) v2RemoveCerts(r *request) (any, *apiError) {
-	l, e := s.v2Listener(r)
+	l, certs, e := s.v2ListenerCerts(r)
 	if e != nil {
 		return nil, e
-	}
-	certs := formStructs(r.form, "Certificates", "CertificateArn")
-	if len(certs) == 0 {
-		return nil, badRequest("ValidationError", "Certificates must not be empty")
 	}
 	for _, c := range certs {
 		a := c["CertificateArn"]
