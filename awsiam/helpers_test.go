@@ -63,20 +63,31 @@ func newEnv(t *testing.T, opts awstest.Options, svcOpts awsiam.Options) *env {
 	return e
 }
 
-func (e *env) service(o awsiam.Options) *awsiam.Service {
-	cfg := aws.Config{
+// testConfig is an SDK configuration for region pointed at srv with dummy
+// credentials and a standard retryer of maxAttempts, backing off at most maxBackoff.
+func testConfig(srv *awstest.Server, region string, maxAttempts int, maxBackoff time.Duration) aws.Config {
+	return aws.Config{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "dummy", ""),
-		BaseEndpoint: aws.String(e.srv.URL()),
+		BaseEndpoint: aws.String(srv.URL()),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 5
-				o.MaxBackoff = 20 * time.Millisecond
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = maxBackoff
 			})
 		},
 	}
+}
+
+// debugLogger logs everything to w.
+func debugLogger(w *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (e *env) service(o awsiam.Options) *awsiam.Service {
+	cfg := testConfig(e.srv, region, 5, 20*time.Millisecond)
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger = debugLogger(e.log)
 	}
 	if o.Poll.Initial == 0 {
 		o.Poll = awsiam.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 2}

@@ -7,17 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
@@ -111,19 +106,9 @@ func (f *fleet) seedIAM(t *testing.T, kp *keystore.KeyPair) string {
 }
 
 func (f *fleet) service(region string, dryRun bool) *awsiam.Service {
-	cfg := aws.Config{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "dummy", ""),
-		BaseEndpoint: aws.String(f.srv.URL()),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 4
-				o.MaxBackoff = 5 * time.Millisecond
-			})
-		},
-	}
+	cfg := testConfig(f.srv, region, 4, 5*time.Millisecond)
 	return awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Region: region, DryRun: dryRun,
-		Logger: slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: debugLogger(f.log),
 		Poll:   awsiam.Backoff{Initial: 5 * time.Millisecond, Max: 40 * time.Millisecond, Factor: 2}})
 }
 
