@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
@@ -47,53 +46,35 @@ func (u ListenerUse) Listener() Listener {
 // default and SNI certificates of ALB/NLB HTTPS/TLS listeners.
 func (s *Service) Inventory(ctx context.Context) ([]ListenerUse, error) {
 	var uses []ListenerUse
-	cp := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{})
-	for cp.HasMorePages() {
-		page, err := cp.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing classic load balancers: %w", err)
+	err := s.eachClassicListener(ctx, nil, func(lb *elbtypes.LoadBalancerDescription, ld *elbtypes.ListenerDescription) {
+		if ld.Listener == nil || aws.ToString(ld.Listener.SSLCertificateId) == "" {
+			return
 		}
-		for _, lb := range page.LoadBalancerDescriptions {
-			for _, ld := range lb.ListenerDescriptions {
-				if ld.Listener == nil || aws.ToString(ld.Listener.SSLCertificateId) == "" {
-					continue
-				}
-				uses = append(uses, ListenerUse{Type: "classic", LoadBalancer: aws.ToString(lb.LoadBalancerName),
-					Port: ld.Listener.LoadBalancerPort, CertificateARN: aws.ToString(ld.Listener.SSLCertificateId)})
-			}
-		}
+		uses = append(uses, ListenerUse{Type: "classic", LoadBalancer: aws.ToString(lb.LoadBalancerName),
+			Port: ld.Listener.LoadBalancerPort, CertificateARN: aws.ToString(ld.Listener.SSLCertificateId)})
+	})
+	if err != nil {
+		return nil, err
 	}
-	vp := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{})
-	for vp.HasMorePages() {
-		page, err := vp.NextPage(ctx)
+	err = s.eachV2Listener(ctx, nil, func(lb *elbv2types.LoadBalancer, ln *elbv2types.Listener) error {
+		if ln.Protocol != elbv2types.ProtocolEnumHttps && ln.Protocol != elbv2types.ProtocolEnumTls {
+			return nil
+		}
+		certs, err := s.listenerCertificates(ctx, Listener{ARN: aws.ToString(ln.ListenerArn)})
 		if err != nil {
-			return nil, fmt.Errorf("describing load balancers: %w", err)
+			return err
 		}
-		for _, lb := range page.LoadBalancers {
-			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
-			for lp.HasMorePages() {
-				lpage, err := lp.NextPage(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
-				}
-				for _, ln := range lpage.Listeners {
-					if ln.Protocol != elbv2types.ProtocolEnumHttps && ln.Protocol != elbv2types.ProtocolEnumTls {
-						continue
-					}
-					certs, err := s.listenerCertificates(ctx, Listener{ARN: aws.ToString(ln.ListenerArn)})
-					if err != nil {
-						return nil, err
-					}
-					for i, c := range certs {
-						if c == "" {
-							continue
-						}
-						uses = append(uses, ListenerUse{Type: string(lb.Type), LoadBalancer: aws.ToString(lb.LoadBalancerName),
-							Port: aws.ToInt32(ln.Port), ListenerARN: aws.ToString(ln.ListenerArn), CertificateARN: c, SNI: i > 0})
-					}
-				}
+		for i, c := range certs {
+			if c == "" {
+				continue
 			}
+			uses = append(uses, ListenerUse{Type: string(lb.Type), LoadBalancer: aws.ToString(lb.LoadBalancerName),
+				Port: aws.ToInt32(ln.Port), ListenerARN: aws.ToString(ln.ListenerArn), CertificateARN: c, SNI: i > 0})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return uses, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
@@ -24,27 +25,70 @@ type seenListener struct {
 // v2DescribeBatch is how many listener ARNs one DescribeListeners call takes.
 const v2DescribeBatch = 20
 
+// eachClassicListener describes every classic load balancer of the region,
+// pageSize per call (nil: the API's default), and calls fn for each of its
+// listeners.
+func (s *Service) eachClassicListener(ctx context.Context, pageSize *int32, fn func(lb *elbtypes.LoadBalancerDescription, ld *elbtypes.ListenerDescription)) error {
+	p := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{PageSize: pageSize})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("describing classic load balancers: %w", err)
+		}
+		for i := range page.LoadBalancerDescriptions {
+			lb := &page.LoadBalancerDescriptions[i]
+			for j := range lb.ListenerDescriptions {
+				fn(lb, &lb.ListenerDescriptions[j])
+			}
+		}
+	}
+	return nil
+}
+
+// eachV2Listener describes every ALB/NLB of the region and their listeners
+// (one call per load balancer), pageSize per call (nil: the API's default), and
+// calls fn for each listener; fn's error ends it and is returned as it is.
+func (s *Service) eachV2Listener(ctx context.Context, pageSize *int32, fn func(lb *elbv2types.LoadBalancer, ln *elbv2types.Listener) error) error {
+	p := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{PageSize: pageSize})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("describing load balancers: %w", err)
+		}
+		for i := range page.LoadBalancers {
+			lb := &page.LoadBalancers[i]
+			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn, PageSize: pageSize})
+			for lp.HasMorePages() {
+				lpage, err := lp.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
+				}
+				for j := range lpage.Listeners {
+					if err := fn(lb, &lpage.Listeners[j]); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // scanClassic describes every classic load balancer of the region, 400 per
 // call, and returns each listener with its certificate.
 func (s *Service) scanClassic(ctx context.Context) (map[Listener]seenListener, error) {
 	out := map[Listener]seenListener{}
-	p := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing classic load balancers: %w", err)
+	err := s.eachClassicListener(ctx, aws.Int32(400), func(lb *elbtypes.LoadBalancerDescription, ld *elbtypes.ListenerDescription) {
+		if ld.Listener == nil {
+			return
 		}
-		for _, lb := range page.LoadBalancerDescriptions {
-			for _, ld := range lb.ListenerDescriptions {
-				if ld.Listener == nil {
-					continue
-				}
-				l := Listener{ELB: aws.ToString(lb.LoadBalancerName), Port: ld.Listener.LoadBalancerPort}
-				proto := strings.ToUpper(aws.ToString(ld.Listener.Protocol))
-				out[l] = seenListener{Listener: l, Cert: aws.ToString(ld.Listener.SSLCertificateId),
-					Secure: proto == "HTTPS" || proto == "SSL", Protocol: proto}
-			}
-		}
+		l := Listener{ELB: aws.ToString(lb.LoadBalancerName), Port: ld.Listener.LoadBalancerPort}
+		proto := strings.ToUpper(aws.ToString(ld.Listener.Protocol))
+		out[l] = seenListener{Listener: l, Cert: aws.ToString(ld.Listener.SSLCertificateId),
+			Secure: proto == "HTTPS" || proto == "SSL", Protocol: proto}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -97,25 +141,13 @@ func (s *Service) describeV2(ctx context.Context, arns []string) (map[Listener]s
 // load balancer).
 func (s *Service) scanV2(ctx context.Context) (map[Listener]seenListener, error) {
 	out := map[Listener]seenListener{}
-	p := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{PageSize: aws.Int32(400)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing load balancers: %w", err)
-		}
-		for _, lb := range page.LoadBalancers {
-			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn, PageSize: aws.Int32(400)})
-			for lp.HasMorePages() {
-				lpage, err := lp.NextPage(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
-				}
-				for _, ln := range lpage.Listeners {
-					sl := seenV2(ln)
-					out[sl.Listener] = sl
-				}
-			}
-		}
+	err := s.eachV2Listener(ctx, aws.Int32(400), func(_ *elbv2types.LoadBalancer, ln *elbv2types.Listener) error {
+		sl := seenV2(*ln)
+		out[sl.Listener] = sl
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
