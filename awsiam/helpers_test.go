@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
@@ -16,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -126,23 +126,9 @@ func (c *ca) valid(t *testing.T, cn string) *keystore.KeyPair {
 	return c.pair(t, cn, nil, time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
 }
 
-func ecKey(t *testing.T, curve elliptic.Curve) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(curve, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func ecKey(t *testing.T, curve elliptic.Curve) crypto.Signer { return testkit.ECKey(t, curve) }
 
-func rsaKey(t *testing.T, bits int) crypto.Signer {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func rsaKey(t *testing.T, bits int) crypto.Signer { return testkit.RSAKey(t, bits) }
 
 func sign(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer, notBefore, notAfter time.Time) *x509.Certificate {
 	t.Helper()

@@ -3,16 +3,16 @@ package awstest_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -98,23 +98,9 @@ func (p *pki) leaf(t *testing.T, cn string, key crypto.Signer) material {
 	return material{cert: certPEM(leaf), key: keyPEM(t, key), chain: p.interPEM + p.rootPEM, leaf: leaf}
 }
 
-func ecKey(t *testing.T, c elliptic.Curve) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func ecKey(t *testing.T, curve elliptic.Curve) crypto.Signer { return testkit.ECKey(t, curve) }
 
-func rsaKey(t *testing.T, bits int) crypto.Signer {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func rsaKey(t *testing.T, bits int) crypto.Signer { return testkit.RSAKey(t, bits) }
 
 var serial int64
 

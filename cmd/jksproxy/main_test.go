@@ -128,16 +128,7 @@ func TestTLS(t *testing.T) {
 			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 			cfg.NextProtos = []string{"http/1.1"}
 			for i := 0; i < 2; i++ {
-				conn, err := tls.Dial("tcp", addr, cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// A request makes the client read the TLS 1.3 ticket.
-				io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-				io.ReadAll(conn)
-				resumed := conn.ConnectionState().DidResume
-				conn.Close()
-				if resumed != (i == 1) {
+				if resumed := resumedHandshake(t, addr, cfg); resumed != (i == 1) {
 					t.Errorf("connection %d: DidResume = %v", i, resumed)
 				}
 			}
@@ -659,15 +650,7 @@ func TestSharedTicketKeys(t *testing.T) {
 	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	cfg.NextProtos = []string{"http/1.1"}
 	for i, addr := range []string{p1.addr("https"), p2.addr("https")} {
-		conn, err := tls.Dial("tcp", addr, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		io.ReadAll(conn)
-		resumed := conn.ConnectionState().DidResume
-		conn.Close()
-		if resumed != (i == 1) {
+		if resumed := resumedHandshake(t, addr, cfg); resumed != (i == 1) {
 			t.Errorf("connection %d: DidResume = %v", i, resumed)
 		}
 	}
@@ -893,4 +876,18 @@ func expectedAll(t *testing.T) []expected {
 		t.Fatal(err)
 	}
 	return all
+}
+
+// resumedHandshake connects, sends one request (which makes a TLS 1.3 client read its
+// session ticket) and reports whether the handshake resumed a session.
+func resumedHandshake(t *testing.T, addr string, cfg *tls.Config) bool {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	io.ReadAll(conn)
+	return conn.ConnectionState().DidResume
 }
