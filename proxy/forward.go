@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -32,9 +34,34 @@ const (
 type bconn struct {
 	nc     net.Conn
 	rc     syscall.RawConn // nil when the connection has none
+	lr     limitedConn     // what br reads from: nc, with a byte budget
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+}
+
+// maxResponseHeaderBytes bounds what a backend may send before its response
+// header ends (1xx responses included), as http.Transport's
+// MaxResponseHeaderBytes does: a broken backend cannot make the proxy buffer
+// without end.
+const maxResponseHeaderBytes = 1 << 20
+
+// limitedConn reads from a connection while budget lasts.
+type limitedConn struct {
+	nc     net.Conn
+	budget int64
+}
+
+func (l *limitedConn) Read(p []byte) (int, error) {
+	if l.budget <= 0 {
+		return 0, fmt.Errorf("backend response header larger than %d bytes", maxResponseHeaderBytes)
+	}
+	if int64(len(p)) > l.budget {
+		p = p[:l.budget]
+	}
+	n, err := l.nc.Read(p)
+	l.budget -= int64(n)
+	return n, err
 }
 
 // connPool keeps a backend's idle connections, most recently used last.
@@ -56,15 +83,15 @@ func (p *connPool) dial(ctx context.Context) (*bconn, error) {
 	if err != nil {
 		return nil, &dialError{err}
 	}
-	c := &bconn{nc: nc}
+	c := &bconn{nc: nc, lr: limitedConn{nc: nc, budget: math.MaxInt64}}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
 	if v, ok := bufReaders.Get().(*bufio.Reader); ok {
-		v.Reset(nc)
+		v.Reset(&c.lr)
 		c.br = v
 	} else {
-		c.br = bufio.NewReaderSize(nc, backendReadBuf)
+		c.br = bufio.NewReaderSize(&c.lr, backendReadBuf)
 	}
 	if v, ok := bufWriters.Get().(*bufio.Writer); ok {
 		v.Reset(nc)
@@ -356,6 +383,8 @@ func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState
 		return nil, err
 	}
 	var resp *http.Response
+	c.lr.budget = maxResponseHeaderBytes
+	defer func() { c.lr.budget = math.MaxInt64 }()
 	for n := 0; ; n++ {
 		var err error
 		resp, err = http.ReadResponse(c.br, r)

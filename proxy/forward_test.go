@@ -366,3 +366,30 @@ func (t *trailerSetter) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+func TestForwardBoundsBackendResponseHeader(t *testing.T) {
+	header := func(size int) string {
+		line := "X-Pad: " + strings.Repeat("p", 57) + "\r\n" // 66 bytes
+		return "HTTP/1.1 200 OK\r\n" + strings.Repeat(line, size/len(line)) + "Content-Length: 2\r\n\r\nok"
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, tc := range []struct {
+		name string
+		size int
+		want int
+	}{
+		{"100 KiB header passes", 100 << 10, http.StatusOK},
+		{"2 MiB header is refused", 2 << 20, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := rawBackend(t, func(*http.Request, int) (string, bool) { return header(tc.size), true })
+			resp, body := doReq(t, c, http.MethodGet, leanServer(t, be)+"/h", nil)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusOK && body != "ok" {
+				t.Errorf("body %q", body)
+			}
+		})
+	}
+}
