@@ -24,11 +24,14 @@ demo: build
 # Every fuzz target (the keystore format readers, the AWS endpoint's request parser,
 # the proxy's parsers) runs for FUZZTIME; their seeds also run in `make test`.
 FUZZPKGS ?= ./keystore ./awsiam/awstest ./proxy
+# Go minimizes each new interesting input for up to a minute by default, reporting no
+# executions meanwhile; a few seconds keeps the run on fuzzing.
+FUZZMINTIME ?= 5s
 fuzz:
 	@for p in $(FUZZPKGS); do \
 		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
 			echo "== $$p $$t ($(FUZZTIME))"; \
-			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) || exit 1; \
 		done; \
 	done
 
