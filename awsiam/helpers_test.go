@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
-	"math/big"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,9 +97,6 @@ type ca struct {
 	key  crypto.Signer
 }
 
-// serial numbers certificates; tests that make certificates run in parallel.
-var serial atomic.Int64
-
 func newCA(t *testing.T) *ca {
 	t.Helper()
 	key := ecKey(t, elliptic.P256())
@@ -132,20 +126,8 @@ func rsaKey(t *testing.T, bits int) crypto.Signer { return testkit.RSAKey(t, bit
 
 func sign(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer, notBefore, notAfter time.Time) *x509.Certificate {
 	t.Helper()
-	tmpl.SerialNumber = big.NewInt(100 + serial.Add(1))
 	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testkit.SignCert(t, tmpl, parent, key, parentKey)
 }
 
 func ctx(t *testing.T) context.Context {

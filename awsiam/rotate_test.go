@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/testkit"
+
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
 	"github.com/keybridge/keybridge/keystore"
@@ -702,37 +704,21 @@ func TestRotateProbe(t *testing.T) {
 	var current atomic.Pointer[tls.Certificate]
 	old := serve(f.b)
 	current.Store(&old)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	addr := testkit.ServeTLS(t, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return current.Load(), nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_ = c.(*tls.Conn).Handshake()
-				c.Close()
-			}()
-		}
-	}()
 	sum := sha256.Sum256(f.c.Leaf.Raw)
 	want := hex.EncodeToString(sum[:])
 
 	t.Run("never switches", func(t *testing.T) {
-		res := f.svcs[0].Probe(ctx(t), ln.Addr().String(), want, 100*time.Millisecond)
+		res := f.svcs[0].Probe(ctx(t), addr, want, 100*time.Millisecond)
 		if res.Matched || res.Attempts < 2 || !strings.Contains(res.Error, "another certificate") {
 			t.Errorf("%+v", res)
 		}
 	})
 	t.Run("rotation switches the served certificate", func(t *testing.T) {
 		o := f.options()
-		o.Probes = []string{ln.Addr().String()}
+		o.Probes = []string{addr}
 		o.ProbeWait = 5 * time.Second
 		var once sync.Once
 		o.Progress = func(e awsiam.Event) {

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"testing"
 	"time"
 
@@ -102,26 +100,10 @@ func ecKey(t *testing.T, curve elliptic.Curve) crypto.Signer { return testkit.EC
 
 func rsaKey(t *testing.T, bits int) crypto.Signer { return testkit.RSAKey(t, bits) }
 
-var serial int64
-
 func sign(t *testing.T, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer, notAfter time.Time) *x509.Certificate {
 	t.Helper()
-	serial++
-	tmpl.SerialNumber = big.NewInt(serial)
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = notAfter
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), notAfter
+	return testkit.SignCert(t, tmpl, parent, key, parentKey)
 }
 
 func certPEM(c *x509.Certificate) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
+	"github.com/keybridge/keybridge/internal/testkit"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -249,27 +250,14 @@ func TestRotateProbeEndToEnd(t *testing.T) {
 	f := seedFleet(t, srv)
 	kp := loadPair(t, "wso2carbon.jks")
 	cert := kp.TLSCertificate()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _ = c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
-	r := certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), f.args, "--probe", ln.Addr().String(), "--probe-wait", "5s"))
+	addr := testkit.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+	r := certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), f.args, "--probe", addr, "--probe-wait", "5s"))
 	wantCode(t, r, 10)
-	if !strings.Contains(r.stdout, "probe "+ln.Addr().String()+": serves the new certificate") {
+	if !strings.Contains(r.stdout, "probe "+addr+": serves the new certificate") {
 		t.Errorf("%s", r)
 	}
 	// A probe that never sees it: partial failure.
-	r = certup(t, srv, args("rotate", keystoreArgs("chain.jks"), f.args, "--probe", ln.Addr().String(), "--probe-wait", "300ms"))
+	r = certup(t, srv, args("rotate", keystoreArgs("chain.jks"), f.args, "--probe", addr, "--probe-wait", "300ms"))
 	wantCode(t, r, 11)
 	if !strings.Contains(r.stdout, "FAILED") {
 		t.Errorf("%s", r)

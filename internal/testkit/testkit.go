@@ -10,11 +10,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keybridge/keybridge/keystore"
@@ -150,4 +154,53 @@ func RSAKey(t testing.TB, bits int) crypto.Signer {
 		t.Fatal(err)
 	}
 	return k
+}
+
+var serial atomic.Int64
+
+// SignCert creates the certificate tmpl describes, with its own key's public half,
+// signed by parentKey as parent (tmpl itself when parent is nil: self-signed). A
+// template without a serial number gets the next one of this test binary.
+func SignCert(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) *x509.Certificate {
+	t.Helper()
+	if tmpl.SerialNumber == nil {
+		tmpl.SerialNumber = big.NewInt(100 + serial.Add(1))
+	}
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ServeTLS listens on 127.0.0.1 with cfg, completes the handshake of every connection
+// and closes it, until the test ends; it returns the address. It stands in for a load
+// balancer whose served certificate a probe checks.
+func ServeTLS(t testing.TB, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_ = c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
