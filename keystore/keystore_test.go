@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/testkit"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -292,19 +293,11 @@ func newTestPair(t *testing.T) *keystore.KeyPair {
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
+	ca := testkit.SignCert(t, caTmpl, nil, caKey, caKey)
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "leaf.test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{"leaf.test"}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
+	leaf := testkit.SignCert(t, leafTmpl, ca, key, caKey)
 	kp, err := keystore.AssembleKeyPair("MyAlias", key, []*x509.Certificate{ca, leaf})
 	if err != nil {
 		t.Fatal(err)
