@@ -39,6 +39,22 @@ type reqState struct {
 	used     *backend // backend that answered
 	attempts int
 	watch    *connWatch // forwarder only
+	code     int        // status the forwarder answered with (499: client gone)
+
+	// The forwarder's scratch space for the response head.
+	resp       respHead
+	respFields [32]hfield
+	// watchClient, set by the HTTP/1 loop, starts watching the client
+	// connection for a close while a backend is slow to answer.
+	watchClient func()
+	context     context.Context // nil: none (the HTTP/1 loop)
+}
+
+func (st *reqState) ctx() context.Context {
+	if st.context != nil {
+		return st.context
+	}
+	return context.Background()
 }
 
 type stateKey struct{}
@@ -125,7 +141,11 @@ func (cl *cluster) pickFrom(exclude []*backend, healthyOnly bool) *backend {
 // routeCookies scans the request's cookies for the application's session
 // cookie and the proxy's route cookie.
 func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend) {
-	for _, line := range h["Cookie"] {
+	return cl.routeCookieLines(h["Cookie"])
+}
+
+func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backend) {
+	for _, line := range lines {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
@@ -151,7 +171,17 @@ func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend) {
 
 // stripRouteCookie removes KBSRV from the Cookie header sent to a backend.
 func stripRouteCookie(h http.Header) {
-	lines := h["Cookie"]
+	lines := stripRouteCookieLines(h["Cookie"])
+	if len(lines) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = lines
+}
+
+// stripRouteCookieLines returns the Cookie lines without KBSRV: the same
+// lines when it is not there.
+func stripRouteCookieLines(lines []string) []string {
 	found := false
 	for _, l := range lines {
 		if strings.Contains(l, StickyRouteCookie+"=") {
@@ -160,7 +190,7 @@ func stripRouteCookie(h http.Header) {
 		}
 	}
 	if !found {
-		return
+		return lines
 	}
 	var keep []string
 	for _, line := range lines {
@@ -175,10 +205,9 @@ func stripRouteCookie(h http.Header) {
 		}
 	}
 	if len(keep) == 0 {
-		h.Del("Cookie")
-		return
+		return nil
 	}
-	h["Cookie"] = []string{strings.Join(keep, "; ")}
+	return []string{strings.Join(keep, "; ")}
 }
 
 // modifyResponse binds the session to the backend that answered: when the
@@ -196,11 +225,19 @@ func (cl *cluster) modifyResponse(resp *http.Response) error {
 
 // stick adds or deletes the route cookie in a backend's response header.
 func (cl *cluster) stick(st *reqState, h http.Header) {
+	if v := cl.stickCookie(st, h["Set-Cookie"]); v != "" {
+		h.Add("Set-Cookie", v)
+	}
+}
+
+// stickCookie returns the Set-Cookie value for the route cookie that goes
+// with a response whose Set-Cookie values are setCookies ("": none).
+func (cl *cluster) stickCookie(st *reqState, setCookies []string) string {
 	if st == nil || st.used == nil {
-		return
+		return ""
 	}
 	var app *http.Cookie
-	for _, line := range h["Set-Cookie"] {
+	for _, line := range setCookies {
 		if !strings.HasPrefix(line, cl.appPrefix) {
 			continue
 		}
@@ -213,13 +250,13 @@ func (cl *cluster) stick(st *reqState, h http.Header) {
 		deleted := app.Value == "" || app.MaxAge < 0 ||
 			(!app.Expires.IsZero() && app.Expires.Before(time.Now()))
 		if deleted {
-			h.Add("Set-Cookie", StickyRouteCookie+"=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
-			return
+			return StickyRouteCookie + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
 		}
-		h.Add("Set-Cookie", routeCookie(st.used.id, app, st.secure || app.Secure))
+		return routeCookie(st.used.id, app, st.secure || app.Secure)
 	case st.hasApp && st.pinned != st.used:
-		h.Add("Set-Cookie", routeCookie(st.used.id, nil, st.secure))
+		return routeCookie(st.used.id, nil, st.secure)
 	}
+	return ""
 }
 
 func routeCookie(id string, app *http.Cookie, secure bool) string {

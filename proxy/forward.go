@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type bconn struct {
 	lr     limitedConn     // what br reads from: nc, with a byte budget
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	body   io.LimitedReader // a response body of known length
 	idleAt time.Time
 }
 
@@ -228,16 +230,45 @@ type staleError struct{ err error }
 func (e *staleError) Error() string { return e.err.Error() }
 func (e *staleError) Unwrap() error { return e.err }
 
-// forward proxies one request through the forwarder, with the same
-// backend choice, retries and passive ejection as cluster.RoundTrip.
-func (s *Server) forward(w *respWriter, r *http.Request, st *reqState) {
+// fwdReq is a request as the forwarder sends it. The HTTP/1 loop fills it
+// from the bytes it parsed, the net/http handler (HTTP/2, connections
+// handed over) from an *http.Request.
+type fwdReq struct {
+	method string
+	uri    string // request target, origin-form
+	host   string // the client's Host
+	// head holds the header fields to send, "Name: value\r\n" each, the
+	// forwarding fields included; Host and the framing are added per attempt.
+	head   []byte
+	body   *countingBody // nil: no body
+	length int64         // body length; -1: unknown, sent chunked
+	// trailer holds a chunked body's trailers once the body is read
+	// (net/http requests only).
+	trailer http.Header
+}
+
+// sink is where the forwarder sends a response: the HTTP/1 loop's own
+// connection, or a net/http ResponseWriter.
+type sink interface {
+	// inform passes on an informational response (103 Early Hints).
+	inform(h *respHead) error
+	// header sends the status line and header fields, with setCookie ("":
+	// none) as one more Set-Cookie field.
+	header(h *respHead, setCookie string) error
+	write(p []byte) error
+	flush() error
+	// trailers sends the fields that followed a chunked body.
+	trailers(fields []hfield) error
+	// fail answers with an error status when nothing was sent yet.
+	fail(code int)
+}
+
+// forward proxies one request: backend choice, retries and passive
+// ejection as in cluster.RoundTrip. An error means the response broke off
+// after it had begun (the client or the backend failed mid-body): the
+// client connection must be closed.
+func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
 	cl := st.cl
-	var body *countingBody
-	if r.Body != nil && r.Body != http.NoBody {
-		body = &countingBody{rc: r.Body}
-	}
-	stop := context.AfterFunc(r.Context(), st.watch.fire)
-	defer stop()
 	b := cl.first(st)
 	var triedBuf [4]*backend
 	tried := triedBuf[:0]
@@ -246,39 +277,53 @@ func (s *Server) forward(w *respWriter, r *http.Request, st *reqState) {
 		st.attempts++
 		b.active.Add(1)
 		b.requests.Add(1)
-		resp, c, err := s.roundTrip(w, r, st, b, body)
+		rh, c, err := s.roundTrip(k, fr, st, b)
 		if err == nil {
 			st.used = b
-			s.relay(w, r, st, b, resp, c)
-			return
+			return s.relay(k, fr, st, b, rh, c)
 		}
 		b.active.Add(-1)
-		if r.Context().Err() != nil {
-			s.proxyErrorState(w, r, st, err)
-			return
+		if st.watch.gone() {
+			s.failed(k, st, fr.method, fr.uri, true, err)
+			return nil
 		}
 		var de *dialError
 		dial := errors.As(err, &de)
 		b.failures.Add(1)
 		b.markFailure(err, dial)
 		tried = append(tried, b)
-		untouched := body == nil || !body.touched
+		untouched := fr.body == nil || !fr.body.touched
 		switch {
 		case dial && untouched:
-		case !retriedOther && !isTimeout(err) && body == nil && idempotent(r.Method):
+		case !retriedOther && !isTimeout(err) && fr.body == nil && idempotent(fr.method):
 			retriedOther = true
 		default:
-			s.proxyErrorState(w, r, st, err)
-			return
+			s.failed(k, st, fr.method, fr.uri, false, err)
+			return nil
 		}
 		next := cl.pick(tried)
 		if next == nil {
-			s.proxyErrorState(w, r, st, err)
-			return
+			s.failed(k, st, fr.method, fr.uri, false, err)
+			return nil
 		}
 		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
+}
+
+// failed answers a request no backend could serve: 502, or 504 after a
+// timeout; nothing when the client has gone (logged as 499).
+func (s *Server) failed(k sink, st *reqState, method, uri string, gone bool, err error) {
+	if gone {
+		st.code = 499
+		return
+	}
+	code := http.StatusBadGateway
+	if isTimeout(err) {
+		code = http.StatusGatewayTimeout
+	}
+	s.log.Warn("proxy error", "cluster", st.cl.cfg.Name, "method", method, "uri", uri, "status", code, "err", err)
+	k.fail(code)
 }
 
 // roundTrip sends the request on a pooled or new connection to b and reads
@@ -286,8 +331,7 @@ func (s *Server) forward(w *respWriter, r *http.Request, st *reqState) {
 // idle is replaced by a new one, as http.Transport does, when the request
 // can be sent again: nothing of its body was read, or it has no body and is
 // idempotent.
-func (s *Server) roundTrip(w *respWriter, r *http.Request, st *reqState, b *backend, body *countingBody) (*http.Response, *bconn, error) {
-	ctx := r.Context()
+func (s *Server) roundTrip(k sink, fr *fwdReq, st *reqState, b *backend) (*respHead, *bconn, error) {
 	fresh := false
 	for {
 		var c *bconn
@@ -297,18 +341,18 @@ func (s *Server) roundTrip(w *respWriter, r *http.Request, st *reqState, b *back
 		reused := c != nil
 		if c == nil {
 			var err error
-			if c, err = b.pool.dial(ctx); err != nil {
+			if c, err = b.pool.dial(st.ctx()); err != nil {
 				return nil, nil, err
 			}
 		}
-		resp, err := s.exchange(w, c, r, st, b, body, reused)
+		rh, err := s.exchange(k, c, fr, st, b, reused)
 		if err == nil {
-			return resp, c, nil
+			return rh, c, nil
 		}
 		c.close()
 		var se *staleError
-		if errors.As(err, &se) && ctx.Err() == nil &&
-			(body == nil && idempotent(r.Method) || body != nil && !body.touched) {
+		if errors.As(err, &se) && !st.watch.gone() &&
+			(fr.body == nil && idempotent(fr.method) || fr.body != nil && !fr.body.touched) {
 			fresh = true
 			continue
 		}
@@ -319,7 +363,7 @@ func (s *Server) roundTrip(w *respWriter, r *http.Request, st *reqState, b *back
 var aLongTimeAgo = time.Unix(1, 0)
 
 // connWatch cuts the backend connection a request is using when its client
-// goes away (one context.AfterFunc per request).
+// goes away.
 type connWatch struct {
 	mu    sync.Mutex
 	c     *bconn
@@ -347,9 +391,15 @@ func (w *connWatch) fire() {
 	}
 }
 
-// exchange writes the request to c and reads the response head.
-func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState, b *backend, body *countingBody, reused bool) (_ *http.Response, err error) {
-	ctx := r.Context()
+func (w *connWatch) gone() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
+}
+
+// exchange writes the request to c and reads the response head; 1xx
+// responses other than 100 Continue go to the client on the way.
+func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend, reused bool) (_ *respHead, err error) {
 	st.watch.set(c)
 	defer func() {
 		if err != nil {
@@ -357,12 +407,12 @@ func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState
 		}
 	}()
 
-	writeErr := s.writeRequest(c.bw, r, st, b, body)
+	writeErr := writeRequest(c.bw, fr, st, b)
 	var ce *clientBodyError
 	if errors.As(writeErr, &ce) {
 		return nil, writeErr
 	}
-	if writeErr != nil && (body == nil || !body.touched) {
+	if writeErr != nil && (fr.body == nil || !fr.body.touched) {
 		if reused {
 			return nil, &staleError{writeErr}
 		}
@@ -370,10 +420,7 @@ func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState
 	}
 	// After a failed body write the backend may still have answered early
 	// (413, 401): read what it sent.
-	if t := st.cl.cfg.ResponseHeaderTimeout; t > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t))
-	}
-	if _, err := c.br.Peek(1); err != nil {
+	if err := st.awaitResponse(c, st.cl.cfg.ResponseHeaderTimeout); err != nil {
 		if writeErr != nil {
 			return nil, writeErr
 		}
@@ -382,44 +429,135 @@ func (s *Server) exchange(w *respWriter, c *bconn, r *http.Request, st *reqState
 		}
 		return nil, err
 	}
-	var resp *http.Response
 	c.lr.budget = maxResponseHeaderBytes
 	defer func() { c.lr.budget = math.MaxInt64 }()
+	rh := &st.resp
 	for n := 0; ; n++ {
-		var err error
-		resp, err = http.ReadResponse(c.br, r)
+		head, err := readHead(c.br)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 {
+		if *rh, err = parseResponseHead(head, st.respFields[:0]); err != nil {
+			return nil, err
+		}
+		if rh.code >= 200 {
 			break
 		}
-		if resp.StatusCode == http.StatusSwitchingProtocols || n >= max1xx {
-			return nil, errors.New("backend sent an unexpected 1xx response: " + resp.Status)
+		if rh.code == http.StatusSwitchingProtocols || n >= max1xx {
+			return nil, fmt.Errorf("backend sent an unexpected 1xx response: %d", rh.code)
 		}
 		// 100 Continue is for the proxy (no Expect reaches this path);
 		// others (103 Early Hints) pass to the client, as ReverseProxy does.
-		if resp.StatusCode != http.StatusContinue {
-			h := w.Header()
-			for k, vv := range resp.Header {
-				if !hopHeaders[k] {
-					h[k] = vv
-				}
+		if rh.code != http.StatusContinue {
+			if err := k.inform(rh); err != nil {
+				return nil, &clientBodyError{err}
 			}
-			w.WriteHeader(resp.StatusCode)
-			clear(h)
 		}
 	}
 	if writeErr != nil {
-		resp.Close = true
+		rh.close = true
 	}
-	if st.cl.cfg.ResponseHeaderTimeout > 0 {
+	if st.watch.gone() {
+		return nil, context.Canceled
+	}
+	return rh, nil
+}
+
+// awaitResponse waits until the backend's answer begins, within timeout
+// (0: none). The HTTP/1 loop learns that its client went away only when it
+// looks: if the answer takes longer than clientCheckAfter, it starts
+// watching the client connection (net/http watches every request).
+func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	first := deadline
+	if st.watchClient != nil && (timeout <= 0 || timeout > clientCheckAfter) {
+		first = time.Now().Add(clientCheckAfter)
+	}
+	if !first.IsZero() {
+		_ = c.nc.SetReadDeadline(first)
+	}
+	_, err := c.br.Peek(1)
+	if err != nil && first != deadline && isTimeout(err) && !st.watch.gone() {
+		st.watchClient()
+		_ = c.nc.SetReadDeadline(deadline)
+		_, err = c.br.Peek(1)
+	}
+	if !first.IsZero() {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	return err
+}
+
+// clientCheckAfter is how long the HTTP/1 loop lets a backend think before
+// it watches for the client going away.
+const clientCheckAfter = time.Second
+
+// readHead reads a message head up to and including the empty line that
+// ends it. The common case is one allocation: the head is in br's buffer.
+func readHead(br *bufio.Reader) (string, error) {
+	from := 0
+	for {
+		n := br.Buffered()
+		b, _ := br.Peek(n)
+		if i := bytes.Index(b[from:], crlfcrlf); i >= 0 {
+			s := string(b[:from+i+4])
+			_, _ = br.Discard(len(s))
+			return s, nil
+		}
+		from = max(0, n-3)
+		if n == br.Size() {
+			break
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			if err == io.EOF && n > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
 	}
-	return resp, nil
+	// Larger than the buffer: gather it line by line (the connection's
+	// byte budget bounds it).
+	var acc []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		acc = append(acc, line...)
+		if bytes.HasSuffix(acc, crlfcrlf) {
+			return string(acc), nil
+		}
+	}
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// skipOut reports whether a request field is one the forwarder replaces
+// with its own.
+func skipOut(name string) bool {
+	switch len(name) {
+	case 3:
+		return strings.EqualFold(name, "Via")
+	case 4:
+		return strings.EqualFold(name, "Host")
+	case 9:
+		return strings.EqualFold(name, "Forwarded")
+	case 14:
+		return strings.EqualFold(name, "Content-Length")
+	case 15:
+		return strings.EqualFold(name, "X-Forwarded-For")
+	case 16:
+		return strings.EqualFold(name, "X-Forwarded-Host") || strings.EqualFold(name, "X-Forwarded-Port")
+	case 17:
+		return strings.EqualFold(name, "X-Forwarded-Proto")
+	}
+	return false
 }
 
 // hopHeaders are removed in both directions (RFC 9110 7.6.1), as
@@ -453,83 +591,154 @@ func connectionTokens(h http.Header) map[string]bool {
 	return m
 }
 
-// skipOut are request headers the forwarder replaces with its own.
-var skipOut = map[string]bool{
-	"Host":              true,
-	"Content-Length":    true,
-	"X-Forwarded-For":   true,
-	"X-Forwarded-Host":  true,
-	"X-Forwarded-Proto": true,
-	"X-Forwarded-Port":  true,
-	"Forwarded":         true,
-	"Via":               true,
-}
-
-// writeRequest writes the request line, filtered headers, forwarding
-// headers and body to bw, and flushes it.
-func (s *Server) writeRequest(bw *bufio.Writer, r *http.Request, st *reqState, b *backend, body *countingBody) error {
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(r.URL.RequestURI())
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	if *st.cl.cfg.PreserveHost {
-		bw.WriteString(r.Host)
-	} else {
-		bw.WriteString(b.url.Host)
-	}
-	bw.WriteString("\r\n")
-
+// appendHTTPHead renders the fields of a net/http request for the backend:
+// hop-by-hop and forwarding fields dropped, the route cookie removed, the
+// forwarding fields added.
+func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byte {
 	conn := connectionTokens(r.Header)
 	var cookies []string
 	if st.cl.sticky {
-		if lines := r.Header["Cookie"]; len(lines) > 0 {
-			h := http.Header{"Cookie": lines}
-			stripRouteCookie(h)
-			cookies = h["Cookie"]
-		}
+		cookies = stripRouteCookieLines(r.Header["Cookie"])
 	}
 	for k, vv := range r.Header {
-		if hopHeaders[k] || skipOut[k] || conn[k] {
+		if hopHeaders[k] || skipOut(k) || conn[k] {
 			continue
 		}
 		if k == "Cookie" && st.cl.sticky {
 			vv = cookies
 		}
 		for _, v := range vv {
-			writeHeaderLine(bw, k, v)
+			dst = appendField(dst, k, v)
 		}
 	}
 	if te := r.Header["Te"]; len(te) > 0 && !conn["Te"] && containsToken(te, "trailers") {
-		bw.WriteString("Te: trailers\r\n")
+		dst = append(dst, "Te: trailers\r\n"...)
 	}
-	f := s.forwarding(r, st)
-	writeHeaderLine(bw, "Via", f.via)
-	if f.xff != "" {
-		writeHeaderLine(bw, "X-Forwarded-For", f.xff)
-	}
-	writeHeaderLine(bw, "X-Forwarded-Proto", f.proto)
-	writeHeaderLine(bw, "X-Forwarded-Host", f.host)
-	if f.port != "" {
-		writeHeaderLine(bw, "X-Forwarded-Port", f.port)
-	}
-	writeHeaderLine(bw, "Forwarded", f.fwd)
+	in := httpFwdIn(r)
+	return appendForwarding(dst, s.forwarding(&in, st))
+}
 
+// appendH1Head is appendHTTPHead for a request parsed by the HTTP/1 loop.
+func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) []byte {
+	var cookies []string
+	if st.cl.sticky && h.cookie {
+		cookies = stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
+	}
+	te := false
+	for i, f := range h.fields {
+		if hopField(f.name) || skipOut(f.name) || h.conn && listedIn(h.fields, f.name) {
+			if len(f.name) == 2 && !te && !(h.conn && listedIn(h.fields, "TE")) {
+				te = containsToken([]string{f.value}, "trailers")
+			}
+			continue
+		}
+		if cookies != nil && len(f.name) == 6 && strings.EqualFold(f.name, "Cookie") {
+			if !firstField(h.fields, i, "Cookie") {
+				continue
+			}
+			for _, v := range cookies {
+				dst = appendField(dst, "Cookie", v)
+			}
+			continue
+		}
+		dst = appendField(dst, f.name, f.value)
+	}
+	if te {
+		dst = append(dst, "Te: trailers\r\n"...)
+	}
+	if h.fwd {
+		in.xff = fieldValues(h.fields, "X-Forwarded-For")
+		in.fwd = fieldValues(h.fields, "Forwarded")
+		in.via = fieldValues(h.fields, "Via")
+		in.xfProto = fieldValue(h.fields, "X-Forwarded-Proto")
+		in.xfHost = fieldValue(h.fields, "X-Forwarded-Host")
+		in.xfPort = fieldValue(h.fields, "X-Forwarded-Port")
+	}
+	return appendForwarding(dst, s.forwarding(in, st))
+}
+
+// fieldValues returns the values of the fields named name, in order.
+func fieldValues(fields []hfield, name string) []string {
+	var vv []string
+	for _, f := range fields {
+		if strings.EqualFold(f.name, name) {
+			vv = append(vv, f.value)
+		}
+	}
+	return vv
+}
+
+// fieldValue returns the first value of the field named name.
+func fieldValue(fields []hfield, name string) string {
+	for _, f := range fields {
+		if strings.EqualFold(f.name, name) {
+			return f.value
+		}
+	}
+	return ""
+}
+
+// firstField reports whether fields[i] is the first field named name.
+func firstField(fields []hfield, i int, name string) bool {
+	for _, f := range fields[:i] {
+		if strings.EqualFold(f.name, name) {
+			return false
+		}
+	}
+	return true
+}
+
+func appendForwarding(dst []byte, f fwdValues) []byte {
+	dst = appendField(dst, "Via", f.via)
+	if f.xff != "" {
+		dst = appendField(dst, "X-Forwarded-For", f.xff)
+	}
+	dst = appendField(dst, "X-Forwarded-Proto", f.proto)
+	dst = appendField(dst, "X-Forwarded-Host", f.host)
+	if f.port != "" {
+		dst = appendField(dst, "X-Forwarded-Port", f.port)
+	}
+	return appendField(dst, "Forwarded", f.fwd)
+}
+
+func appendField(dst []byte, k, v string) []byte {
+	dst = append(dst, k...)
+	dst = append(dst, ": "...)
+	dst = append(dst, v...)
+	return append(dst, "\r\n"...)
+}
+
+// writeRequest writes the request line, Host, the rendered fields, the
+// framing and the body to bw, and flushes it.
+func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error {
+	bw.WriteString(fr.method)
+	bw.WriteByte(' ')
+	bw.WriteString(fr.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if *st.cl.cfg.PreserveHost {
+		bw.WriteString(fr.host)
+	} else {
+		bw.WriteString(b.url.Host)
+	}
+	bw.WriteString("\r\n")
+	bw.Write(fr.head)
+	body := fr.body
 	switch {
 	case body == nil:
-		switch r.Method {
+		switch fr.method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
 			bw.WriteString("Content-Length: 0\r\n")
 		}
 		bw.WriteString("\r\n")
-	case r.ContentLength >= 0:
+	case fr.length >= 0:
 		bw.WriteString("Content-Length: ")
 		var nb [20]byte
-		bw.Write(appendInt(nb[:0], r.ContentLength))
+		bw.Write(appendInt(nb[:0], fr.length))
 		bw.WriteString("\r\n\r\n")
 		if err := copyBody(writerOnly{bw}, body); err != nil {
 			return err
 		}
-		if body.n != r.ContentLength {
+		if body.n != fr.length {
 			return &clientBodyError{errors.New("request body shorter than its Content-Length")}
 		}
 	default:
@@ -541,7 +750,7 @@ func (s *Server) writeRequest(bw *bufio.Writer, r *http.Request, st *reqState, b
 		if err := cw.Close(); err != nil {
 			return err
 		}
-		for k, vv := range r.Trailer {
+		for k, vv := range fr.trailer {
 			for _, v := range vv {
 				writeHeaderLine(bw, k, v)
 			}
@@ -551,7 +760,8 @@ func (s *Server) writeRequest(bw *bufio.Writer, r *http.Request, st *reqState, b
 	return bw.Flush()
 }
 
-// clientBodyError is a failure to read the client's request body.
+// clientBodyError is a failure to read the client's request body (or to
+// pass an informational response on to the client).
 type clientBodyError struct{ err error }
 
 func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
@@ -618,61 +828,59 @@ func containsToken(lines []string, token string) bool {
 
 // relay sends the backend's response to the client and gives the
 // connection back to the pool when it can carry another request.
-func (s *Server) relay(w *respWriter, r *http.Request, st *reqState, b *backend, resp *http.Response, c *bconn) {
-	ctx := r.Context()
-	conn := connectionTokens(resp.Header)
-	h := w.Header()
-	for k, vv := range resp.Header {
-		if hopHeaders[k] || conn[k] {
-			continue
-		}
-		h[k] = vv
-	}
+func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHead, c *bconn) error {
+	setCookie := ""
 	if st.cl.sticky {
-		st.cl.stick(st, h)
+		setCookie = st.cl.stickCookie(st, fieldValues(rh.fields, "Set-Cookie"))
 	}
-	announced := len(resp.Trailer)
-	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h.Add("Trailer", strings.Join(keys, ", "))
-	}
-	w.WriteHeader(resp.StatusCode)
-	if resp.Body == http.NoBody {
-		if canceled := st.watch.set(nil); resp.Close || canceled {
-			c.close()
-		} else {
+	release := func(reusable bool) {
+		if canceled := st.watch.set(nil); reusable && !rh.close && !canceled {
 			b.pool.put(c)
+		} else {
+			c.close()
 		}
-		return
+	}
+	if err := k.header(rh, setCookie); err != nil {
+		release(false)
+		return err
+	}
+	if bodyless(fr.method, rh.code) {
+		release(true)
+		return nil
 	}
 
-	flush := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	var fl http.Flusher
-	if flush {
-		fl, _ = w.ResponseWriter.(http.Flusher)
+	var body io.Reader
+	switch {
+	case rh.chunked:
+		body = httputil.NewChunkedReader(c.br)
+	case rh.length >= 0:
+		c.body = io.LimitedReader{R: c.br, N: rh.length}
+		body = &c.body
+	default:
+		body = c.br // until the backend closes
 	}
+	stream := rh.length < 0 || strings.HasPrefix(fieldValue(rh.fields, "Content-Type"), "text/event-stream")
 	bp := copyBuffers.Get().(*[copyBufSize]byte)
 	buf := bp[:]
-	if resp.ContentLength >= 0 && resp.ContentLength < int64(len(buf)) {
-		// One read past the end sees EOF; a small body needs a small slice.
-		buf = buf[:resp.ContentLength+1]
-	}
 	var copyErr error
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if werr := k.write(buf[:n]); werr != nil {
 				copyErr = werr
 				break
 			}
-			if fl != nil {
-				fl.Flush()
+			if stream {
+				if werr := k.flush(); werr != nil {
+					copyErr = werr
+					break
+				}
 			}
 		}
 		if rerr == io.EOF {
+			if !rh.chunked && rh.length >= 0 && c.body.N > 0 {
+				copyErr = io.ErrUnexpectedEOF
+			}
 			break
 		}
 		if rerr != nil {
@@ -681,34 +889,51 @@ func (s *Server) relay(w *respWriter, r *http.Request, st *reqState, b *backend,
 		}
 	}
 	copyBuffers.Put(bp)
-	canceled := st.watch.set(nil)
-	if copyErr != nil || canceled {
-		c.close()
-		if copyErr == nil {
-			copyErr = ctx.Err()
-		}
+	if copyErr == nil && rh.chunked {
+		copyErr = s.relayTrailers(k, c)
+	}
+	if copyErr == nil && st.watch.gone() {
+		copyErr = context.Canceled
+	}
+	if copyErr != nil {
+		release(false)
 		s.log.Debug("response body copy failed", "cluster", st.cl.cfg.Name, "backend", b.url.Host, "err", copyErr)
-		panic(http.ErrAbortHandler)
+		return copyErr
 	}
-	if resp.Close {
-		c.close()
-	} else {
-		b.pool.put(c)
+	release(rh.chunked || rh.length >= 0)
+	return nil
+}
+
+// relayTrailers reads the trailer section after a chunked body and passes
+// its fields on.
+func (s *Server) relayTrailers(k sink, c *bconn) error {
+	if b, err := c.br.Peek(2); err == nil && string(b) == "\r\n" {
+		_, _ = c.br.Discard(2)
+		return nil
 	}
-	if len(resp.Trailer) > 0 {
-		if f, ok := w.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
+	c.lr.budget = maxResponseHeaderBytes
+	defer func() { c.lr.budget = math.MaxInt64 }()
+	sect, err := readHead(c.br)
+	if err != nil {
+		return err
+	}
+	var fields []hfield
+	for rest := sect; ; {
+		var line string
+		var ok bool
+		if line, rest, ok = cutLine(rest); !ok {
+			return errBadResponse
 		}
-		if len(resp.Trailer) == announced {
-			for k, vv := range resp.Trailer {
-				h[k] = vv
-			}
-		} else {
-			for k, vv := range resp.Trailer {
-				for _, v := range vv {
-					h.Add(http.TrailerPrefix+k, v)
-				}
-			}
+		if line == "" {
+			break
+		}
+		f, ok := parseField(line)
+		if !ok {
+			return errBadResponse
+		}
+		if !hopField(f.name) && !strings.EqualFold(f.name, "Content-Length") {
+			fields = append(fields, f)
 		}
 	}
+	return k.trailers(fields)
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +82,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
 	}
 	if cl.lean && leanOK(r) {
-		s.forward(rw, r, st)
+		s.forwardHTTP(rw, r, st)
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
@@ -250,7 +252,8 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		stripRouteCookie(out.Header)
 	}
 
-	f := s.forwarding(in, st)
+	fi := httpFwdIn(in)
+	f := s.forwarding(&fi, st)
 	vals := [...]string{f.xff, f.proto, f.host, f.port, f.fwd, f.via} // one backing array
 	v := vals[:]
 	out.Header["Via"] = v[5:6:6]
@@ -269,48 +272,76 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 // are empty when the header is not sent.
 type fwdValues struct{ xff, proto, host, port, fwd, via string }
 
+// fwdIn is what the forwarding fields are made of: the client's address,
+// the listener's port and the request's own forwarding fields.
+type fwdIn struct {
+	client   netip.Addr
+	clientIP string // client.String()
+	port     string
+	host     string
+	h2       bool
+	// The request's own fields, used when the client is a trusted proxy.
+	xff, fwd, via           []string
+	xfProto, xfHost, xfPort string
+}
+
+func httpFwdIn(r *http.Request) fwdIn {
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	in := fwdIn{client: ap.Addr().Unmap(), host: r.Host, h2: r.ProtoMajor == 2,
+		xff: r.Header["X-Forwarded-For"], fwd: r.Header["Forwarded"], via: r.Header["Via"]}
+	in.clientIP = in.client.String()
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ta, ok := la.(*net.TCPAddr); ok {
+			in.port = portString(ta.Port)
+		}
+	}
+	for _, x := range [...]struct {
+		dst  *string
+		name string
+	}{{&in.xfProto, "X-Forwarded-Proto"}, {&in.xfHost, "X-Forwarded-Host"}, {&in.xfPort, "X-Forwarded-Port"}} {
+		if v := r.Header[x.name]; len(v) > 0 {
+			*x.dst = v[0]
+		}
+	}
+	return in
+}
+
 // forwarding computes the X-Forwarded-*, Forwarded and Via values: the
 // client's own are carried over only when the peer is a trusted proxy.
-func (s *Server) forwarding(in *http.Request, st *reqState) fwdValues {
-	ap, _ := netip.ParseAddrPort(in.RemoteAddr)
-	client := ap.Addr().Unmap()
-	clientIP := client.String()
+func (s *Server) forwarding(in *fwdIn, st *reqState) fwdValues {
+	client := in.client
+	clientIP := in.clientIP
 	proto := "http"
 	if st.tls {
 		proto = "https"
 	}
-	port := ""
-	if la, ok := in.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if ta, ok := la.(*net.TCPAddr); ok {
-			port = portString(ta.Port)
-		}
-	}
-	host := in.Host
+	port := in.port
+	host := in.host
 	elem := forwardedElement(client, host, proto)
 
 	if client.IsValid() && s.trusted(client) {
-		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-			clientIP = strings.Join(prior, ", ") + ", " + clientIP
+		if len(in.xff) > 0 {
+			clientIP = strings.Join(in.xff, ", ") + ", " + clientIP
 		}
-		if v := in.Header.Get("X-Forwarded-Proto"); v != "" {
-			proto = v
+		if in.xfProto != "" {
+			proto = in.xfProto
 		}
-		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
-			host = v
+		if in.xfHost != "" {
+			host = in.xfHost
 		}
-		if v := in.Header.Get("X-Forwarded-Port"); v != "" {
-			port = v
+		if in.xfPort != "" {
+			port = in.xfPort
 		}
-		if prior := in.Header["Forwarded"]; len(prior) > 0 {
-			elem = strings.Join(prior, ", ") + ", " + elem
+		if len(in.fwd) > 0 {
+			elem = strings.Join(in.fwd, ", ") + ", " + elem
 		}
 	}
 	via := s.viaHeaders[0]
-	if in.ProtoMajor == 2 {
+	if in.h2 {
 		via = s.viaHeaders[1]
 	}
-	if prior := in.Header["Via"]; len(prior) > 0 {
-		via = strings.Join(prior, ", ") + ", " + via
+	if len(in.via) > 0 {
+		via = strings.Join(in.via, ", ") + ", " + via
 	}
 	xff := ""
 	if client.IsValid() {
@@ -367,31 +398,116 @@ func forwardedElement(client netip.Addr, host, proto string) string {
 	return sb.String()
 }
 
-// proxyError answers when no backend could be reached.
+// proxyError answers when no backend could be reached (ReverseProxy).
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	s.proxyErrorState(w, r, stateFrom(r.Context()), err)
+	st := stateFrom(r.Context())
+	s.failed(&httpSink{w: w}, st, r.Method, r.RequestURI, r.Context().Err() != nil, err)
+	if rw, ok := w.(*respWriter); ok && st.code == 499 {
+		rw.code = 499
+	}
 }
 
-func (s *Server) proxyErrorState(w http.ResponseWriter, r *http.Request, st *reqState, err error) {
-	if r.Context().Err() != nil {
-		// The client went away; nobody reads an answer.
-		if rw, ok := w.(*respWriter); ok {
-			rw.code = 499
+// forwardHTTP sends a net/http request (HTTP/2, or a connection the HTTP/1
+// loop handed over) through the forwarder.
+func (s *Server) forwardHTTP(w *respWriter, r *http.Request, st *reqState) {
+	fr := fwdReq{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, length: r.ContentLength}
+	if r.Body != nil && r.Body != http.NoBody {
+		fr.body = &countingBody{rc: r.Body}
+		fr.trailer = r.Trailer
+	}
+	var buf [1024]byte
+	fr.head = s.appendHTTPHead(buf[:0], r, st)
+	st.context = r.Context()
+	stop := context.AfterFunc(r.Context(), st.watch.fire)
+	defer stop()
+	err := s.forward(&httpSink{w: w}, &fr, st)
+	if st.code == 499 {
+		w.code = 499
+	}
+	if err != nil {
+		// The response broke off: net/http closes the connection.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// httpSink writes a forwarded response to a net/http ResponseWriter.
+type httpSink struct {
+	w        http.ResponseWriter
+	declared []string // trailers named by the backend's Trailer field
+}
+
+func (k *httpSink) inform(rh *respHead) error {
+	h := k.w.Header()
+	for _, f := range rh.fields {
+		if !hopField(f.name) {
+			h.Add(f.name, f.value)
 		}
-		return
 	}
-	code := http.StatusBadGateway
-	if isTimeout(err) {
-		code = http.StatusGatewayTimeout
+	k.w.WriteHeader(rh.code)
+	clear(h)
+	return nil
+}
+
+func (k *httpSink) header(rh *respHead, setCookie string) error {
+	h := k.w.Header()
+	for _, f := range rh.fields {
+		switch {
+		case len(f.name) == 7 && strings.EqualFold(f.name, "Trailer"):
+			if rh.chunked {
+				for tok := range strings.SplitSeq(f.value, ",") {
+					if tok = textproto.TrimString(tok); tok != "" {
+						k.declared = append(k.declared, textproto.CanonicalMIMEHeaderKey(tok))
+					}
+				}
+			}
+			continue
+		case hopField(f.name) || rh.conn && listedIn(rh.fields, f.name):
+			continue
+		case rh.chunked && len(f.name) == 14 && strings.EqualFold(f.name, "Content-Length"):
+			continue
+		}
+		h.Add(f.name, f.value)
 	}
-	cluster := ""
-	if st != nil {
-		cluster = st.cl.cfg.Name
+	if setCookie != "" {
+		h.Add("Set-Cookie", setCookie)
 	}
-	s.log.Warn("proxy error", "cluster", cluster, "method", r.Method, "uri", r.RequestURI, "status", code, "err", err)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	_, _ = w.Write([]byte(http.StatusText(code) + "\n"))
+	if len(k.declared) > 0 {
+		h.Add("Trailer", strings.Join(k.declared, ", "))
+	}
+	k.w.WriteHeader(rh.code)
+	return nil
+}
+
+func (k *httpSink) write(p []byte) error {
+	_, err := k.w.Write(p)
+	return err
+}
+
+func (k *httpSink) flush() error {
+	return http.NewResponseController(k.w).Flush()
+}
+
+func (k *httpSink) trailers(fields []hfield) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	_ = k.flush()
+	h := k.w.Header()
+	for _, f := range fields {
+		name := textproto.CanonicalMIMEHeaderKey(f.name)
+		if slices.Contains(k.declared, name) {
+			h[name] = append(h[name], f.value)
+		} else {
+			h.Add(http.TrailerPrefix+name, f.value)
+		}
+	}
+	return nil
+}
+
+func (k *httpSink) fail(code int) {
+	k.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	k.w.WriteHeader(code)
+	_, _ = k.w.Write([]byte(http.StatusText(code) + "\n"))
 }
 
 // respWriter records the status and size of a response and moves the write
