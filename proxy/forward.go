@@ -479,15 +479,24 @@ func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
 	if !first.IsZero() {
 		_ = c.nc.SetReadDeadline(first)
 	}
-	_, err := c.br.Peek(1)
+	err := c.await()
 	if err != nil && first != deadline && isTimeout(err) && !st.watch.gone() {
 		st.watchClient()
 		_ = c.nc.SetReadDeadline(deadline)
-		_, err = c.br.Peek(1)
+		err = c.await()
 	}
 	if !first.IsZero() {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
+	return err
+}
+
+// await waits for the first byte of a response. (Waiting for readability
+// before the first read would save a read that finds nothing, but Go's
+// poller forgets readiness when a read begins: a response that arrived just
+// before would never wake the wait.)
+func (c *bconn) await() error {
+	_, err := c.br.Peek(1)
 	return err
 }
 

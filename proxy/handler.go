@@ -120,44 +120,28 @@ func (s *Server) finish(r *http.Request, st *reqState, rw *respWriter, start tim
 	d := time.Since(start)
 	s.metrics.observe(code, d)
 	if s.cfg.AccessLog {
-		backend := ""
-		if st.used != nil {
-			backend = st.used.url.Host
-		}
-		al := s.cfg.AccessLogger
-		if al == nil {
-			al = s.log
-		}
-		al.LogAttrs(r.Context(), slog.LevelInfo, "access",
-			slog.String("client", r.RemoteAddr),
-			slog.String("method", r.Method),
-			slog.String("host", r.Host),
-			slog.String("uri", r.RequestURI),
-			slog.String("proto", r.Proto),
-			slog.Int("status", code),
-			slog.Int64("bytes", rw.bytes),
-			slog.Duration("duration", d),
-			slog.String("cluster", st.cl.cfg.Name),
-			slog.String("backend", backend),
-			slog.Int("attempts", st.attempts),
-			slog.Bool("aborted", aborted),
-		)
+		s.logAccess(r.RemoteAddr, r.Method, r.Host, r.RequestURI, r.Proto, code, rw.bytes, d, st, aborted)
 	}
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	code, text := s.healthStatus()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(text))
+}
+
+// healthStatus is the health check's answer: 503 while draining or with no
+// healthy backend.
+func (s *Server) healthStatus() (int, string) {
 	switch {
 	case s.draining.Load():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("draining\n"))
+		return http.StatusServiceUnavailable, "draining\n"
 	case !s.anyHealthy():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("no healthy backend\n"))
-	default:
-		_, _ = w.Write([]byte("ok\n"))
+		return http.StatusServiceUnavailable, "no healthy backend\n"
 	}
+	return http.StatusOK, "ok\n"
 }
 
 func (s *Server) anyHealthy() bool {

@@ -136,9 +136,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 
+	// front is an http.Server or an h1Server.
+	type front interface {
+		Serve(net.Listener) error
+		SetKeepAlivesEnabled(bool)
+		Shutdown(context.Context) error
+		Close() error
+	}
 	type srv struct {
 		name string
-		hs   *http.Server
+		hs   front
 		ln   net.Listener
 	}
 	var servers []srv
@@ -180,17 +187,19 @@ func (s *Server) Serve(ctx context.Context) error {
 		if s.cfg.ProxyProtocol {
 			ln = &proxyProtoListener{Listener: ln, timeout: s.cfg.ReadHeaderTimeout}
 		}
-		ln = tls.NewListener(ln, s.tlsCfg)
-		hs := base(&listenerHandler{s: s, tls: true, proxy: true})
-		hs.TLSConfig = s.tlsCfg
-		servers = append(servers, srv{"https", hs, ln})
+		fb := base(&listenerHandler{s: s, tls: true, proxy: true})
+		fb.TLSConfig = s.tlsCfg
+		servers = append(servers, srv{"https", newH1Server(s, true, fb, raw.Addr()), ln})
 	}
 	if s.cfg.ListenHTTP != "" {
 		raw, err := listen("http", s.cfg.ListenHTTP)
 		if err != nil {
 			return err
 		}
-		hs := base(&listenerHandler{s: s, tls: false, proxy: !s.cfg.HTTPRedirect})
+		var hs front = base(&listenerHandler{s: s, tls: false, proxy: !s.cfg.HTTPRedirect})
+		if !s.cfg.HTTPRedirect {
+			hs = newH1Server(s, false, hs.(*http.Server), raw.Addr())
+		}
 		servers = append(servers, srv{"http", hs, newLimitListener(raw, s.sem, s.metrics)})
 	}
 	if s.cfg.Admin != "" {
