@@ -552,19 +552,19 @@ var crlfcrlf = []byte("\r\n\r\n")
 func skipOut(name string) bool {
 	switch len(name) {
 	case 3:
-		return strings.EqualFold(name, "Via")
+		return equalFold(name, "Via")
 	case 4:
-		return strings.EqualFold(name, "Host")
+		return equalFold(name, "Host")
 	case 9:
-		return strings.EqualFold(name, "Forwarded")
+		return equalFold(name, "Forwarded")
 	case 14:
-		return strings.EqualFold(name, "Content-Length")
+		return equalFold(name, "Content-Length")
 	case 15:
-		return strings.EqualFold(name, "X-Forwarded-For")
+		return equalFold(name, "X-Forwarded-For")
 	case 16:
-		return strings.EqualFold(name, "X-Forwarded-Host") || strings.EqualFold(name, "X-Forwarded-Port")
+		return equalFold(name, "X-Forwarded-Host") || equalFold(name, "X-Forwarded-Port")
 	case 17:
-		return strings.EqualFold(name, "X-Forwarded-Proto")
+		return equalFold(name, "X-Forwarded-Proto")
 	}
 	return false
 }
@@ -641,7 +641,7 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 			}
 			continue
 		}
-		if cookies != nil && len(f.name) == 6 && strings.EqualFold(f.name, "Cookie") {
+		if cookies != nil && len(f.name) == 6 && equalFold(f.name, "Cookie") {
 			if !firstField(h.fields, i, "Cookie") {
 				continue
 			}
@@ -670,7 +670,7 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 func fieldValues(fields []hfield, name string) []string {
 	var vv []string
 	for _, f := range fields {
-		if strings.EqualFold(f.name, name) {
+		if equalFold(f.name, name) {
 			vv = append(vv, f.value)
 		}
 	}
@@ -680,7 +680,7 @@ func fieldValues(fields []hfield, name string) []string {
 // fieldValue returns the first value of the field named name.
 func fieldValue(fields []hfield, name string) string {
 	for _, f := range fields {
-		if strings.EqualFold(f.name, name) {
+		if equalFold(f.name, name) {
 			return f.value
 		}
 	}
@@ -690,7 +690,7 @@ func fieldValue(fields []hfield, name string) string {
 // firstField reports whether fields[i] is the first field named name.
 func firstField(fields []hfield, i int, name string) bool {
 	for _, f := range fields[:i] {
-		if strings.EqualFold(f.name, name) {
+		if equalFold(f.name, name) {
 			return false
 		}
 	}
@@ -827,7 +827,7 @@ func appendInt(b []byte, n int64) []byte {
 func containsToken(lines []string, token string) bool {
 	for _, line := range lines {
 		for _, f := range strings.Split(line, ",") {
-			if strings.EqualFold(textproto.TrimString(f), token) {
+			if equalFold(textproto.TrimString(f), token) {
 				return true
 			}
 		}
@@ -940,7 +940,7 @@ func (s *Server) relayTrailers(k sink, c *bconn) error {
 		if !ok {
 			return errBadResponse
 		}
-		if !hopField(f.name) && !strings.EqualFold(f.name, "Content-Length") {
+		if !hopField(f.name) && !equalFold(f.name, "Content-Length") {
 			fields = append(fields, f)
 		}
 	}

@@ -660,9 +660,9 @@ func (k *h1Sink) header(rh *respHead, setCookie string) error {
 	k.writeStatus(rh.code, rh.reason)
 	for _, f := range rh.fields {
 		switch {
-		case len(f.name) == 14 && strings.EqualFold(f.name, "Content-Length"):
+		case len(f.name) == 14 && equalFold(f.name, "Content-Length"):
 			continue // written below
-		case len(f.name) == 7 && strings.EqualFold(f.name, "Trailer"):
+		case len(f.name) == 7 && equalFold(f.name, "Trailer"):
 			if !rh.chunked || k.minor == 0 {
 				continue
 			}

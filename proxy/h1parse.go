@@ -118,31 +118,31 @@ func parseRequestHead(s string, fields []hfield) (h reqHead, ok bool) {
 		h.fields = append(h.fields, f)
 		switch len(f.name) {
 		case 3:
-			if strings.EqualFold(f.name, "Via") {
+			if equalFold(f.name, "Via") {
 				h.fwd = true
 			}
 		case 4:
-			if strings.EqualFold(f.name, "Host") {
+			if equalFold(f.name, "Host") {
 				hosts++
 				h.host = f.value
 			}
 		case 6:
 			switch {
-			case strings.EqualFold(f.name, "Cookie"):
+			case equalFold(f.name, "Cookie"):
 				h.cookie = true
-			case strings.EqualFold(f.name, "Expect"):
+			case equalFold(f.name, "Expect"):
 				return h, false
 			}
 		case 7:
-			if strings.EqualFold(f.name, "Upgrade") {
+			if equalFold(f.name, "Upgrade") {
 				return h, false
 			}
 		case 9:
-			if strings.EqualFold(f.name, "Forwarded") {
+			if equalFold(f.name, "Forwarded") {
 				h.fwd = true
 			}
 		case 10:
-			if strings.EqualFold(f.name, "Connection") {
+			if equalFold(f.name, "Connection") {
 				h.conn = true
 				cl, ka, up := connectionOptions(f.value)
 				if up {
@@ -152,7 +152,7 @@ func parseRequestHead(s string, fields []hfield) (h reqHead, ok bool) {
 				keepAlive = keepAlive || ka
 			}
 		case 14:
-			if strings.EqualFold(f.name, "Content-Length") {
+			if equalFold(f.name, "Content-Length") {
 				lengths++
 				n, ok := parseLength(f.value)
 				if !ok {
@@ -161,11 +161,11 @@ func parseRequestHead(s string, fields []hfield) (h reqHead, ok bool) {
 				h.length = n
 			}
 		case 17:
-			if strings.EqualFold(f.name, "Transfer-Encoding") {
+			if equalFold(f.name, "Transfer-Encoding") {
 				return h, false
 			}
 		}
-		if len(f.name) > 10 && strings.EqualFold(f.name[:10], "X-Forwarde") {
+		if len(f.name) > 10 && equalFold(f.name[:10], "X-Forwarde") {
 			h.fwd = true
 		}
 	}
@@ -178,15 +178,37 @@ func parseRequestHead(s string, fields []hfield) (h reqHead, ok bool) {
 	return h, true
 }
 
+// equalFold compares ASCII case-insensitively, as HTTP's field names and
+// tokens are compared. strings.EqualFold also folds Unicode (the Kelvin
+// sign matches "k"), which would read tokens other parsers do not.
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // connectionOptions reads the options of a Connection field value.
 func connectionOptions(v string) (close, keepAlive, upgrade bool) {
 	for tok := range strings.SplitSeq(v, ",") {
 		switch tok = strings.Trim(tok, " \t"); {
-		case strings.EqualFold(tok, "close"):
+		case equalFold(tok, "close"):
 			close = true
-		case strings.EqualFold(tok, "keep-alive"):
+		case equalFold(tok, "keep-alive"):
 			keepAlive = true
-		case strings.EqualFold(tok, "upgrade"):
+		case equalFold(tok, "upgrade"):
 			upgrade = true
 		}
 	}
@@ -334,6 +356,7 @@ func parseResponseHead(s string, fields []hfield) (h respHead, err error) {
 		}
 	}
 	keepAlive := false
+	clText := ""
 	h.fields = fields[:0]
 	for {
 		line, rest, ok = cutLine(rest)
@@ -350,27 +373,38 @@ func parseResponseHead(s string, fields []hfield) (h respHead, err error) {
 		h.fields = append(h.fields, f)
 		switch len(f.name) {
 		case 4:
-			if strings.EqualFold(f.name, "Date") {
+			if equalFold(f.name, "Date") {
 				h.date = true
 			}
 		case 10:
-			if strings.EqualFold(f.name, "Connection") {
+			if equalFold(f.name, "Connection") {
 				h.conn = true
 				cl, ka, _ := connectionOptions(f.value)
 				h.close = h.close || cl
 				keepAlive = keepAlive || ka
 			}
+		case 7:
+			// Framing fields cannot be trailers (net/http refuses them too).
+			if equalFold(f.name, "Trailer") {
+				for tok := range strings.SplitSeq(f.value, ",") {
+					tok = strings.Trim(tok, " \t")
+					if equalFold(tok, "Content-Length") || equalFold(tok, "Transfer-Encoding") || equalFold(tok, "Trailer") {
+						return h, errBadResponse
+					}
+				}
+			}
 		case 14:
-			if strings.EqualFold(f.name, "Content-Length") {
+			if equalFold(f.name, "Content-Length") {
+				// Repeated, it must be the same text (as net/http wants).
 				n, ok := parseLength(f.value)
-				if !ok || h.hasCL && n != h.length {
+				if !ok || h.hasCL && f.value != clText {
 					return h, errBadResponse
 				}
-				h.length, h.hasCL = n, true
+				h.length, h.hasCL, clText = n, true, f.value
 			}
 		case 17:
-			if strings.EqualFold(f.name, "Transfer-Encoding") {
-				if !strings.EqualFold(f.value, "chunked") || h.chunked {
+			if equalFold(f.name, "Transfer-Encoding") {
+				if !equalFold(f.value, "chunked") || h.chunked {
 					return h, errBadResponse
 				}
 				h.chunked = true
@@ -381,6 +415,11 @@ func parseResponseHead(s string, fields []hfield) (h respHead, err error) {
 		return h, errBadResponse
 	}
 	if h.chunked {
+		if h.minor == 0 {
+			// RFC 9112 6.1: faulty framing. (net/http would ignore the
+			// field and read to the close.)
+			return h, errBadResponse
+		}
 		h.length, h.hasCL = -1, false
 	}
 	if h.minor == 0 && !keepAlive {
@@ -400,19 +439,19 @@ func bodyless(method string, code int) bool {
 func hopField(name string) bool {
 	switch len(name) {
 	case 2:
-		return strings.EqualFold(name, "TE")
+		return equalFold(name, "TE")
 	case 7:
-		return strings.EqualFold(name, "Trailer") || strings.EqualFold(name, "Upgrade")
+		return equalFold(name, "Trailer") || equalFold(name, "Upgrade")
 	case 10:
-		return strings.EqualFold(name, "Connection") || strings.EqualFold(name, "Keep-Alive")
+		return equalFold(name, "Connection") || equalFold(name, "Keep-Alive")
 	case 16:
-		return strings.EqualFold(name, "Proxy-Connection")
+		return equalFold(name, "Proxy-Connection")
 	case 17:
-		return strings.EqualFold(name, "Transfer-Encoding")
+		return equalFold(name, "Transfer-Encoding")
 	case 18:
-		return strings.EqualFold(name, "Proxy-Authenticate")
+		return equalFold(name, "Proxy-Authenticate")
 	case 19:
-		return strings.EqualFold(name, "Proxy-Authorization")
+		return equalFold(name, "Proxy-Authorization")
 	}
 	return false
 }
@@ -421,11 +460,11 @@ func hopField(name string) bool {
 // fields among fields.
 func listedIn(fields []hfield, name string) bool {
 	for _, f := range fields {
-		if len(f.name) != 10 || !strings.EqualFold(f.name, "Connection") {
+		if len(f.name) != 10 || !equalFold(f.name, "Connection") {
 			continue
 		}
 		for tok := range strings.SplitSeq(f.value, ",") {
-			if strings.EqualFold(strings.Trim(tok, " \t"), name) {
+			if equalFold(strings.Trim(tok, " \t"), name) {
 				return true
 			}
 		}

@@ -436,7 +436,7 @@ func (k *httpSink) header(rh *respHead, setCookie string) error {
 	h := k.w.Header()
 	for _, f := range rh.fields {
 		switch {
-		case len(f.name) == 7 && strings.EqualFold(f.name, "Trailer"):
+		case len(f.name) == 7 && equalFold(f.name, "Trailer"):
 			if rh.chunked {
 				for tok := range strings.SplitSeq(f.value, ",") {
 					if tok = textproto.TrimString(tok); tok != "" {
@@ -447,7 +447,7 @@ func (k *httpSink) header(rh *respHead, setCookie string) error {
 			continue
 		case hopField(f.name) || rh.conn && listedIn(rh.fields, f.name):
 			continue
-		case rh.chunked && len(f.name) == 14 && strings.EqualFold(f.name, "Content-Length"):
+		case rh.chunked && len(f.name) == 14 && equalFold(f.name, "Content-Length"):
 			continue
 		}
 		h.Add(f.name, f.value)
