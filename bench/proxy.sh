@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# jksproxy against nginx and HAProxy: same keys, same backend, same machine, same run.
+# jksproxy against nginx, HAProxy and Caddy: same keys, same backend, same machine, same run.
 # Prints one markdown table (per workload and server: median and min–max over the rounds,
 # and the ratio of medians to nginx) and writes the figures as JSON for bench/chart, which
 # draws bench/results.svg.
@@ -8,36 +8,48 @@
 #                       [--pin | --no-pin] [--idle-conns N] [--json FILE] [--profile DIR]
 #
 # Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2 (h2 only if h2load
-# installs). Servers (--servers): nginx, haproxy, jksproxy. While tuning jksproxy, e.g.:
+# installs). Servers (--servers): nginx, haproxy, caddy, jksproxy; all four by default,
+# Caddy only if it builds (see below: without it the others run as before). While tuning
+# jksproxy, e.g.:
 #   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 1
 #   bash bench/proxy.sh --only keepalive --servers jksproxy --rounds 1 --profile /tmp/prof
 #     (then: go tool pprof -top bin/jksproxy /tmp/prof/jksproxy-keepalive-1.pprof)
 # Only a full default run writes bench/proxy-results.json (or --json FILE).
+#
+# Caddy is the release CADDY_VERSION (below; the environment may override it), built once
+# from the Go module proxy with the Go here into bin/ (git-ignored), outside this module so
+# that go.mod and go.sum stay as they are. If it does not build (no network, too old a Go),
+# one line says so and the run goes on without Caddy.
 #
 # What is fair here, and why:
 # - CPUs. The load generator and the backend share the machine with the server under
 #   test. On 2+ cores (default --pin) the server runs on CPU 0 alone and wrk, tlsload,
 #   h2load and the backend on the others, so every server gets exactly one core that the
 #   client cannot take, and runs one worker: nginx worker_processes 1, HAProxy nbthread 1,
-#   jksproxy GOMAXPROCS 1 (Go takes it from its CPU mask). Unpinned (--no-pin: one worker
-#   per CPU everywhere), two server workers, two wrk threads and the backend fight over two
-#   cores and p99 mostly measures run-queue waits. Pinned, the client core can be the
-#   limit for the cheaper servers: the "server CPU busy" rows show when (well under 100 %),
-#   and CPU per request is the figure that holds either way.
+#   jksproxy and Caddy GOMAXPROCS 1 (Go takes it from its CPU mask; set for Caddy all the
+#   same). Unpinned (--no-pin: one worker per CPU everywhere), two server workers, two wrk
+#   threads and the backend fight over two cores and p99 mostly measures run-queue waits.
+#   Pinned, the client core can be the limit for the cheaper servers: the "server CPU
+#   busy" rows show when (well under 100 %), and CPU per request is the figure that holds
+#   either way.
 # - TLS. Every server: TLS 1.2 and 1.3, server's cipher order with AES-128-GCM first (what
-#   Go picks), session tickets on. Clients speak TLS 1.3 with X25519.
+#   Go picks; Caddy and jksproxy use Go's own order), session tickets on. Clients speak
+#   TLS 1.3 with X25519.
 # - Proxying. The same Go backend (bench/backend, 1 KiB bodies) over keep-alive pools; no
-#   access logs; X-Forwarded-For/Proto/Host/Port set by all three, as jksproxy always does;
-#   no cap on requests per client connection (nginx's default 1,000 raised).
+#   access logs; X-Forwarded-For/Proto/Host/Port set by all, as jksproxy always does;
+#   no cap on requests per client connection (nginx's default 1,000 raised). Caddy also
+#   adds its default Via headers (to the backend and to the client), which we leave on.
 # - Order. Per round, per workload, each server in turn, the order rotated per round, so
 #   that drift and other load on the machine hit every server alike.
 # Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
 # script starts is stopped by PID on exit. Each run is bounded by --duration (handshake
-# loops also by a count, idle opening by a timeout); the default run takes about 5 minutes.
+# loops also by a count, idle opening by a timeout); the default run takes about 7 minutes,
+# plus a minute or two the first time to build Caddy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=3 DURATION=5 ONLY=all SERVERS=nginx,haproxy,jksproxy PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
+ALL_SERVERS=nginx,haproxy,caddy,jksproxy
+ROUNDS=3 DURATION=5 ONLY=all SERVERS=$ALL_SERVERS PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -56,8 +68,8 @@ while [ $# -gt 0 ]; do
 done
 [[ $ROUNDS =~ ^[1-9][0-9]?$ && $DURATION =~ ^[1-9][0-9]?$ && $IDLE_CONNS =~ ^[1-9][0-9]{0,4}$ ]] ||
 	{ echo "proxy.sh: --rounds 1..99, --duration 1..99 seconds, --idle-conns 1..99999" >&2; exit 2; }
-# Only a full run replaces the committed figures.
-if [ -z "$JSON" ] && [ "$ONLY" = all ] && [ "$SERVERS" = nginx,haproxy,jksproxy ]; then
+# Only a full run replaces the committed figures (with Caddy, or without it if it did not build).
+if [ -z "$JSON" ] && [ "$ONLY" = all ] && [ "$SERVERS" = "$ALL_SERVERS" ]; then
 	JSON=bench/proxy-results.json
 fi
 want() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
@@ -124,6 +136,33 @@ rev+=", built with tags '${JKSPROXY_TAGS}', binary sha256 $(sha256sum bin/jkspro
 go build -o "$work/" ./bench/backend ./bench/tlsload ./bench/chart
 tl=$work/tlsload
 
+# Caddy: the pinned release, built from the Go module proxy once per version (a minute or
+# two) into bin/, outside this module (go.mod and go.sum untouched) and with the Go here
+# (GOTOOLCHAIN=local: no toolchain download); without cgo and with -trimpath, as Caddy's
+# own release builds. -X CustomVersion, or `caddy version` of a `go install` build says
+# "unknown". If it does not build, the run goes on without it.
+CADDY_VERSION=${CADDY_VERSION:-v2.11.9}
+caddy=$PWD/bin/caddy-$CADDY_VERSION caddy_skipped=
+if serving caddy && [ ! -x "$caddy" ]; then
+	echo "proxy.sh: building Caddy $CADDY_VERSION from the Go module proxy into bin/ (once)" >&2
+	if (cd "$work" && GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$work/caddy-build" timeout 900 \
+		go install -trimpath -ldflags "-X github.com/caddyserver/caddy/v2.CustomVersion=$CADDY_VERSION" \
+		"github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION") >"$work/caddy-build.txt" 2>&1; then
+		mv "$work/caddy-build/caddy" "$caddy"
+	else
+		caddy_skipped="go install caddy@$CADDY_VERSION failed: $(awk '!/^go: downloading/ { l = $0 }
+			END { sub(/^go: /, "", l); gsub(/[^ ]*\/caddy@[^ ]*: /, "", l)
+				print l == "" ? "no message (timed out?)" : substr(l, 1, 300) }' "$work/caddy-build.txt")"
+	fi
+fi
+if [ -n "$caddy_skipped" ]; then
+	echo "proxy.sh: Caddy skipped: $caddy_skipped" >&2
+	SERVERS=,$SERVERS,
+	SERVERS=${SERVERS//,caddy,/,}
+	SERVERS=${SERVERS#,} SERVERS=${SERVERS%,}
+	[ -n "$SERVERS" ] || { echo "proxy.sh: no server left to measure" >&2; exit 1; }
+fi
+
 # 5,000 held connections need file descriptors in the servers and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile=$(ulimit -n)
@@ -157,7 +196,7 @@ for k in rsa:wso2carbon ec:ecdsa-demo; do
 	(umask 077 && cat "$work/$name/wso2carbon.fullchain.pem" "$work/$name/wso2carbon.key" >"$work/$name/haproxy.pem")
 done
 
-read -r P_BACK P_NG_RSA P_NG_EC P_HA_RSA P_HA_EC P_JK_RSA P_JK_EC P_JK_HTTP P_JK_HTTP2 P_ADMIN < <("$tl" ports 10)
+read -r P_BACK P_NG_RSA P_NG_EC P_HA_RSA P_HA_EC P_CA_RSA P_CA_EC P_JK_RSA P_JK_EC P_JK_HTTP P_JK_HTTP2 P_ADMIN < <("$tl" ports 12)
 suites=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
 
 start() { # name, then the command; remembers the PID in PID_name
@@ -271,6 +310,62 @@ start_haproxy() { # name rsa-port ec-port ("-": none)
 	start "$1" "${srv_run[@]}" haproxy -db -f "$d/haproxy.cfg"
 }
 
+# Caddy: one process with a JSON config (its native form; a Caddyfile is adapted to it):
+# the same PEM files, picked per listener by tag (the clients send no SNI, or an IP); TLS
+# 1.2+1.3 with Go's suites, as jksproxy; session tickets on (Caddy's default: Go's own
+# rotating keys); no automatic HTTPS, no admin endpoint, no autosaved config; no access
+# log (Caddy logs requests only for a server with "logs"), warnings only, like nginx's
+# error_log; HTTP/1.1 and h2 (no h3, which would also listen on UDP); idle client
+# connections kept 120 s like the others; the backend over a keep-alive pool of 128 like
+# nginx's (Caddy's default keeps 32 idle); a 1 s grace period on SIGTERM. X-Forwarded-For,
+# -Proto and -Host are Caddy's defaults; -Port is added, as the others send it.
+start_caddy() { # name rsa-port ec-port ("-": none)
+	local d=$work/$1 port key certs= srvs= sep=
+	mkdir -p "$d"
+	for key in rsa ec; do
+		port=$2
+		[ $key = ec ] && port=$3
+		[ "$port" = - ] && continue
+		certs+=$sep$(printf '{"certificate": "%s", "key": "%s", "tags": ["%s"]}' \
+			"$work/$key/wso2carbon.fullchain.pem" "$work/$key/wso2carbon.key" $key)
+		srvs+=$sep$(caddy_server $key "$port")
+		sep=,
+	done
+	cat >"$d/caddy.json" <<-EOF
+		{
+		  "admin": {"disabled": true, "config": {"persist": false}},
+		  "logging": {"logs": {"default": {"level": "WARN"}}},
+		  "apps": {
+		    "tls": {"certificates": {"load_files": [$certs]}},
+		    "http": {"grace_period": "1s", "servers": {$srvs}}
+		  }
+		}
+	EOF
+	start "$1" "${srv_run[@]}" env GOMAXPROCS="$workers" XDG_CONFIG_HOME="$d" XDG_DATA_HOME="$d" \
+		"$caddy" run --config "$d/caddy.json"
+}
+caddy_server() { # rsa|ec port: that listener's server in start_caddy's config
+	cat <<-EOF
+		"$1": {
+		  "listen": ["127.0.0.1:$2"],
+		  "protocols": ["h1", "h2"],
+		  "idle_timeout": "120s",
+		  "automatic_https": {"disable": true},
+		  "tls_connection_policies": [{
+		    "certificate_selection": {"any_tag": ["$1"]},
+		    "protocol_min": "tls1.2",
+		    "protocol_max": "tls1.3"
+		  }],
+		  "routes": [{"handle": [{
+		    "handler": "reverse_proxy",
+		    "upstreams": [{"dial": "127.0.0.1:$P_BACK"}],
+		    "transport": {"protocol": "http", "keep_alive": {"max_idle_conns_per_host": 128}},
+		    "headers": {"request": {"set": {"X-Forwarded-Port": ["{http.request.local.port}"]}}}
+		  }]}]
+		}
+	EOF
+}
+
 # jksproxy: one process per keystore (it serves one key pair), access log off like the
 # others; the backend sets no session cookie, so stickiness does nothing here.
 start_jksproxy() { # name rsa|ec https-port http-port [more flags]
@@ -292,6 +387,7 @@ fi
 
 serving nginx && start_nginx nginx "$P_NG_RSA" "$P_NG_EC"
 serving haproxy && start_haproxy haproxy "$P_HA_RSA" "$P_HA_EC"
+serving caddy && start_caddy caddy "$P_CA_RSA" "$P_CA_EC"
 if serving jksproxy; then
 	start_jksproxy jksproxy rsa "$P_JK_RSA" "$P_JK_HTTP" "${prof_flags[@]}"
 	start_jksproxy jksproxyec ec "$P_JK_EC" "$P_JK_HTTP2"
@@ -304,8 +400,9 @@ for s in "${servers[@]}"; do
 	case $s in
 	nginx) rsa_port[$s]=$P_NG_RSA ec_port[$s]=$P_NG_EC rsa_pid[$s]=$PID_nginx ec_pid[$s]=$PID_nginx ;;
 	haproxy) rsa_port[$s]=$P_HA_RSA ec_port[$s]=$P_HA_EC rsa_pid[$s]=$PID_haproxy ec_pid[$s]=$PID_haproxy ;;
+	caddy) rsa_port[$s]=$P_CA_RSA ec_port[$s]=$P_CA_EC rsa_pid[$s]=$PID_caddy ec_pid[$s]=$PID_caddy ;;
 	jksproxy) rsa_port[$s]=$P_JK_RSA ec_port[$s]=$P_JK_EC rsa_pid[$s]=$PID_jksproxy ec_pid[$s]=$PID_jksproxyec ;;
-	*) echo "proxy.sh: unknown server $s (nginx, haproxy, jksproxy)" >&2; exit 2 ;;
+	*) echo "proxy.sh: unknown server $s (nginx, haproxy, caddy, jksproxy)" >&2; exit 2 ;;
 	esac
 done
 ready() { # server port...: listening, and proxying to the backend (jksproxy marks the
@@ -389,6 +486,7 @@ measure() { # workload server round
 		case $s in
 		nginx) start_nginx "$name" - "$pi" ;;
 		haproxy) start_haproxy "$name" - "$pi" ;;
+		caddy) start_caddy "$name" - "$pi" ;;
 		jksproxy) start_jksproxy "$name" ec "$pi" "$ph" ;;
 		esac
 		ready "$s" "$pi"
@@ -446,8 +544,12 @@ done
 # --- report -------------------------------------------------------------------------------
 pinning="servers on CPU 0, clients and backend on CPU 1; one worker each"
 [ "$PIN" = yes ] || pinning="no pinning; $workers workers each"
-versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), jksproxy $rev (built with $(go version | cut -d' ' -f3))"
-echo "### jksproxy vs nginx vs HAProxy"
+versions="$(nginx -v 2>&1 | sed 's/.*nginx\//nginx /'), $(haproxy -v | awk 'NR == 1 { print "HAProxy " $3 }')"
+serving caddy && versions+=", Caddy $("$caddy" version)"
+versions+=", jksproxy $rev (built with $(go version | cut -d' ' -f3))"
+title="### jksproxy vs nginx vs HAProxy"
+serving caddy && title+=" vs Caddy"
+echo "$title"
 echo
 echo "$ROUNDS rounds, workloads interleaved (every server in turn per workload, order rotated per round), ${DURATION} s per run; median (min–max); ratio of medians to nginx. $versions; $pinning; TLS 1.3 with AES-128-GCM and X25519 everywhere; 1 KiB responses from one Go backend over keep-alive."
 echo
@@ -461,6 +563,7 @@ echo "- handshakes: \`tlsload handshake -c 16\`: 16 loops of connect, TLS 1.3 ha
 echo "- idle: a fresh server (ECDSA listener only) per run; \`tlsload idle\` opens $IDLE_CONNS TLS connections (full handshake, one keep-alive request each), holds them, checks they are all still open, and reads the server's RSS (nginx: master+workers) after 1 s; the RSS just before opening is subtracted."
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
 echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
+[ -z "$caddy_skipped" ] || echo "- Caddy: not measured; $caddy_skipped."
 if [ -s "$work/negotiated" ]; then
 	echo
 	echo "Negotiated (checked in this run):"

@@ -57,9 +57,9 @@ var metricDefs = []metricDef{
 
 func isBusy(id string) bool { return strings.HasSuffix(id, "_busy") }
 
-var serverOrder = []string{"nginx", "haproxy", "jksproxy"}
+var serverOrder = []string{"nginx", "haproxy", "caddy", "jksproxy"}
 
-var serverNames = map[string]string{"nginx": "nginx", "haproxy": "HAProxy", "jksproxy": "jksproxy"}
+var serverNames = map[string]string{"nginx": "nginx", "haproxy": "HAProxy", "caddy": "Caddy", "jksproxy": "jksproxy"}
 
 // Stat is one server's figures for one metric over the rounds.
 type Stat struct {
@@ -298,6 +298,7 @@ func table(args []string, w io.Writer) error {
 
 var colors = map[string]color.Color{
 	"haproxy":  color.RGBA{R: 0x4c, G: 0x72, B: 0xb0, A: 0xff},
+	"caddy":    color.RGBA{R: 0x55, G: 0xa8, B: 0x68, A: 0xff},
 	"jksproxy": color.RGBA{R: 0xdd, G: 0x84, B: 0x52, A: 0xff},
 }
 

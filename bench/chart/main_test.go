@@ -44,6 +44,7 @@ func TestTableAndSVG(t *testing.T) {
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.tsv")
 	data := "keepalive_rps nginx 1 10000\nkeepalive_rps nginx 2 12000\nkeepalive_rps jksproxy 1 6000\nkeepalive_rps jksproxy 2 5000\n" +
+		"keepalive_rps caddy 1 8800\nkeepalive_rps caddy 2 8800\n" +
 		"idle_kib nginx 1 4\nidle_kib jksproxy 1 8\nkeepalive_busy nginx 1 70\nkeepalive_busy jksproxy 1 99\n"
 	if err := os.WriteFile(raw, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
@@ -54,10 +55,10 @@ func TestTableAndSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| workload | nginx | jksproxy | jksproxy ÷ nginx |",
-		"| 11,000 (10,000–12,000) | 5,500 (5,000–6,000) | 0.50× |",
-		"| 4.0 (4.0–4.0) | 8.0 (8.0–8.0) | 2.00× |",
-		"| server CPU busy during keep-alive, % of the CPUs it may use (near 100: the server was the limit) | 70 (70–70) | 99 (99–99) | – |",
+		"| workload | nginx | Caddy | jksproxy | Caddy ÷ nginx | jksproxy ÷ nginx |",
+		"| 11,000 (10,000–12,000) | 8,800 (8,800–8,800) | 5,500 (5,000–6,000) | 0.80× | 0.50× |",
+		"| 4.0 (4.0–4.0) | – | 8.0 (8.0–8.0) | – | 2.00× |",
+		"| server CPU busy during keep-alive, % of the CPUs it may use (near 100: the server was the limit) | 70 (70–70) | – | 99 (99–99) | – | – |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
@@ -82,7 +83,7 @@ func TestTableAndSVG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "jksproxy") {
+	if !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "jksproxy") || !strings.Contains(string(b), "Caddy") {
 		t.Errorf("not an SVG with a legend: %.200s", b)
 	}
 }
