@@ -36,9 +36,10 @@
 #   Go picks; Caddy and jksproxy use Go's own order), session tickets on. Clients speak
 #   TLS 1.3 with X25519.
 # - Proxying. The same Go backend (bench/backend, 1 KiB bodies) over keep-alive pools; no
-#   access logs; X-Forwarded-For/Proto/Host/Port set by all, as jksproxy always does;
-#   no cap on requests per client connection (nginx's default 1,000 raised). Caddy also
-#   adds its default Via headers (to the backend and to the client), which we leave on.
+#   access logs; the backend gets the same forwarding fields from all (X-Forwarded-For/
+#   Proto/Host/Port, Forwarded and Via), as jksproxy always sends them; no cap on requests
+#   per client connection (nginx's default 1,000 raised). Caddy also adds Via to its
+#   responses (its default), which we leave on.
 # - Order. Per round, per workload, each server in turn, the order rotated per round, so
 #   that drift and other load on the machine hit every server alike.
 # Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
@@ -264,7 +265,9 @@ start_nginx() { # name rsa-port ec-port ("-": none)
 		    proxy_set_header X-Forwarded-For \$remote_addr;
 		    proxy_set_header X-Forwarded-Proto \$scheme;
 		    proxy_set_header X-Forwarded-Host \$host;
-		    proxy_set_header X-Forwarded-Port \$server_port;$blocks
+		    proxy_set_header X-Forwarded-Port \$server_port;
+		    proxy_set_header Forwarded "for=\$remote_addr;host=\\"\$http_host\\";proto=\$scheme";
+		    proxy_set_header Via "1.1 nginx";$blocks
 		}
 	EOF
 	start "$1" "${srv_run[@]}" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
@@ -286,6 +289,8 @@ start_haproxy() { # name rsa-port ec-port ("-": none)
 		    http-request set-header X-Forwarded-Proto https
 		    http-request set-header X-Forwarded-Host %[req.hdr(host)]
 		    http-request set-header X-Forwarded-Port %[dst_port]
+		    http-request set-header Forwarded \"for=%[src];host=\\\"%[req.hdr(host)]\\\";proto=https\"
+		    http-request add-header Via \"1.1 haproxy\"
 		    default_backend app"
 	done
 	cat >"$d/haproxy.cfg" <<-EOF
@@ -318,7 +323,8 @@ start_haproxy() { # name rsa-port ec-port ("-": none)
 # error_log; HTTP/1.1 and h2 (no h3, which would also listen on UDP); idle client
 # connections kept 120 s like the others; the backend over a keep-alive pool of 128 like
 # nginx's (Caddy's default keeps 32 idle); a 1 s grace period on SIGTERM. X-Forwarded-For,
-# -Proto and -Host are Caddy's defaults; -Port is added, as the others send it.
+# -Proto and -Host and Via are Caddy's defaults; -Port and Forwarded are added, as the
+# others send them.
 start_caddy() { # name rsa-port ec-port ("-": none)
 	local d=$work/$1 port key certs= srvs= sep=
 	mkdir -p "$d"
@@ -360,7 +366,7 @@ caddy_server() { # rsa|ec port: that listener's server in start_caddy's config
 		    "handler": "reverse_proxy",
 		    "upstreams": [{"dial": "127.0.0.1:$P_BACK"}],
 		    "transport": {"protocol": "http", "keep_alive": {"max_idle_conns_per_host": 128}},
-		    "headers": {"request": {"set": {"X-Forwarded-Port": ["{http.request.local.port}"]}}}
+		    "headers": {"request": {"set": {"X-Forwarded-Port": ["{http.request.local.port}"], "Forwarded": ["for={http.request.remote.host};host=\\"{http.request.host}\\";proto={http.request.scheme}"]}}}
 		  }]}]
 		}
 	EOF
