@@ -21,13 +21,26 @@
 // points at the proxy itself). The HTTPS listener can require a PROXY
 // protocol v1/v2 header (AWS ELB TCP listeners, NLB).
 //
+// The client listeners are served by an own HTTP/1 loop (h1.go): one
+// goroutine per connection does the TLS handshake, reads request heads into
+// a pooled 4 KiB buffer, parses them with a deliberately strict parser and
+// forwards them without http.Request or header maps; between requests a
+// connection holds no buffer, and after 100 ms idle it waits on a fresh
+// goroutine with a small stack. HTTP/2 connections (by ALPN) and every
+// request the strict parser does not accept (upgrades, Expect, chunked
+// uploads, heads over 4 KiB, anything malformed) go to net/http with the
+// connection and the bytes already read, so they get net/http's answers
+// (400, 431) and handling as they always have.
+//
 // Requests to clusters of plain-HTTP backends take a lean forwarder: the
-// handler goroutine writes the request to a pooled keep-alive backend
+// connection's goroutine writes the request to a pooled keep-alive backend
 // connection and reads the response itself (no per-connection goroutines),
-// checks an idle connection with one non-blocking peek before reusing it,
-// and replaces a reused connection the backend had closed when the request
-// can be sent again. Upgrades (WebSocket), Expect: 100-continue, CONNECT
-// and HTTPS backends go through httputil.ReverseProxy and http.Transport.
+// checks an idle connection with one non-blocking peek before reusing it
+// (skipped within a second of its last use for a request that can be sent
+// again), and replaces a reused connection the backend had closed when the
+// request can be sent again. Upgrades (WebSocket), Expect: 100-continue,
+// CONNECT and HTTPS backends go through httputil.ReverseProxy and
+// http.Transport.
 //
 // The package never prints or exits; it logs through the *slog.Logger it is
 // given. Run is the one entry point used by cmd/jksproxy; New and
