@@ -489,10 +489,6 @@ func (c *h1Conn) serve(headLen int) int {
 	fr.head = s.appendH1Head(rq.head[:0], &h, st, &in)
 
 	err := s.forward(k, fr, st)
-	if err == nil && st.code != 499 {
-		err = k.end()
-	}
-	c.stopWatch()
 	code := k.code
 	switch {
 	case st.code == 499:
@@ -503,6 +499,8 @@ func (c *h1Conn) serve(headLen int) int {
 	if st.used != nil {
 		st.used.active.Add(-1)
 	}
+	// Counted and logged before the last flush, as in net/http's handler:
+	// a client holding the whole response finds it counted.
 	d := time.Since(start)
 	s.metrics.observe(code, d)
 	if s.cfg.AccessLog {
@@ -515,6 +513,10 @@ func (c *h1Conn) serve(headLen int) int {
 		}
 		s.logAccess(c.remote, h.method, h.host, h.target, proto, code, k.bytes, d, st, err != nil)
 	}
+	if err == nil && code != 499 {
+		err = k.end()
+	}
+	c.stopWatch()
 	if err != nil || code == 499 || k.close || rq.body.n > 0 {
 		return nextClose
 	}
@@ -527,7 +529,7 @@ func (c *h1Conn) health(h *reqHead) int {
 	k := h1Sink{c: c, head: h.method == http.MethodHead, minor: h.minor, close: h.close || !c.srv.keepAlive.Load()}
 	k.simple(code, "Cache-Control: no-store\r\n", text)
 	c.srv.s.metrics.observe(code, 0)
-	if k.err != nil || k.close {
+	if k.end() != nil || k.close {
 		return nextClose
 	}
 	return nextHead
@@ -624,7 +626,6 @@ type h1Sink struct {
 	ended   bool // the chunked body's last chunk is sent
 	code    int
 	bytes   int64
-	err     error
 }
 
 func (k *h1Sink) writeStatus(code int, reason string) {
@@ -726,19 +727,12 @@ func (k *h1Sink) write(p []byte) error {
 		bw.WriteString("\r\n")
 	}
 	k.bytes += int64(len(p))
-	if err != nil {
-		k.err = err
-	}
 	return err
 }
 
 func (k *h1Sink) flush() error {
 	k.c.extendWrite()
-	err := k.c.bw.Flush()
-	if err != nil && k.err == nil {
-		k.err = err
-	}
-	return err
+	return k.c.bw.Flush()
 }
 
 func (k *h1Sink) trailers(fields []hfield) error {
@@ -768,7 +762,7 @@ func (k *h1Sink) fail(code int) {
 	k.simple(code, "", http.StatusText(code)+"\n")
 }
 
-// simple sends a whole plain-text response.
+// simple writes a whole plain-text response; end sends it.
 func (k *h1Sink) simple(code int, extra, text string) {
 	k.code = code
 	bw := k.c.bw
@@ -789,7 +783,6 @@ func (k *h1Sink) simple(code int, extra, text string) {
 		bw.WriteString(text)
 		k.bytes += int64(len(text))
 	}
-	_ = k.flush()
 }
 
 // extendWrite moves the write deadline forward when less than half of

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -243,7 +244,9 @@ func TestH1ClientGone(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(8 * time.Second):
-		t.Fatal("backend request never ended")
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Fatalf("backend request never ended; goroutines:\n%s", stacks.String())
 	}
 	if !canceled.Load() {
 		t.Fatal("backend request ran to its end after the client left")
