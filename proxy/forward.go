@@ -40,6 +40,7 @@ type bconn struct {
 	bw     *bufio.Writer
 	body   io.LimitedReader // a response body of known length
 	idleAt time.Time
+	rdl    time.Time // the read deadline last set
 }
 
 // maxResponseHeaderBytes bounds what a backend may send before its response
@@ -85,10 +86,12 @@ func (p *connPool) dial(ctx context.Context) (*bconn, error) {
 	if err != nil {
 		return nil, &dialError{err}
 	}
-	c := &bconn{nc: nc, lr: limitedConn{nc: nc, budget: math.MaxInt64}}
+	var rc syscall.RawConn
 	if sc, ok := nc.(syscall.Conn); ok {
-		c.rc, _ = sc.SyscallConn()
+		rc, _ = sc.SyscallConn()
 	}
+	nc = fastIO(nc)
+	c := &bconn{nc: nc, rc: rc, lr: limitedConn{nc: nc, budget: math.MaxInt64}}
 	if v, ok := bufReaders.Get().(*bufio.Reader); ok {
 		v.Reset(&c.lr)
 		c.br = v
@@ -445,15 +448,22 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 	rh := &st.resp
 	for n := 0; ; n++ {
 		head, err := readHead(c.br)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			*rh, err = parseResponseHead(head, st.respFields[:0])
 		}
-		if *rh, err = parseResponseHead(head, st.respFields[:0]); err != nil {
+		if err != nil {
+			if reused && n == 0 && !isTimeout(err) {
+				// Garbage before the answer on a reused connection (a backend
+				// that sent more than its last response said): a request that
+				// can be sent again goes again on a new connection.
+				return nil, &staleError{err}
+			}
 			return nil, err
 		}
 		if rh.code >= 200 {
 			break
 		}
+		c.clearDeadline()
 		if rh.code == http.StatusSwitchingProtocols || n >= max1xx {
 			return nil, fmt.Errorf("backend sent an unexpected 1xx response: %d", rh.code)
 		}
@@ -479,27 +489,41 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 // looks: if the answer takes longer than clientCheckAfter, it starts
 // watching the client connection (net/http watches every request).
 func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
+	now := time.Now()
 	var deadline time.Time
 	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
+		deadline = now.Add(timeout)
 	}
-	first := deadline
-	if st.watchClient != nil && (timeout <= 0 || timeout > clientCheckAfter) {
-		first = time.Now().Add(clientCheckAfter)
+	if st.watchClient == nil || timeout > 0 && timeout <= clientCheckAfter {
+		c.setReadDeadline(deadline)
+		return c.await()
 	}
-	if !first.IsZero() {
-		_ = c.nc.SetReadDeadline(first)
+	// The check is a heuristic: a deadline set by an earlier request on
+	// this connection that falls in the second half of the second serves,
+	// which saves two timer updates per request on a busy connection.
+	if first := now.Add(clientCheckAfter); c.rdl.Before(now.Add(clientCheckAfter/2)) || c.rdl.After(first) {
+		c.setReadDeadline(first)
 	}
 	err := c.await()
-	if err != nil && first != deadline && isTimeout(err) && !st.watch.gone() {
+	if err != nil && isTimeout(err) && !st.watch.gone() {
 		st.watchClient()
-		_ = c.nc.SetReadDeadline(deadline)
+		c.setReadDeadline(deadline)
 		err = c.await()
 	}
-	if !first.IsZero() {
-		_ = c.nc.SetReadDeadline(time.Time{})
-	}
 	return err
+}
+
+func (c *bconn) setReadDeadline(t time.Time) {
+	if !t.Equal(c.rdl) {
+		c.rdl = t
+		_ = c.nc.SetReadDeadline(t)
+	}
+}
+
+// clearDeadline lifts the read deadline before a read that may wait on the
+// backend for longer (a body, the next head after a 1xx).
+func (c *bconn) clearDeadline() {
+	c.setReadDeadline(time.Time{})
 }
 
 // await waits for the first byte of a response. (Waiting for readability
@@ -869,6 +893,9 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 		return nil
 	}
 
+	if rh.chunked || rh.length < 0 || int64(c.br.Buffered()) < rh.length {
+		c.clearDeadline() // more is to be read
+	}
 	var body io.Reader
 	switch {
 	case rh.chunked:

@@ -10,11 +10,12 @@ import (
 func peekAlive(rc syscall.RawConn) bool {
 	alive := false
 	var b [1]byte
-	err := rc.Read(func(fd uintptr) bool {
+	// Control, not Read: a read deadline left from the last request must
+	// not count.
+	err := rc.Control(func(fd uintptr) {
 		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		alive = errno == syscall.EAGAIN
-		return true
 	})
 	return err == nil && alive
 }

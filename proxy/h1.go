@@ -207,6 +207,7 @@ type h1Conn struct {
 	one       [1]byte
 	first     bool      // no request yet
 	idleSince time.Time // zero while a request is in progress
+	headStart time.Time // the current head's first byte (the first: the handshake's start)
 	released  bool      // this idle wait runs on a fresh goroutine
 	rdl, wdl  time.Time // read and write deadlines last set
 
@@ -219,9 +220,10 @@ type h1Conn struct {
 func (c *h1Conn) start() {
 	s := c.srv.s
 	c.c = c.nc
+	c.headStart = time.Now()
 	if c.srv.tls {
 		tc := tls.Server(c.nc, s.tlsCfg)
-		_ = c.nc.SetDeadline(time.Now().Add(s.cfg.ReadHeaderTimeout))
+		_ = c.nc.SetDeadline(c.headStart.Add(s.cfg.ReadHeaderTimeout))
 		if err := tc.HandshakeContext(context.Background()); err != nil {
 			s.log.Debug("http: TLS handshake error from " + c.nc.RemoteAddr().String() + ": " + err.Error())
 			tc.Close()
@@ -236,12 +238,9 @@ func (c *h1Conn) start() {
 			return
 		}
 		c.c = tc
-		c.rdl = time.Now().Add(s.cfg.ReadHeaderTimeout)
-		_ = c.nc.SetReadDeadline(c.rdl)
-	} else {
-		c.rdl = time.Now().Add(s.cfg.ReadHeaderTimeout)
-		_ = c.nc.SetReadDeadline(c.rdl)
 	}
+	c.rdl = c.headStart.Add(s.cfg.ReadHeaderTimeout)
+	_ = c.nc.SetReadDeadline(c.rdl)
 	ap, _ := netip.ParseAddrPort(c.nc.RemoteAddr().String())
 	c.in.client = ap.Addr().Unmap()
 	c.in.clientIP = c.in.client.String()
@@ -288,13 +287,14 @@ func (c *h1Conn) run() {
 
 // next waits for a request and reads its head into rb.
 func (c *h1Conn) next(headLen *int) int {
-	timed := false // the read deadline is set for this head
 	if c.r == c.w {
 		if res := c.await(); res != nextHead {
 			return res
 		}
-		timed = true
+	} else {
+		c.headStart = time.Now() // pipelined
 	}
+	limit := c.headStart.Add(c.srv.s.cfg.ReadHeaderTimeout)
 	for {
 		if i := bytes.Index(c.rb[c.r:c.w], crlfcrlf); i >= 0 {
 			*headLen = i + 4
@@ -307,13 +307,19 @@ func (c *h1Conn) next(headLen *int) int {
 		if c.w == len(c.rb) {
 			return nextHandoff
 		}
-		if !timed {
-			c.setReadDeadline(time.Now().Add(c.srv.s.cfg.ReadHeaderTimeout))
-			timed = true
+		// More of the head is to come, within ReadHeaderTimeout of its
+		// first byte. The short wait of an idle connection may end first:
+		// then the rest gets what is left of ReadHeaderTimeout.
+		if c.rdl.IsZero() || c.rdl.After(limit) {
+			c.setReadDeadline(limit)
 		}
 		n, err := c.c.Read(c.rb[c.w:])
 		c.w += n
 		if err != nil && n == 0 {
+			if isTimeout(err) && c.rdl.Before(limit) && time.Now().Before(limit) {
+				c.setReadDeadline(limit)
+				continue
+			}
 			return nextClose
 		}
 	}
@@ -326,7 +332,7 @@ func (c *h1Conn) await() int {
 	now := time.Now()
 	var deadline time.Time
 	if c.first {
-		deadline = c.rdl // from the handshake: ReadHeaderTimeout in all
+		deadline = c.headStart.Add(s.cfg.ReadHeaderTimeout) // the handshake's start
 	} else {
 		if c.idleSince.IsZero() {
 			c.idleSince = now
@@ -336,6 +342,12 @@ func (c *h1Conn) await() int {
 	wait := deadline
 	if !c.released && now.Add(stackRelease).Before(deadline) {
 		wait = now.Add(stackRelease)
+		// A deadline left by the last wait that ends in the second half of
+		// this one serves (the stack is released after 50 to 100 ms): a
+		// busy connection sets no timer per request.
+		if c.rdl.After(now.Add(stackRelease/2)) && c.rdl.Before(wait) {
+			wait = c.rdl
+		}
 	}
 	c.idle.Store(true)
 	c.setReadDeadline(wait)
@@ -345,6 +357,9 @@ func (c *h1Conn) await() int {
 	}
 	_, err := c.c.Read(c.one[:])
 	c.idle.Store(false)
+	if !c.srv.keepAlive.Load() {
+		c.rdl = aLongTimeAgo // Shutdown may have moved the deadline behind our back
+	}
 	if err != nil {
 		if !wait.Equal(deadline) && isTimeout(err) && (c.first || c.srv.keepAlive.Load()) {
 			c.released = true
@@ -358,12 +373,15 @@ func (c *h1Conn) await() int {
 	c.r, c.w = 0, 1
 	if !c.first {
 		c.idleSince = time.Time{}
-		c.setReadDeadline(time.Now().Add(s.cfg.ReadHeaderTimeout))
+		c.headStart = time.Now()
 	}
 	return nextHead
 }
 
 func (c *h1Conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.rdl) {
+		return
+	}
 	c.rdl = t
 	_ = c.nc.SetReadDeadline(t)
 }
@@ -570,7 +588,6 @@ func (c *h1Conn) stopWatch() {
 		c.acquireBuffers()
 		c.rb[0] = c.one[0]
 		c.r, c.w = 0, 1
-		c.setReadDeadline(time.Now().Add(c.srv.s.cfg.ReadHeaderTimeout))
 	}
 }
 

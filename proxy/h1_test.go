@@ -309,3 +309,28 @@ func TestH1TLS(t *testing.T) {
 		t.Fatalf("%s %q", resp.Proto, body)
 	}
 }
+
+// A backend that sends more than its response said (a body after a HEAD
+// answer) leaves garbage on the pooled connection: the next request, which
+// reuses it without a peek, goes again on a new connection.
+func TestForwardGarbageAfterResponse(t *testing.T) {
+	be := rawBackend(t, func(r *http.Request, nth int) (string, bool) {
+		if r.Method == http.MethodHead {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false
+		}
+		return okResponse("GET " + r.URL.Path), false
+	})
+	px := leanServer(t, be)
+	rc := dialRaw(t, px)
+	rc.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _ := rc.read("HEAD"); resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %d", resp.StatusCode)
+	}
+	time.Sleep(50 * time.Millisecond) // the stray body reaches the proxy
+	for i := 0; i < 3; i++ {
+		rc.send("GET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "GET /g" {
+			t.Fatalf("GET after the stray body: %d %q", resp.StatusCode, body)
+		}
+	}
+}

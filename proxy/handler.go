@@ -395,7 +395,9 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 // loop handed over) through the forwarder.
 func (s *Server) forwardHTTP(w *respWriter, r *http.Request, st *reqState) {
 	fr := fwdReq{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, length: r.ContentLength}
-	if r.Body != nil && r.Body != http.NoBody {
+	// An HTTP/2 request without a body still has a Body; its length 0 says
+	// there is none.
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		fr.body = &countingBody{rc: r.Body}
 		fr.trailer = r.Trailer
 	}

@@ -44,7 +44,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.m.conns.Add(1)
-	return &limitConn{Conn: c, l: l}, nil
+	return &limitConn{Conn: fastIO(c), l: l}, nil
 }
 
 func (l *limitListener) Close() error {
