@@ -508,6 +508,11 @@ func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
 	if err != nil && isTimeout(err) && !st.watch.gone() {
 		st.watchClient()
 		c.setReadDeadline(deadline)
+		// The watch may have found the client gone and cut the
+		// connection before the deadline above undid that.
+		if st.watch.gone() {
+			return context.Canceled
+		}
 		err = c.await()
 	}
 	return err
