@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -781,8 +782,7 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 		bw.WriteString("\r\n")
 	case fr.length >= 0:
 		bw.WriteString("Content-Length: ")
-		var nb [20]byte
-		bw.Write(appendInt(nb[:0], fr.length))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), fr.length, 10))
 		bw.WriteString("\r\n\r\n")
 		if err := copyBody(writerOnly{bw}, body); err != nil {
 			return err

@@ -41,7 +41,11 @@ const (
 var (
 	h1ReadBufs = sync.Pool{New: func() any { return new([h1BufSize]byte) }}
 	h1Writers  sync.Pool // *bufio.Writer, h1BufSize
-	h1Reqs     = sync.Pool{New: func() any { return new(h1Req) }}
+	h1Reqs     = sync.Pool{New: func() any {
+		rq := new(h1Req)
+		rq.watchFn = func() { rq.c.startWatch(rq) } // made once: no allocation per request
+		return rq
+	}}
 )
 
 // h1Server serves one client listener. Its methods mirror http.Server's so
@@ -198,8 +202,9 @@ type h1Conn struct {
 	c    net.Conn // what requests are read from: a *tls.Conn or nc
 	idle atomic.Bool
 
-	in     fwdIn  // client address and local port
-	remote string // the client's address for the access log
+	in     fwdIn    // client address and local port
+	fwdc   fwdCache // the last Forwarded element
+	remote string   // the client's address for the access log
 
 	rb        *[h1BufSize]byte // nil while idle
 	r, w      int              // rb[r:w] is read but not yet consumed
@@ -247,6 +252,7 @@ func (c *h1Conn) start() {
 	if ta, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
 		c.in.port = portString(ta.Port)
 	}
+	c.in.cache = &c.fwdc
 	c.run()
 }
 
@@ -438,13 +444,15 @@ func (c *h1Conn) handOff() {
 
 // h1Req is the state of one request, pooled.
 type h1Req struct {
-	st     reqState
-	watch  connWatch
-	sink   h1Sink
-	body   h1Body
-	fr     fwdReq
-	fields [maxFields]hfield
-	head   [1024]byte
+	c       *h1Conn
+	watchFn func()
+	st      reqState
+	watch   connWatch
+	sink    h1Sink
+	body    h1Body
+	fr      fwdReq
+	fields  [maxFields]hfield
+	head    [1024]byte
 }
 
 // serve parses and answers the request whose head is rb[r:r+headLen].
@@ -457,7 +465,7 @@ func (c *h1Conn) serve(headLen int) int {
 		// before they are read again.
 		clear(rq.fields[:len(h.fields)])
 		clear(rq.st.respFields[:min(len(rq.st.resp.fields), len(rq.st.respFields))])
-		rq.st, rq.watch, rq.sink, rq.body, rq.fr = reqState{}, connWatch{}, h1Sink{}, h1Body{}, fwdReq{}
+		rq.c, rq.st, rq.watch, rq.sink, rq.body, rq.fr = nil, reqState{}, connWatch{}, h1Sink{}, h1Body{}, fwdReq{}
 		h1Reqs.Put(rq)
 	}()
 	if !ok {
@@ -485,7 +493,8 @@ func (c *h1Conn) serve(headLen int) int {
 
 	st := &rq.st
 	*st = reqState{cl: cl, tls: c.srv.tls, secure: c.srv.tls, watch: &rq.watch}
-	st.watchClient = func() { c.startWatch(rq) }
+	rq.c = c
+	st.watchClient = rq.watchFn
 	if !c.srv.tls && len(s.cfg.TrustedProxies) > 0 && c.in.client.IsValid() && s.trusted(c.in.client) &&
 		fieldValue(h.fields, "X-Forwarded-Proto") == "https" {
 		st.secure = true
@@ -648,8 +657,7 @@ type h1Sink struct {
 func (k *h1Sink) writeStatus(code int, reason string) {
 	bw := k.c.bw
 	bw.WriteString("HTTP/1.1 ")
-	var nb [8]byte
-	bw.Write(strconv.AppendInt(nb[:0], int64(code), 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(code), 10))
 	bw.WriteByte(' ')
 	if reason == "" {
 		reason = http.StatusText(code)
@@ -698,11 +706,10 @@ func (k *h1Sink) header(rh *respHead, setCookie string) error {
 	if k.body != nil && k.body.n > 0 {
 		k.close = true // the backend answered before the request body ended
 	}
-	var nb [20]byte
 	switch {
 	case rh.hasCL:
 		bw.WriteString("Content-Length: ")
-		bw.Write(appendInt(nb[:0], rh.length))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), rh.length, 10))
 		bw.WriteString("\r\n")
 	case k.head || rh.code == 204 || rh.code == 304:
 	case k.minor == 1:
@@ -732,8 +739,7 @@ func (k *h1Sink) write(p []byte) error {
 	}
 	bw := k.c.bw
 	if k.chunked {
-		var nb [20]byte
-		bw.Write(strconv.AppendInt(nb[:0], int64(len(p)), 16))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(p)), 16))
 		bw.WriteString("\r\n")
 	}
 	if bw.Available() < len(p) {
@@ -788,8 +794,7 @@ func (k *h1Sink) simple(code int, extra, text string) {
 	bw.WriteString(extra)
 	writeHeaderLine(bw, "Date", httpDate())
 	bw.WriteString("Content-Length: ")
-	var nb [20]byte
-	bw.Write(appendInt(nb[:0], int64(len(text))))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(text)), 10))
 	bw.WriteString("\r\n")
 	if k.body != nil && k.body.n > 0 {
 		k.close = true

@@ -267,7 +267,12 @@ type fwdIn struct {
 	// The request's own fields, used when the client is a trusted proxy.
 	xff, fwd, via           []string
 	xfProto, xfHost, xfPort string
+	// cache keeps the last Forwarded element of a connection (nil: none):
+	// its requests mostly name the same host.
+	cache *fwdCache
 }
+
+type fwdCache struct{ host, proto, elem string }
 
 func httpFwdIn(r *http.Request) fwdIn {
 	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
@@ -301,7 +306,15 @@ func (s *Server) forwarding(in *fwdIn, st *reqState) fwdValues {
 	}
 	port := in.port
 	host := in.host
-	elem := forwardedElement(client, host, proto)
+	var elem string
+	if c := in.cache; c != nil && c.host == host && c.proto == proto && c.elem != "" {
+		elem = c.elem
+	} else {
+		elem = forwardedElement(client, clientIP, host, proto)
+		if c != nil {
+			*c = fwdCache{host: host, proto: proto, elem: elem}
+		}
+	}
 
 	if client.IsValid() && s.trusted(client) {
 		if len(in.xff) > 0 {
@@ -353,7 +366,7 @@ func portString(p int) string {
 }
 
 // forwardedElement renders one RFC 7239 element.
-func forwardedElement(client netip.Addr, host, proto string) string {
+func forwardedElement(client netip.Addr, clientIP, host, proto string) string {
 	var sb strings.Builder
 	sb.Grow(64)
 	sb.WriteString("for=")
@@ -362,10 +375,10 @@ func forwardedElement(client netip.Addr, host, proto string) string {
 		sb.WriteString("unknown")
 	case client.Is6():
 		sb.WriteString(`"[`)
-		sb.WriteString(client.String())
+		sb.WriteString(clientIP)
 		sb.WriteString(`]"`)
 	default:
-		sb.WriteString(client.String())
+		sb.WriteString(clientIP)
 	}
 	if host != "" {
 		sb.WriteString(`;host="`)
