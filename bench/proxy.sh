@@ -40,8 +40,8 @@
 #   left the proxies idling at 70-80 % while the client core was full) over keep-alive
 #   pools; no access logs; the backend gets the same forwarding fields from all
 #   (X-Forwarded-For/Proto/Host/Port, Forwarded and Via), as jksproxy always sends them;
-#   no cap on requests per client connection (nginx's default 1,000 raised). Caddy also adds Via to its
-#   responses (its default), which we leave on.
+#   no cap on requests per client connection (nginx's default 1,000 raised). Caddy also
+#   adds Via to its responses (its default), which we leave on.
 # - Order. Per round, per workload, each server in turn, the order rotated per round, so
 #   that drift and other load on the machine hit every server alike.
 # Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
