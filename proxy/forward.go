@@ -678,7 +678,7 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 	for i, f := range h.fields {
 		if hopField(f.name) || skipOut(f.name) || h.conn && listedIn(h.fields, f.name) {
 			if len(f.name) == 2 && !te && !(h.conn && listedIn(h.fields, "TE")) {
-				te = containsToken([]string{f.value}, "trailers")
+				te = hasToken(f.value, "trailers")
 			}
 			continue
 		}
@@ -781,9 +781,8 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 		}
 		bw.WriteString("\r\n")
 	case fr.length >= 0:
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), fr.length, 10))
-		bw.WriteString("\r\n\r\n")
+		writeLength(bw, fr.length)
+		bw.WriteString("\r\n")
 		if err := copyBody(writerOnly{bw}, body); err != nil {
 			return err
 		}
@@ -843,6 +842,13 @@ var copyBuffers = sync.Pool{New: func() any { return new([copyBufSize]byte) }}
 // connection's own ReadFrom with a fresh buffer.
 type writerOnly struct{ io.Writer }
 
+// writeLength writes a Content-Length field.
+func writeLength(bw *bufio.Writer, n int64) {
+	bw.WriteString("Content-Length: ")
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10))
+	bw.WriteString("\r\n")
+}
+
 func writeHeaderLine(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
@@ -850,26 +856,10 @@ func writeHeaderLine(bw *bufio.Writer, k, v string) {
 	bw.WriteString("\r\n")
 }
 
-func appendInt(b []byte, n int64) []byte {
-	if n == 0 {
-		return append(b, '0')
-	}
-	var tmp [20]byte
-	i := len(tmp)
-	for n > 0 {
-		i--
-		tmp[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, tmp[i:]...)
-}
-
 func containsToken(lines []string, token string) bool {
 	for _, line := range lines {
-		for _, f := range strings.Split(line, ",") {
-			if equalFold(textproto.TrimString(f), token) {
-				return true
-			}
+		if hasToken(line, token) {
+			return true
 		}
 	}
 	return false
@@ -971,17 +961,12 @@ func (s *Server) relayTrailers(k sink, c *bconn) error {
 	}
 	var fields []hfield
 	for rest := sect; ; {
-		var line string
-		var ok bool
-		if line, rest, ok = cutLine(rest); !ok {
-			return errBadResponse
-		}
-		if line == "" {
-			break
-		}
-		f, ok := parseField(line)
+		f, r, end, ok := nextField(rest)
 		if !ok {
 			return errBadResponse
+		}
+		if rest = r; end {
+			break
 		}
 		if !hopField(f.name) && !equalFold(f.name, "Content-Length") {
 			fields = append(fields, f)

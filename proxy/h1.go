@@ -204,7 +204,7 @@ type h1Conn struct {
 
 	in     fwdIn    // client address and local port
 	fwdc   fwdCache // the last Forwarded element
-	remote string   // the client's address for the access log
+	remote string   // the client's address, as RemoteAddr gives it
 
 	rb        *[h1BufSize]byte // nil while idle
 	r, w      int              // rb[r:w] is read but not yet consumed
@@ -246,7 +246,8 @@ func (c *h1Conn) start() {
 	}
 	c.rdl = c.headStart.Add(s.cfg.ReadHeaderTimeout)
 	_ = c.nc.SetReadDeadline(c.rdl)
-	ap, _ := netip.ParseAddrPort(c.nc.RemoteAddr().String())
+	c.remote = c.nc.RemoteAddr().String()
+	ap, _ := netip.ParseAddrPort(c.remote)
 	c.in.client = ap.Addr().Unmap()
 	c.in.clientIP = c.in.client.String()
 	if ta, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
@@ -269,7 +270,11 @@ const (
 func (c *h1Conn) run() {
 	for {
 		var headLen int
-		switch res := c.next(&headLen); res {
+		res := c.next(&headLen)
+		if res == nextHead {
+			res = c.serve(headLen)
+		}
+		switch res {
 		case nextRelease:
 			go c.run()
 			return
@@ -278,14 +283,6 @@ func (c *h1Conn) run() {
 			return
 		case nextHandoff:
 			c.handOff()
-			return
-		}
-		switch c.serve(headLen) {
-		case nextHandoff:
-			c.handOff()
-			return
-		case nextClose:
-			c.close()
 			return
 		}
 	}
@@ -531,9 +528,6 @@ func (c *h1Conn) serve(headLen int) int {
 	d := time.Since(start)
 	s.metrics.observe(code, d)
 	if s.cfg.AccessLog {
-		if c.remote == "" {
-			c.remote = c.nc.RemoteAddr().String()
-		}
 		proto := "HTTP/1.1"
 		if h.minor == 0 {
 			proto = "HTTP/1.0"
@@ -624,14 +618,11 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	cfg := &c.srv.s.cfg
-	if now := time.Now(); c.rdl.Sub(now) < cfg.BodyTimeout/2 {
-		dl := now.Add(cfg.BodyTimeout)
+	if dl, ok := renew(c.rdl, cfg.BodyTimeout); ok {
 		if end := b.start.Add(cfg.ReadTimeout); cfg.ReadTimeout > 0 && end.Before(dl) {
 			dl = end
 		}
-		if !dl.Equal(c.rdl) {
-			c.setReadDeadline(dl)
-		}
+		c.setReadDeadline(dl)
 	}
 	n, err := c.c.Read(p)
 	b.n -= int64(n)
@@ -703,14 +694,9 @@ func (k *h1Sink) header(rh *respHead, setCookie string) error {
 	if !rh.date {
 		writeHeaderLine(bw, "Date", httpDate())
 	}
-	if k.body != nil && k.body.n > 0 {
-		k.close = true // the backend answered before the request body ended
-	}
 	switch {
 	case rh.hasCL:
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), rh.length, 10))
-		bw.WriteString("\r\n")
+		writeLength(bw, rh.length)
 	case k.head || rh.code == 204 || rh.code == 304:
 	case k.minor == 1:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
@@ -723,8 +709,13 @@ func (k *h1Sink) header(rh *respHead, setCookie string) error {
 	return nil
 }
 
-// connection writes the Connection field the response needs.
+// connection writes the Connection field the response needs. A response
+// that comes before its request's body has all arrived closes the
+// connection: the rest of the body is not read.
 func (k *h1Sink) connection() {
+	if k.body != nil && k.body.n > 0 {
+		k.close = true
+	}
 	switch {
 	case k.close:
 		k.c.bw.WriteString("Connection: close\r\n")
@@ -793,12 +784,7 @@ func (k *h1Sink) simple(code int, extra, text string) {
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
 	bw.WriteString(extra)
 	writeHeaderLine(bw, "Date", httpDate())
-	bw.WriteString("Content-Length: ")
-	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(text)), 10))
-	bw.WriteString("\r\n")
-	if k.body != nil && k.body.n > 0 {
-		k.close = true
-	}
+	writeLength(bw, int64(len(text)))
 	k.connection()
 	bw.WriteString("\r\n")
 	if !k.head {
@@ -811,13 +797,10 @@ func (k *h1Sink) simple(code int, extra, text string) {
 // WriteTimeout is left, so WriteTimeout bounds a stalled client rather than
 // a long response, with one timer update per WriteTimeout/2.
 func (c *h1Conn) extendWrite() {
-	wto := c.srv.s.cfg.WriteTimeout
-	now := time.Now()
-	if c.wdl.Sub(now) > wto/2 {
-		return
+	if dl, ok := renew(c.wdl, c.srv.s.cfg.WriteTimeout); ok {
+		c.wdl = dl
+		_ = c.nc.SetWriteDeadline(dl)
 	}
-	c.wdl = now.Add(wto)
-	_ = c.nc.SetWriteDeadline(c.wdl)
 }
 
 // httpDate is the current time in the Date format, computed once a second.

@@ -104,16 +104,12 @@ func parseRequestHead(s string, fields []hfield) (h reqHead, ok bool) {
 	keepAlive := false
 	h.fields = fields[:0]
 	for {
-		line, rest, ok = cutLine(rest)
-		if !ok {
+		f, r, end, ok := nextField(rest)
+		if !ok || !end && len(h.fields) == maxFields {
 			return h, false
 		}
-		if line == "" {
+		if rest = r; end {
 			break
-		}
-		f, ok := parseField(line)
-		if !ok || len(h.fields) == maxFields {
-			return h, false
 		}
 		h.fields = append(h.fields, f)
 		switch len(f.name) {
@@ -226,6 +222,17 @@ func cutLine(s string) (line, rest string, ok bool) {
 		return "", s, false
 	}
 	return line, s[i+1:], true
+}
+
+// nextField takes the next header field off s; end says s began with the
+// empty line that ends the section. ok is false for a malformed line.
+func nextField(s string) (f hfield, rest string, end, ok bool) {
+	line, rest, ok := cutLine(s)
+	if !ok || line == "" {
+		return hfield{}, rest, ok, ok
+	}
+	f, ok = parseField(line)
+	return f, rest, false, ok
 }
 
 // parseField parses "name: value" with a token name, no space before the
@@ -359,16 +366,12 @@ func parseResponseHead(s string, fields []hfield) (h respHead, err error) {
 	clText := ""
 	h.fields = fields[:0]
 	for {
-		line, rest, ok = cutLine(rest)
+		f, r, end, ok := nextField(rest)
 		if !ok {
 			return h, errBadResponse
 		}
-		if line == "" {
+		if rest = r; end {
 			break
-		}
-		f, ok := parseField(line)
-		if !ok {
-			return h, errBadResponse
 		}
 		h.fields = append(h.fields, f)
 		switch len(f.name) {
@@ -460,13 +463,18 @@ func hopField(name string) bool {
 // fields among fields.
 func listedIn(fields []hfield, name string) bool {
 	for _, f := range fields {
-		if len(f.name) != 10 || !equalFold(f.name, "Connection") {
-			continue
+		if len(f.name) == 10 && equalFold(f.name, "Connection") && hasToken(f.value, name) {
+			return true
 		}
-		for tok := range strings.SplitSeq(f.value, ",") {
-			if equalFold(strings.Trim(tok, " \t"), name) {
-				return true
-			}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated list v holds token.
+func hasToken(v, token string) bool {
+	for tok := range strings.SplitSeq(v, ",") {
+		if equalFold(strings.Trim(tok, " \t"), token) {
+			return true
 		}
 	}
 	return false

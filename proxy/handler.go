@@ -99,11 +99,22 @@ type bodyReader struct {
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
-	if now := time.Now(); b.deadline.Sub(now) < b.timeout/2 {
-		b.deadline = now.Add(b.timeout)
-		_ = http.NewResponseController(b.w).SetReadDeadline(b.deadline)
+	if dl, ok := renew(b.deadline, b.timeout); ok {
+		b.deadline = dl
+		_ = http.NewResponseController(b.w).SetReadDeadline(dl)
 	}
 	return b.rc.Read(p)
+}
+
+// renew returns a deadline d from now when less than half of d is left
+// before deadline: moving a deadline forward while data flows costs one timer
+// update per d/2, and a stall is still cut within d.
+func renew(deadline time.Time, d time.Duration) (time.Time, bool) {
+	now := time.Now()
+	if deadline.Sub(now) > d/2 {
+		return deadline, false
+	}
+	return now.Add(d), true
 }
 
 func (b *bodyReader) Close() error { return b.rc.Close() }
@@ -521,12 +532,10 @@ type respWriter struct {
 }
 
 func (w *respWriter) extendDeadline() {
-	now := time.Now()
-	if w.deadline.Sub(now) > w.wto/2 {
-		return
+	if dl, ok := renew(w.deadline, w.wto); ok {
+		w.deadline = dl
+		_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(dl)
 	}
-	w.deadline = now.Add(w.wto)
-	_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(w.deadline)
 }
 
 func (w *respWriter) WriteHeader(code int) {
