@@ -412,7 +412,7 @@ func withHint(err error) error {
 	case errors.Is(err, awsiam.ErrNameTaken):
 		hint = "choose another --name or --name-prefix, or leave --name out to use the name derived from the certificate"
 	case errors.Is(err, awsiam.ErrKeyMismatch):
-		hint = "the certificate was issued for another key: use the certificate (CA reply) that belongs to this key"
+		hint = cmdutil.KeyMismatchHint
 	case errors.Is(err, awsiam.ErrExpired):
 		hint = "renew the certificate first; --allow-expired uploads it anyway"
 	case errors.Is(err, awsiam.ErrUnsupportedKey) && strings.Contains(err.Error(), "P-521"):

@@ -6,6 +6,10 @@ import (
 	"github.com/keybridge/keybridge/keystore"
 )
 
+// KeyMismatchHint is the advice for a certificate that belongs to another
+// key, whichever package found the mismatch.
+const KeyMismatchHint = "the certificate was issued for another key: use the certificate (CA reply) that belongs to this key"
+
 // KeystoreHint attaches to an error from the keystore package the advice that fixes it.
 // prog is the program name used in the advice.
 func KeystoreHint(err error, prog string) error {
@@ -25,7 +29,7 @@ func KeystoreHint(err error, prog string) error {
 	case errors.Is(err, keystore.ErrNoPrivateKey):
 		hint = "this holds certificates only (a truststore?); use the keystore with the server's private key"
 	case errors.Is(err, keystore.ErrKeyMismatch):
-		hint = "the certificate was issued for another key: use the certificate (CA reply) that belongs to this key"
+		hint = KeyMismatchHint
 	case errors.Is(err, keystore.ErrTooLarge):
 		hint = "keystores are far smaller; check that the path names a keystore"
 	case errors.Is(err, keystore.ErrPasswordEncoding):
