@@ -41,9 +41,12 @@ type reqState struct {
 	watch    *connWatch // forwarder only
 	code     int        // status the forwarder answered with (499: client gone)
 
-	// The forwarder's scratch space for the response head.
+	// The forwarder's scratch space for the response head. headBuf (nil:
+	// none), when the caller has one, holds the head's bytes for as long as
+	// the request lasts (see readHead).
 	resp       respHead
 	respFields [32]hfield
+	headBuf    []byte
 	// watchClient, set by the HTTP/1 loop, starts watching the client
 	// connection for a close while a backend is slow to answer.
 	watchClient func()

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // The forwarder is the request path for plain-HTTP backends: the handler
@@ -337,7 +338,10 @@ func (s *Server) failed(k sink, st *reqState, method, uri string, gone bool, err
 	if isTimeout(err) {
 		code = http.StatusGatewayTimeout
 	}
-	s.log.Warn("proxy error", "cluster", st.cl.cfg.Name, "method", method, "uri", uri, "status", code, "err", err)
+	// Copies: the HTTP/1 loop's strings are over its request buffer, and a
+	// log handler may keep what it is given.
+	s.log.Warn("proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method), "uri", strings.Clone(uri),
+		"status", code, "err", err)
 	k.fail(code)
 }
 
@@ -423,8 +427,7 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 	}()
 
 	writeErr := writeRequest(c.bw, fr, st, b)
-	var ce *clientBodyError
-	if errors.As(writeErr, &ce) {
+	if writeErr != nil && isClientBodyError(writeErr) {
 		return nil, writeErr
 	}
 	if writeErr != nil && (fr.body == nil || !fr.body.touched) {
@@ -448,7 +451,7 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 	defer func() { c.lr.budget = math.MaxInt64 }()
 	rh := &st.resp
 	for n := 0; ; n++ {
-		head, err := readHead(c.br)
+		head, err := readHead(c.br, st.headBuf)
 		if err == nil {
 			*rh, err = parseResponseHead(head, st.respFields[:0])
 		}
@@ -546,16 +549,20 @@ func (c *bconn) await() error {
 const clientCheckAfter = time.Second
 
 // readHead reads a message head up to and including the empty line that
-// ends it. The common case is one allocation: the head is in br's buffer.
-func readHead(br *bufio.Reader) (string, error) {
+// ends it. The common case is one allocation, or none when the head fits in
+// buf: the head is then returned as a string over buf's bytes, which the
+// caller must leave alone, and keep, for as long as that string or any part
+// of it is in use (the HTTP/1 loop's pooled request state: see
+// h1Req.respBuf).
+func readHead(br *bufio.Reader, buf []byte) (string, error) {
 	from := 0
 	for {
 		n := br.Buffered()
 		b, _ := br.Peek(n)
 		if i := bytes.Index(b[from:], crlfcrlf); i >= 0 {
-			s := string(b[:from+i+4])
-			_, _ = br.Discard(len(s))
-			return s, nil
+			b = b[:from+i+4]
+			_, _ = br.Discard(len(b))
+			return bytesString(b, buf), nil
 		}
 		from = max(0, n-3)
 		if n == br.Size() {
@@ -587,6 +594,17 @@ func readHead(br *bufio.Reader) (string, error) {
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
+
+// bytesString returns b as a string: copied into buf and read in place when
+// it fits (no allocation; buf must then outlive the string and stay as it
+// is, see readHead), else copied to a new string.
+func bytesString(b, buf []byte) string {
+	if len(b) == 0 || len(b) > len(buf) {
+		return string(b)
+	}
+	n := copy(buf, b)
+	return unsafe.String(&buf[0], n)
+}
 
 // skipOut reports whether a request field is one the forwarder replaces
 // with its own.
@@ -815,6 +833,11 @@ type clientBodyError struct{ err error }
 func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
 
+func isClientBodyError(err error) bool {
+	var ce *clientBodyError
+	return errors.As(err, &ce)
+}
+
 // copyBody copies a request body with a pooled buffer.
 func copyBody(w io.Writer, body *countingBody) error {
 	bp := copyBuffers.Get().(*[copyBufSize]byte)
@@ -955,7 +978,7 @@ func (s *Server) relayTrailers(k sink, c *bconn) error {
 	}
 	c.lr.budget = maxResponseHeaderBytes
 	defer func() { c.lr.budget = math.MaxInt64 }()
-	sect, err := readHead(c.br)
+	sect, err := readHead(c.br, nil)
 	if err != nil {
 		return err
 	}

@@ -449,14 +449,21 @@ type h1Req struct {
 	body    h1Body
 	fr      fwdReq
 	fields  [maxFields]hfield
-	head    [1024]byte
+	head    [1024]byte // the request head sent to the backend
+	// The request head as received and the backend's response head: the
+	// parsed heads are strings over these bytes (see bytesString), so that
+	// a request allocates nothing for them. They live as long as the
+	// request: whatever keeps a part of them longer (the connection's
+	// Forwarded cache, log lines) takes a copy.
+	reqBuf  [h1BufSize]byte
+	respBuf [2048]byte
 }
 
 // serve parses and answers the request whose head is rb[r:r+headLen].
 func (c *h1Conn) serve(headLen int) int {
 	s := c.srv.s
 	rq := h1Reqs.Get().(*h1Req)
-	h, ok := parseRequestHead(string(c.rb[c.r:c.r+headLen]), rq.fields[:0])
+	h, ok := parseRequestHead(bytesString(c.rb[c.r:c.r+headLen], rq.reqBuf[:]), rq.fields[:0])
 	defer func() {
 		// Drop what refers to this request; the arrays are overwritten
 		// before they are read again.
@@ -492,6 +499,7 @@ func (c *h1Conn) serve(headLen int) int {
 	*st = reqState{cl: cl, tls: c.srv.tls, secure: c.srv.tls, watch: &rq.watch}
 	rq.c = c
 	st.watchClient = rq.watchFn
+	st.headBuf = rq.respBuf[:]
 	if !c.srv.tls && len(s.cfg.TrustedProxies) > 0 && c.in.client.IsValid() && s.trusted(c.in.client) &&
 		fieldValue(h.fields, "X-Forwarded-Proto") == "https" {
 		st.secure = true
@@ -532,7 +540,9 @@ func (c *h1Conn) serve(headLen int) int {
 		if h.minor == 0 {
 			proto = "HTTP/1.0"
 		}
-		s.logAccess(c.remote, h.method, h.host, h.target, proto, code, k.bytes, d, st, err != nil)
+		// Copies: a log handler may keep what it is given.
+		s.logAccess(c.remote, strings.Clone(h.method), strings.Clone(h.host), strings.Clone(h.target),
+			proto, code, k.bytes, d, st, err != nil)
 	}
 	if err == nil && code != 499 {
 		err = k.end()

@@ -334,3 +334,71 @@ func TestForwardGarbageAfterResponse(t *testing.T) {
 		}
 	}
 }
+
+// The loop parses request and response heads in place, in per-request
+// buffers (bytesString): nothing from one request may show up in another.
+// Several connections, each with requests for changing hosts (the
+// Forwarded element is cached per connection) and responses whose heads
+// vary in size, some larger than the in-place buffer.
+func TestH1HeadsStayWithTheirRequest(t *testing.T) {
+	px := leanServer(t, rawBackend(t, func(r *http.Request, nth int) (string, bool) {
+		pad := ""
+		if strings.HasSuffix(r.URL.Path, "/big") {
+			pad = "X-Pad: " + strings.Repeat("p", 3000) + "\r\n"
+		}
+		body := r.Header.Get("Forwarded")
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nX-Path: %s\r\n%sContent-Length: %d\r\n\r\n%s",
+			r.URL.Path, pad, len(body), body), false
+	}))
+	// Hosts of one length and paths of one length put every Host value at
+	// the same place in the buffer: a cache that kept a string over the
+	// buffer would find the next host there and give it the last one's
+	// Forwarded element.
+	hosts := []string{"a.example", "b.example", "c.example:80", "d.example:81"}
+	done := make(chan error, 4)
+	for conn := range 4 {
+		go func() {
+			c, err := net.Dial("tcp", strings.TrimPrefix(px, "http://"))
+			if err != nil {
+				done <- err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(c)
+			for i := range 150 {
+				host := hosts[(i+conn)%len(hosts)]
+				path := fmt.Sprintf("/c%d/r%03d/small", conn, i)
+				if i%5 == 0 {
+					path = fmt.Sprintf("/c%d/r%03d/big", conn, i)
+				}
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nX-Filler-%d: %s\r\n\r\n", path, host, i, strings.Repeat("f", i%40))
+				resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+				if err != nil {
+					done <- err
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					done <- err
+					return
+				}
+				if got := resp.Header.Get("X-Path"); got != path {
+					done <- fmt.Errorf("request %s: response X-Path %q", path, got)
+					return
+				}
+				if want := `host="` + host + `"`; !strings.Contains(string(b), want) {
+					done <- fmt.Errorf("request %s for %s: Forwarded %q, want %s in it", path, host, b, want)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

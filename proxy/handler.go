@@ -323,7 +323,8 @@ func (s *Server) forwarding(in *fwdIn, st *reqState) fwdValues {
 	} else {
 		elem = forwardedElement(client, clientIP, host, proto)
 		if c != nil {
-			*c = fwdCache{host: host, proto: proto, elem: elem}
+			// A copy: host may be over the HTTP/1 loop's request buffer.
+			*c = fwdCache{host: strings.Clone(host), proto: proto, elem: elem}
 		}
 	}
 
