@@ -46,15 +46,15 @@
 #   that drift and other load on the machine hit every server alike.
 # Every server listens on 127.0.0.1 only, on ports picked free at start; everything this
 # script starts is stopped by PID on exit. Each run is bounded by --duration (handshake
-# loops also by a count, idle opening by a timeout); the default run (5 rounds: the
-# keep-alive figures swing by ±10 % from run to run on this shared machine, and the
-# median of 5 holds better than of 3) takes about 10 minutes, plus a minute or two the
-# first time to build Caddy.
+# loops also by a count, idle opening by a timeout); the default run (7 rounds: a single
+# keep-alive run of one server swings by ±15 % on this shared machine, and the median of
+# 7 holds better than of 3 or 5) takes about 14 minutes, plus a minute or two the first
+# time to build Caddy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_SERVERS=nginx,haproxy,caddy,jksproxy
-ROUNDS=5 DURATION=5 ONLY=all SERVERS=$ALL_SERVERS PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
+ROUNDS=7 DURATION=5 ONLY=all SERVERS=$ALL_SERVERS PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
