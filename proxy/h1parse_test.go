@@ -539,7 +539,7 @@ type nhConnKey struct{}
 
 func nhServerListener() *nhListener {
 	nhServer.once.Do(func() {
-		l := &nhListener{conns: make(chan net.Conn), done: make(chan struct{})}
+		l := &nhListener{newHandoffListener(nhAddr{})}
 		srv := &http.Server{
 			Handler:        http.HandlerFunc(nhRecord),
 			MaxHeaderBytes: DefaultMaxHeaderBytes,
@@ -648,12 +648,9 @@ func nhServe(head, method string, length int64) (o nhOutcome) {
 	return o
 }
 
-// nhListener is a net.Listener whose connections are net.Pipe ends.
-type nhListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
+// nhListener is a net.Listener whose connections are net.Pipe ends: the
+// loop's own hand-over listener, fed by dial.
+type nhListener struct{ *handoffListener }
 
 // nhConn is the server's end of a pipe; the handler reports what it saw
 // on seen.
@@ -666,7 +663,7 @@ type nhConn struct {
 func (l *nhListener) dial(seen chan<- *nhSeen) (net.Conn, error) {
 	client, server := net.Pipe()
 	select {
-	case l.conns <- &nhConn{server, seen}:
+	case l.ch <- &nhConn{server, seen}:
 		return client, nil
 	case <-l.done:
 		client.Close()
@@ -674,22 +671,6 @@ func (l *nhListener) dial(seen chan<- *nhSeen) (net.Conn, error) {
 		return nil, net.ErrClosed
 	}
 }
-
-func (l *nhListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *nhListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *nhListener) Addr() net.Addr { return nhAddr{} }
 
 type nhAddr struct{}
 
