@@ -2,9 +2,6 @@ package osslrsa
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 var (
@@ -28,20 +27,8 @@ func rsaKey(t testing.TB, bits int) *rsa.PrivateKey {
 	if k := keys[bits]; k != nil {
 		return k
 	}
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.RSAKey(t, bits).(*rsa.PrivateKey)
 	keys[bits] = k
-	return k
-}
-
-func ecKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return k
 }
 
@@ -57,13 +44,6 @@ func selfSigned(t testing.TB, key crypto.Signer) tls.Certificate {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	leaf := testkit.SignCert(t, tmpl, nil, key, key)
+	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
 }

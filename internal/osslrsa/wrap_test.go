@@ -2,6 +2,7 @@ package osslrsa
 
 import (
 	"crypto"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 // handshake runs a TLS handshake between a tls.Server serving cert and a
@@ -53,7 +56,7 @@ func handshake(t *testing.T, cert tls.Certificate, client *tls.Config) error {
 // it nothing changes; other keys never change; handshakes succeed either way.
 func TestWrap(t *testing.T) {
 	rsaCert := selfSigned(t, rsaKey(t, 2048))
-	ecCert := selfSigned(t, ecKey(t))
+	ecCert := selfSigned(t, testkit.ECKey(t, elliptic.P256()))
 	tests := []struct {
 		name       string
 		cert       tls.Certificate
