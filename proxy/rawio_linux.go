@@ -99,9 +99,15 @@ func (c *fastConn) Read(p []byte) (int, error) {
 	c.rbuf, c.rn, c.rerr = p, 0, 0
 	err := c.rc.Read(c.readFn)
 	c.rbuf = nil
-	switch {
-	case err != nil:
+	if err != nil {
 		return 0, err // deadline, closed
+	}
+	return c.readResult()
+}
+
+// readResult is what the last doRead that did not wait amounts to.
+func (c *fastConn) readResult() (int, error) {
+	switch {
 	case c.rerr != 0:
 		return 0, c.opError("read", c.rerr)
 	case c.rn == 0:
@@ -135,12 +141,8 @@ func (c *fastConn) readQueued(p []byte) (int, error) {
 		case c.rwait:
 			<-c.ready
 			continue
-		case c.rerr != 0:
-			return 0, c.opError("read", c.rerr)
-		case c.rn == 0:
-			return 0, io.EOF
 		}
-		return c.rn, nil
+		return c.readResult()
 	}
 }
 
