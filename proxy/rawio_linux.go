@@ -37,6 +37,7 @@ type fastConn struct {
 	slot     uint32
 	closed   atomic.Bool
 	timedOut atomic.Bool
+	hup      atomic.Bool // the peer closed or reset: a short read proves nothing
 	dlMu     sync.Mutex
 	rdl      time.Time
 	rtimer   *time.Timer
@@ -49,6 +50,7 @@ type fastConn struct {
 	readFn  func(uintptr) bool
 	tryFn   func(uintptr) // readFn for rc.Control: rwait says it found nothing
 	rwait   bool
+	drained bool // the last read emptied the socket: wait before reading
 	wbuf    []byte
 	wn      int
 	werr    syscall.Errno
@@ -119,10 +121,22 @@ func (c *fastConn) readResult() (int, error) {
 // readQueued reads p's worth, waiting for readyQ's wake-up when there is
 // nothing yet. A wake-up left from data that an earlier read already took
 // is dropped first: any data that arrives after that drop brings a new one.
+//
+// A read that fills less than p has emptied the socket (TCP's receive path
+// stops short only when its queue is empty), so the next read waits for
+// the wake-up without asking the kernel first, as nginx does: that saves
+// the read that would find nothing, about one and a half per proxied
+// request. The wake-up it waits for is one the drop did not take: any data
+// that arrived after the short read brought one. An end of stream or an
+// error is not taken by a read the way data is (a short read may leave a
+// FIN behind it, and its event may have been the one dropped), so once the
+// queue has seen the peer hang up, every read asks the kernel.
 func (c *fastConn) readQueued(p []byte) (int, error) {
-	select {
-	case <-c.ready:
-	default:
+	if !c.drained {
+		select {
+		case <-c.ready:
+		default:
+		}
 	}
 	c.rbuf = p
 	defer func() { c.rbuf = nil }()
@@ -133,16 +147,20 @@ func (c *fastConn) readQueued(p []byte) (int, error) {
 		case c.timedOut.Load():
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
-		c.rn, c.rerr, c.rwait = 0, 0, false
-		err := c.rc.Control(c.tryFn)
-		switch {
-		case err != nil:
-			return 0, c.opErr("read", err)
-		case c.rwait:
-			<-c.ready
-			continue
+		if !c.drained {
+			c.rn, c.rerr, c.rwait = 0, 0, false
+			if err := c.rc.Control(c.tryFn); err != nil {
+				return 0, c.opErr("read", err)
+			}
+			if !c.rwait {
+				c.drained = c.rerr == 0 && c.rn > 0 && c.rn < len(p) && !c.hup.Load()
+				return c.readResult()
+			}
 		}
-		return c.readResult()
+		<-c.ready
+		// Data, a deadline or Close: whichever it was, the wake-up is
+		// spent, so the next look is the kernel's.
+		c.drained = false
 	}
 }
 
@@ -388,7 +406,11 @@ func (q *readyQueue) run(f *os.File) {
 		for _, ev := range events[:n] {
 			slot := uint32(ev.Fd)
 			if int(slot) < len(q.conns) && q.gens[slot] == uint32(ev.Pad) && q.conns[slot] != nil {
-				batch = append(batch, q.conns[slot])
+				c := q.conns[slot]
+				if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+					c.hup.Store(true) // before the wake-up: see readQueued
+				}
+				batch = append(batch, c)
 			}
 		}
 		q.mu.Unlock()

@@ -186,3 +186,54 @@ func TestFastConnEOFAndReuse(t *testing.T) {
 	}
 	_ = peer
 }
+
+// A read that leaves part of its buffer unfilled has emptied the socket,
+// so the next read waits for the queue without asking the kernel; that
+// wait must still end for data sent later, and for an end of stream or a
+// reset that was already there, behind the data, when the short read ran
+// (the queue may have reported both in the one event the read dropped).
+func TestFastConnShortReadThenWait(t *testing.T) {
+	ln := localListener(t)
+	read := func(c net.Conn) (string, error) {
+		var b [64]byte
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(b[:])
+		return string(b[:n]), err
+	}
+
+	c, peer := fastPair(t, ln)
+	peer.Write([]byte("a"))
+	if got, err := read(c); got != "a" || err != nil {
+		t.Fatalf("first read: %q, %v", got, err)
+	}
+	if !c.(*fastConn).drained {
+		t.Fatal("a short read did not mark the socket empty")
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		peer.Write([]byte("b"))
+	}()
+	if got, err := read(c); got != "b" || err != nil {
+		t.Fatalf("read after a short one: %q, %v", got, err)
+	}
+
+	for _, end := range []string{"close", "reset"} {
+		c, peer := fastPair(t, ln)
+		peer.Write([]byte("x"))
+		if end == "reset" {
+			peer.(*net.TCPConn).SetLinger(0)
+		}
+		peer.Close()
+		time.Sleep(50 * time.Millisecond) // data and end both queued before the read
+		if got, err := read(c); got != "x" || err != nil {
+			t.Fatalf("%s: first read: %q, %v", end, got, err)
+		}
+		_, err := read(c)
+		switch {
+		case isTimeout(err):
+			t.Fatalf("%s: the read after a short one waited for an end that had already come", end)
+		case end == "close" && err != io.EOF, end == "reset" && (err == nil || err == io.EOF):
+			t.Fatalf("%s: second read: %v", end, err)
+		}
+	}
+}
