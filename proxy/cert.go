@@ -30,10 +30,7 @@ type certStore struct {
 	mu       sync.Mutex // serialises reloads
 	reloads  atomic.Uint64
 	failures atomic.Uint64
-
-	// watch state, owned by watch's goroutine
-	lastHash   [32]byte
-	failedHash [32]byte
+	watch    *fileWatch // nil: no file watched
 }
 
 // newCertStore loads the first certificate. The watched file, if any, is
@@ -41,7 +38,7 @@ type certStore struct {
 func newCertStore(src CertSource, watchFile string, log *slog.Logger) (*certStore, error) {
 	cs := &certStore{source: src, log: log}
 	if watchFile != "" {
-		cs.lastHash, _ = hashFile(watchFile)
+		cs.watch = newFileWatch(watchFile)
 	}
 	c, err := cs.load()
 	if err != nil {
@@ -96,9 +93,23 @@ func (cs *certStore) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 	return cs.cur.Load(), nil
 }
 
-// watch polls path every interval and reloads when its content changes.
-// A content that failed to load is not retried until it changes again.
-func (cs *certStore) watch(ctx context.Context, path string, interval time.Duration) {
+// fileWatch notices when a file's content changes (the keystore, the
+// session ticket keys): polled every interval, a new content is handed to
+// load; a content that failed to load is not tried again until it changes.
+type fileWatch struct {
+	path         string
+	last, failed [32]byte // owned by run's goroutine
+}
+
+// newFileWatch hashes path at once, so that a change while its first
+// content loads is seen by the first poll.
+func newFileWatch(path string) *fileWatch {
+	w := &fileWatch{path: path}
+	w.last, _ = hashFile(path)
+	return w
+}
+
+func (w *fileWatch) run(ctx context.Context, interval time.Duration, log *slog.Logger, load func(why string) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -107,22 +118,21 @@ func (cs *certStore) watch(ctx context.Context, path string, interval time.Durat
 			return
 		case <-t.C:
 		}
-		h, err := hashFile(path)
+		h, err := hashFile(w.path)
 		if err != nil {
 			// A rotation that replaces the file may remove it for a moment;
 			// the next poll sees the new one.
-			cs.log.Debug("watching keystore", "path", path, "err", err)
+			log.Debug("watching file", "path", w.path, "err", err)
 			continue
 		}
-		if h == cs.lastHash || h == cs.failedHash {
+		if h == w.last || h == w.failed {
 			continue
 		}
-		if err := cs.reload("file changed"); err != nil {
-			cs.failedHash = h
+		if err := load("file changed"); err != nil {
+			w.failed = h
 			continue
 		}
-		cs.lastHash = h
-		cs.failedHash = [32]byte{}
+		w.last, w.failed = h, [32]byte{}
 	}
 }
 

@@ -66,12 +66,19 @@ type Config struct {
 	// content reloads the certificate. Empty disables watching.
 	WatchFile     string
 	WatchInterval time.Duration
-	// Reload triggers a certificate reload for every value received (SIGHUP).
+	// Reload triggers a reload of the certificate (and of the session ticket
+	// key file) for every value received (SIGHUP).
 	Reload <-chan os.Signal
 	// SessionTicketKeys, if set, are the TLS session ticket keys, the first
 	// one encrypting. Two proxies with the same keys resume each other's
 	// sessions. Empty: Go's automatically rotated keys.
 	SessionTicketKeys [][32]byte
+	// SessionTicketKeyFile, if set, holds the session ticket keys instead
+	// (see ReadSessionTicketKeys): read at start, again on every Reload and
+	// whenever its content changes (polled every WatchInterval), so that the
+	// keys can be rotated in place; a file that does not read keeps the
+	// previous keys.
+	SessionTicketKeyFile string
 
 	// HTTPRedirect makes the HTTP listener redirect to HTTPS instead of proxying.
 	HTTPRedirect bool
@@ -270,6 +277,9 @@ func (c *Config) validate() error {
 	}
 	if c.ListenHTTPS != "" && c.Certificate == nil {
 		return errors.New("https listener without a certificate source")
+	}
+	if len(c.SessionTicketKeys) > 0 && c.SessionTicketKeyFile != "" {
+		return errors.New("session ticket keys given both as keys and as a file: give one")
 	}
 	if len(c.Clusters) == 0 {
 		return errors.New("no backends: give at least one backend or a config file with clusters")

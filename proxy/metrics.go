@@ -124,6 +124,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		sample("jksproxy_certificate_reloads_total", "", float64(s.certs.reloads.Load()))
 		header("jksproxy_certificate_reload_failures_total", "counter", "Failed certificate reloads (the previous certificate stays).")
 		sample("jksproxy_certificate_reload_failures_total", "", float64(s.certs.failures.Load()))
+		if s.tickets != nil {
+			header("jksproxy_session_ticket_key_reloads_total", "counter", "Successful session ticket key reloads.")
+			sample("jksproxy_session_ticket_key_reloads_total", "", float64(s.tickets.reloads.Load()))
+			header("jksproxy_session_ticket_key_reload_failures_total", "counter", "Failed session ticket key reloads (the previous keys stay).")
+			sample("jksproxy_session_ticket_key_reload_failures_total", "", float64(s.tickets.failures.Load()))
+		}
 		leaf := s.certs.cur.Load().Leaf
 		header("jksproxy_certificate_expiry_seconds", "gauge", "Seconds until the served certificate expires (negative once expired).")
 		sample("jksproxy_certificate_expiry_seconds", "", math.Round(time.Until(leaf.NotAfter).Seconds()))

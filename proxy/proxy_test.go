@@ -72,6 +72,8 @@ func TestConfigValidate(t *testing.T) {
 			{Name: "y", Hosts: []string{"A.example:443"}, Backends: []BackendConfig{{URL: "http://b:1"}}},
 		}}, "already belongs"},
 		{"bad id", Config{ListenHTTP: ":0", Clusters: []ClusterConfig{{Hosts: []string{"*"}, Backends: []BackendConfig{{URL: "http://a:1", ID: "a;b"}}}}}, "id"},
+		{"ticket keys twice", Config{ListenHTTPS: ":0", Certificate: src, Clusters: oneCluster("http://a:1"),
+			SessionTicketKeys: [][32]byte{{1}}, SessionTicketKeyFile: "keys"}, "give one"},
 		{"ok", Config{ListenHTTPS: ":0", Certificate: src, Clusters: oneCluster("http://a:1", "https://b")}, ""},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	certs    *certStore
+	tickets  *ticketKeys // nil: keys fixed by Config.SessionTicketKeys, or Go's own
 	tlsCfg   *tls.Config
 	clusters []*cluster
 	hosts    map[string]*cluster // exact host
@@ -73,6 +74,11 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		}
 		s.certs = cs
 		s.tlsCfg = tlsConfig(cs, cfg.SessionTicketKeys)
+		if cfg.SessionTicketKeyFile != "" {
+			if s.tickets, err = newTicketKeys(cfg.SessionTicketKeyFile, s.tlsCfg, logger); err != nil {
+				return nil, err
+			}
+		}
 		leaf := cs.cur.Load().Leaf
 		logger.Info("certificate loaded", "subject", leaf.Subject.String(), "issuer", leaf.Issuer.String(),
 			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "chain", len(cs.cur.Load().Certificate)-1)
@@ -118,12 +124,21 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return s.Serve(ctx)
 }
 
-// Reload loads the certificate again; on error the old one stays served.
+// Reload loads the certificate (and the session ticket key file) again; on
+// error the old ones stay in use.
 func (s *Server) Reload() error {
+	return s.reload("reload requested")
+}
+
+func (s *Server) reload(why string) error {
 	if s.certs == nil {
 		return errors.New("no https listener: nothing to reload")
 	}
-	return s.certs.reload("reload requested")
+	err := s.certs.reload(why)
+	if s.tickets != nil {
+		err = errors.Join(err, s.tickets.reload(why))
+	}
+	return err
 }
 
 // Serve listens, serves until ctx is done, then drains: /healthz answers
@@ -228,9 +243,13 @@ func (s *Server) Serve(ctx context.Context) error {
 			go func() { defer wg.Done(); b.healthLoop(bg) }()
 		}
 	}
-	if s.certs != nil && s.cfg.WatchFile != "" {
+	if s.certs != nil && s.certs.watch != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.certs.watch(bg, s.cfg.WatchFile, s.cfg.WatchInterval) }()
+		go func() { defer wg.Done(); s.certs.watch.run(bg, s.cfg.WatchInterval, s.log, s.certs.reload) }()
+	}
+	if s.tickets != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.tickets.watch.run(bg, s.cfg.WatchInterval, s.log, s.tickets.reload) }()
 	}
 	if s.cfg.Reload != nil && s.certs != nil {
 		wg.Add(1)
@@ -244,7 +263,7 @@ func (s *Server) Serve(ctx context.Context) error {
 					if !ok {
 						return
 					}
-					_ = s.certs.reload("signal")
+					_ = s.reload("signal")
 				}
 			}
 		}()

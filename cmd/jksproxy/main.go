@@ -27,7 +27,7 @@ func newApp() *cli.App {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "keystore", Usage: "serve the key pair from keystore `FILE` (JKS, JCEKS, PKCS#12, PEM)", Category: "TLS:"},
 		&cli.StringFlag{Name: "alias", Usage: "the private-key entry `ALIAS` (default: the only one)", Category: "TLS:"},
-		&cli.StringFlag{Name: "session-ticket-key-file", Usage: "TLS session ticket keys, one 64-hex-digit key per line, the first encrypting; give both proxies the same `FILE` so each resumes the other's sessions", Category: "TLS:"},
+		&cli.StringFlag{Name: "session-ticket-key-file", Usage: "TLS session ticket keys, one 64-hex-digit key per line, the first encrypting; give both proxies the same `FILE` so each resumes the other's sessions; re-read when it changes and on SIGHUP", Category: "TLS:"},
 		&cli.DurationFlag{Name: "reload-interval", Value: proxy.DefaultWatchInterval, Usage: "how often the keystore file is checked for changed content", Category: "TLS:"},
 	}
 	flags = append(flags, cmdutil.PasswordFlags()...)
@@ -148,11 +148,12 @@ func run(c *cli.Context) error {
 		cfg.Certificate = proxy.OpenSSLSigner(cfg.Certificate, log) // a no-op unless built with -tags openssl
 		cfg.WatchFile = ks
 		if f := c.String("session-ticket-key-file"); f != "" {
-			keys, err := proxy.ReadSessionTicketKeys(f)
-			if err != nil {
+			// Read here for the hint; the proxy reads it again, and again
+			// whenever it changes.
+			if _, err := proxy.ReadSessionTicketKeys(f); err != nil {
 				return cmdutil.Hint(err, "write one key per line, made with: openssl rand -hex 32")
 			}
-			cfg.SessionTicketKeys = keys
+			cfg.SessionTicketKeyFile = f
 		}
 	}
 

@@ -664,6 +664,74 @@ func TestSharedTicketKeys(t *testing.T) {
 	}
 }
 
+// TestTicketKeyRotation: both proxies re-read the ticket key file when it
+// changes. With the new key first and the previous one kept, tickets sealed
+// with the previous key still resume; once it is dropped they do not, and
+// the proxies go on resuming each other's new tickets. A file that does not
+// read keeps the keys and is counted; a file others can read is warned of.
+func TestTicketKeyRotation(t *testing.T) {
+	b := startDemo(t, "one")
+	keys := filepath.Join(t.TempDir(), "tickets")
+	k0, k1, k2 := strings.Repeat("0a", 32), strings.Repeat("1b", 32), strings.Repeat("2c", 32)
+	write := func(lines ...string) { writeAtomic(t, keys, []byte(strings.Join(lines, "\n")+"\n")) }
+	write(k1, k0)
+	args := append(fastArgs("--listen-http", "", "--admin", "127.0.0.1:0", "--backend", b.url(),
+		"--session-ticket-key-file", keys, "--reload-interval", "100ms"), keystoreArgs("wso2carbon.jks")...)
+	p1 := startProxy(t, []string{"https", "admin"}, args...)
+	p2 := startProxy(t, []string{"https", "admin"}, args...)
+	client := func() *tls.Config {
+		cfg := insecureTLS()
+		cfg.ServerName = "localhost" // one cache key for both addresses
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		cfg.NextProtos = []string{"http/1.1"}
+		return cfg
+	}
+	counted := func(metric string, n int) {
+		t.Helper()
+		for _, p := range []*proxyProc{p1, p2} {
+			waitFor(t, 3*time.Second, metric, func() bool {
+				return strings.Contains(metrics(t, p.addr("admin")), fmt.Sprintf("%s %d\n", metric, n))
+			})
+		}
+	}
+
+	early, late := client(), client() // each gets a ticket sealed with k1
+	for _, c := range []*tls.Config{early, late} {
+		if resumedHandshake(t, p1.addr("https"), c) {
+			t.Fatal("a first handshake resumed")
+		}
+	}
+	write(k2, k1)
+	counted("jksproxy_session_ticket_key_reloads_total", 1)
+	if !resumedHandshake(t, p2.addr("https"), early) {
+		t.Error("a ticket sealed with the previous key did not resume while the file keeps that key")
+	}
+	write(k2)
+	counted("jksproxy_session_ticket_key_reloads_total", 2)
+	if resumedHandshake(t, p2.addr("https"), late) {
+		t.Error("a ticket sealed with a dropped key still resumed")
+	}
+	if !resumedHandshake(t, p1.addr("https"), late) { // its new ticket: k2, from p2
+		t.Error("after the rotation the proxies do not resume each other's tickets")
+	}
+
+	write("not a key")
+	counted("jksproxy_session_ticket_key_reload_failures_total", 1)
+	if !resumedHandshake(t, p2.addr("https"), late) {
+		t.Error("a key file that does not read changed the keys")
+	}
+	if strings.Contains(p1.logs.String(), k2) || strings.Contains(p1.logs.String(), "not a key") {
+		t.Error("the log shows the key file's content")
+	}
+
+	write(k2)
+	os.Chmod(keys, 0o644)
+	p3 := startProxy(t, []string{"https"}, args...)
+	if !strings.Contains(p3.logs.String(), "chmod 600") {
+		t.Error("no warning for a ticket key file others can read")
+	}
+}
+
 // TestWebSocketBehindNLB: a PROXY protocol v2 header (AWS NLB) in front of
 // TLS, then a WebSocket upgrade tunnelled to the backend, which sees the
 // client address from the PROXY header.
