@@ -211,18 +211,14 @@ func (s *Service) listenerCertificates(ctx context.Context, l Listener) ([]strin
 	}
 	var def string
 	var certs []string
-	p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(l.ARN)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for c, err := range s.v2ListenerCerts(ctx, l.ARN, l.String()) {
 		if err != nil {
-			return nil, fmt.Errorf("describing certificates of %s: %w", l, err)
+			return nil, err
 		}
-		for _, c := range page.Certificates {
-			if aws.ToBool(c.IsDefault) {
-				def = aws.ToString(c.CertificateArn)
-			} else {
-				certs = append(certs, aws.ToString(c.CertificateArn))
-			}
+		if aws.ToBool(c.IsDefault) {
+			def = aws.ToString(c.CertificateArn)
+		} else {
+			certs = append(certs, aws.ToString(c.CertificateArn))
 		}
 	}
 	if def == "" && len(ln.Certificates) > 0 {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
@@ -149,16 +151,39 @@ func acmSummaryInfo(c *acmtypes.CertificateSummary) CertificateInfo {
 // acmSummaries yields the region's ACM certificates of every key type, one
 // ListCertificates page at a time; a listing error is yielded once, last.
 func (s *Service) acmSummaries(ctx context.Context) iter.Seq2[*acmtypes.CertificateSummary, error] {
-	return func(yield func(*acmtypes.CertificateSummary, error) bool) {
-		p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
+	p := acm.NewListCertificatesPaginator(s.c.ACM, &acm.ListCertificatesInput{Includes: &acmtypes.Filters{KeyTypes: allKeyTypes}})
+	return pageItems(ctx, p.HasMorePages, p.NextPage,
+		func(o *acm.ListCertificatesOutput) []acmtypes.CertificateSummary { return o.CertificateSummaryList },
+		"listing ACM certificates")
+}
+
+// iamServerCertificates yields the metadata of the IAM server certificates in
+// selects, one ListServerCertificates page at a time; a listing error is
+// yielded once, last.
+func (s *Service) iamServerCertificates(ctx context.Context, in *iam.ListServerCertificatesInput) iter.Seq2[*iamtypes.ServerCertificateMetadata, error] {
+	p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
+	return pageItems(ctx, p.HasMorePages, p.NextPage,
+		func(o *iam.ListServerCertificatesOutput) []iamtypes.ServerCertificateMetadata {
+			return o.ServerCertificateMetadataList
+		},
+		"listing IAM server certificates")
+}
+
+// pageItems yields every item of every page an SDK paginator (more and
+// next: its HasMorePages and NextPage) returns, in order, items taking each
+// page's list; a listing error is yielded once, last, after what.
+func pageItems[Out, Opt, T any](ctx context.Context, more func() bool, next func(context.Context, ...func(*Opt)) (Out, error),
+	items func(Out) []T, what string) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		for more() {
+			page, err := next(ctx)
 			if err != nil {
-				yield(nil, fmt.Errorf("listing ACM certificates: %w", err))
+				yield(nil, fmt.Errorf("%s: %w", what, err))
 				return
 			}
-			for i := range page.CertificateSummaryList {
-				if !yield(&page.CertificateSummaryList[i], nil) {
+			list := items(page)
+			for i := range list {
+				if !yield(&list[i], nil) {
 					return
 				}
 			}
@@ -166,25 +191,14 @@ func (s *Service) acmSummaries(ctx context.Context) iter.Seq2[*acmtypes.Certific
 	}
 }
 
-// iamServerCertificates yields the metadata of the IAM server certificates in
-// selects, one ListServerCertificates page at a time; a listing error is
-// yielded once, last.
-func (s *Service) iamServerCertificates(ctx context.Context, in *iam.ListServerCertificatesInput) iter.Seq2[*iamtypes.ServerCertificateMetadata, error] {
-	return func(yield func(*iamtypes.ServerCertificateMetadata, error) bool) {
-		p := iam.NewListServerCertificatesPaginator(s.c.IAM, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				yield(nil, fmt.Errorf("listing IAM server certificates: %w", err))
-				return
-			}
-			for i := range page.ServerCertificateMetadataList {
-				if !yield(&page.ServerCertificateMetadataList[i], nil) {
-					return
-				}
-			}
-		}
-	}
+// v2ListenerCerts yields the certificates of an ALB/NLB listener, the
+// default one and those for SNI, one DescribeListenerCertificates page at a
+// time; what names the listener in a listing error.
+func (s *Service) v2ListenerCerts(ctx context.Context, arn, what string) iter.Seq2[*elbv2types.Certificate, error] {
+	p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(arn)})
+	return pageItems(ctx, p.HasMorePages, p.NextPage,
+		func(o *elbv2.DescribeListenerCertificatesOutput) []elbv2types.Certificate { return o.Certificates },
+		"describing certificates of "+what)
 }
 
 // firstCertificate parses the first PEM certificate of text.

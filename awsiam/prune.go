@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
@@ -340,17 +339,13 @@ func (s *Service) certificatesInUse(ctx context.Context) (map[string]bool, error
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(l.ARN)})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
+			for c, err := range s.v2ListenerCerts(ctx, l.ARN, l.String()) {
 				if err != nil {
-					errs[i] = fmt.Errorf("describing certificates of %s: %w", l, err)
+					errs[i] = err
 					return
 				}
 				mu.Lock()
-				for _, c := range page.Certificates {
-					used[aws.ToString(c.CertificateArn)] = true
-				}
+				used[aws.ToString(c.CertificateArn)] = true
 				mu.Unlock()
 			}
 		}()

@@ -30,16 +30,17 @@ const v2DescribeBatch = 20
 // listeners.
 func (s *Service) eachClassicListener(ctx context.Context, pageSize *int32, fn func(lb *elbtypes.LoadBalancerDescription, ld *elbtypes.ListenerDescription)) error {
 	p := elb.NewDescribeLoadBalancersPaginator(s.c.ELB, &elb.DescribeLoadBalancersInput{PageSize: pageSize})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	lbs := pageItems(ctx, p.HasMorePages, p.NextPage,
+		func(o *elb.DescribeLoadBalancersOutput) []elbtypes.LoadBalancerDescription {
+			return o.LoadBalancerDescriptions
+		},
+		"describing classic load balancers")
+	for lb, err := range lbs {
 		if err != nil {
-			return fmt.Errorf("describing classic load balancers: %w", err)
+			return err
 		}
-		for i := range page.LoadBalancerDescriptions {
-			lb := &page.LoadBalancerDescriptions[i]
-			for j := range lb.ListenerDescriptions {
-				fn(lb, &lb.ListenerDescriptions[j])
-			}
+		for j := range lb.ListenerDescriptions {
+			fn(lb, &lb.ListenerDescriptions[j])
 		}
 	}
 	return nil
@@ -50,24 +51,23 @@ func (s *Service) eachClassicListener(ctx context.Context, pageSize *int32, fn f
 // calls fn for each listener; fn's error ends it and is returned as it is.
 func (s *Service) eachV2Listener(ctx context.Context, pageSize *int32, fn func(lb *elbv2types.LoadBalancer, ln *elbv2types.Listener) error) error {
 	p := elbv2.NewDescribeLoadBalancersPaginator(s.c.ELBv2, &elbv2.DescribeLoadBalancersInput{PageSize: pageSize})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	lbs := pageItems(ctx, p.HasMorePages, p.NextPage,
+		func(o *elbv2.DescribeLoadBalancersOutput) []elbv2types.LoadBalancer { return o.LoadBalancers },
+		"describing load balancers")
+	for lb, err := range lbs {
 		if err != nil {
-			return fmt.Errorf("describing load balancers: %w", err)
+			return err
 		}
-		for i := range page.LoadBalancers {
-			lb := &page.LoadBalancers[i]
-			lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn, PageSize: pageSize})
-			for lp.HasMorePages() {
-				lpage, err := lp.NextPage(ctx)
-				if err != nil {
-					return fmt.Errorf("describing listeners of %s: %w", aws.ToString(lb.LoadBalancerName), err)
-				}
-				for j := range lpage.Listeners {
-					if err := fn(lb, &lpage.Listeners[j]); err != nil {
-						return err
-					}
-				}
+		lp := elbv2.NewDescribeListenersPaginator(s.c.ELBv2, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn, PageSize: pageSize})
+		lns := pageItems(ctx, lp.HasMorePages, lp.NextPage,
+			func(o *elbv2.DescribeListenersOutput) []elbv2types.Listener { return o.Listeners },
+			"describing listeners of "+aws.ToString(lb.LoadBalancerName))
+		for ln, err := range lns {
+			if err != nil {
+				return err
+			}
+			if err := fn(lb, ln); err != nil {
+				return err
 			}
 		}
 	}
@@ -212,17 +212,13 @@ func (s *Service) sniCertificates(ctx context.Context, arns []string) (map[strin
 			defer wg.Done()
 			defer func() { <-sem }()
 			var sni []string
-			p := elbv2.NewDescribeListenerCertificatesPaginator(s.c.ELBv2, &elbv2.DescribeListenerCertificatesInput{ListenerArn: aws.String(arn)})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
+			for c, err := range s.v2ListenerCerts(ctx, arn, "listener "+arn) {
 				if err != nil {
-					errs[i] = fmt.Errorf("describing certificates of listener %s: %w", arn, err)
+					errs[i] = err
 					return
 				}
-				for _, c := range page.Certificates {
-					if !aws.ToBool(c.IsDefault) {
-						sni = append(sni, aws.ToString(c.CertificateArn))
-					}
+				if !aws.ToBool(c.IsDefault) {
+					sni = append(sni, aws.ToString(c.CertificateArn))
 				}
 			}
 			mu.Lock()
