@@ -17,7 +17,9 @@ type fakePages struct {
 
 type fakeOptions struct{}
 
-func (f *fakePages) HasMorePages() bool { return f.calls < len(f.pages) || f.err != nil && f.calls == len(f.pages) }
+func (f *fakePages) HasMorePages() bool {
+	return f.calls < len(f.pages) || f.err != nil && f.calls == len(f.pages)
+}
 
 func (f *fakePages) NextPage(context.Context, ...func(*fakeOptions)) ([]int, error) {
 	f.calls++
