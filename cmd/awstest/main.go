@@ -53,6 +53,10 @@ func run(c *cli.Context) error {
 	if seed != "" && seed != "demo" {
 		return cmdutil.UsageError("--seed %q: the only seed is \"demo\"", seed)
 	}
+	// Before the address is printed: whoever reads it may stop the server
+	// at once, and SIGTERM must then end it cleanly, not kill it.
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	srv, err := awstest.New(awstest.Options{
 		Addr:             c.String("listen"),
 		PropagationDelay: c.Duration("propagation-delay"),
@@ -79,8 +83,6 @@ func run(c *cli.Context) error {
 	if f, ok := out.(*os.File); ok {
 		_ = f.Sync()
 	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	return nil
 }

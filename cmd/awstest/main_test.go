@@ -18,10 +18,7 @@ import (
 )
 
 func TestRunByHand(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "awstest")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildAwstest(t)
 	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", "demo", "--region", "eu-west-1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -63,6 +60,52 @@ func TestRunByHand(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	waitClean(t, cmd)
+}
+
+// TestStopAtOnce: a script that stops the server as soon as it has read the
+// address (while the demo is still being seeded) gets a clean exit.
+func TestStopAtOnce(t *testing.T) {
+	bin := buildAwstest(t)
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", "demo")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if !bufio.NewScanner(stdout).Scan() {
+		t.Fatal("no address printed")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitClean(t, cmd)
+}
+
+func TestUsage(t *testing.T) {
+	bin := buildAwstest(t)
+	err := exec.Command(bin, "--seed", "prod").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("--seed prod: %v, want exit 2", err)
+	}
+}
+
+func buildAwstest(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "awstest")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitClean waits for cmd, which was sent SIGTERM, to exit with status 0.
+func waitClean(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -72,17 +115,5 @@ func TestRunByHand(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("awstest did not stop on SIGTERM")
-	}
-}
-
-func TestUsage(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "awstest")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	err := exec.Command(bin, "--seed", "prod").Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-		t.Errorf("--seed prod: %v, want exit 2", err)
 	}
 }
