@@ -11,7 +11,8 @@ BIN=${BIN:-bin}
 [ -x "$BIN/certup" ] || go build -o "$BIN/" ./cmd/certup
 [ -x "$BIN/awstest" ] || go build -o "$BIN/" ./cmd/awstest
 
-# run CMD…: runs certup, shows its exit code (0 nothing to do, 10 changed, 11 partial).
+# run CMD…: runs certup, shows its exit code (with --detailed-exitcode: 0 nothing to do,
+# 10 changed; 11 partial).
 run() {
 	local rc=0
 	"$BIN/certup" "$@" || rc=$?
@@ -23,7 +24,7 @@ step "awstest --seed demo --propagation-delay 1s"
 start_awstest 1s
 
 rotate=(rotate testdata/wso2carbon.jks --storepass-file testdata/wso2carbon.storepass --name-prefix wso2
-	--elb "$elb" --listener "$listener")
+	--elb "$elb" --listener "$listener" --detailed-exitcode)
 
 step "certup ${rotate[*]} --dry-run   (the plan, zero changes)"
 run "${rotate[@]}" --dry-run

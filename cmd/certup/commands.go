@@ -164,17 +164,23 @@ func uploadAction(c *cli.Context) error {
 		return withHint(err)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.UploadResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		if !res.DryRun {
+			fmt.Fprintln(s.out, res.ARN)
+		}
 	}
-	printPlanned(s)
-	if !res.DryRun {
-		fmt.Fprintln(s.out, res.ARN)
-	}
-	return nil
+	return doneError(c, uploadChanged(res))
 }
+
+// uploadChanged: the upload was made (or in a dry run would be).
+func uploadChanged(r *awsiam.UploadResult) bool { return r.DryRun || r.Uploaded || r.Reimported }
 
 // noArgs is the usage error of a command that takes no arguments.
 func noArgs(c *cli.Context) error {
@@ -228,14 +234,17 @@ func attachAction(c *cli.Context) error {
 		return withHint(err)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.AttachResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		printAttach(s.out, res)
 	}
-	printPlanned(s)
-	printAttach(s.out, res)
-	return nil
+	return doneError(c, res.DryRun || res.Changed)
 }
 
 func printAttach(w io.Writer, r *awsiam.AttachResult) {
@@ -275,28 +284,72 @@ func deployAction(c *cli.Context) error {
 		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait")},
 		StickinessCookie: c.String("stickiness-cookie"),
 	})
+	changed := deployChanged(res)
 	if err != nil {
-		return withHint(err)
+		if !changed {
+			return withHint(err)
+		}
+		// What was done stays done; the same command finds the upload and goes on.
+		if !s.json {
+			printDeploy(s.out, res)
+		}
+		return cmdutil.WithExitCode(partialHint(withHint(err)), exitPartial)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.DeployResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		printDeploy(s.out, res)
 	}
-	printPlanned(s)
-	if !res.Upload.DryRun {
+	return doneError(c, changed)
+}
+
+// deployChanged: deploy changed something (or in a dry run would have).
+func deployChanged(r *awsiam.DeployResult) bool {
+	if r == nil {
+		return false
+	}
+	changed := r.Upload != nil && uploadChanged(r.Upload)
+	for _, a := range r.Attached {
+		changed = changed || a.Changed || a.DryRun
+	}
+	for _, st := range r.Stickiness {
+		changed = changed || st.Changed || st.DryRun
+	}
+	return changed
+}
+
+// partialHint keeps err's own advice and adds that running again finishes the job
+// (the propagation advice says so already).
+func partialHint(err error) error {
+	const again = "what is done stays done: run the same command again to finish"
+	switch h := cmdutil.HintOf(err); {
+	case errors.Is(err, awsiam.ErrPropagation):
+		return err
+	case h != "":
+		return cmdutil.Hint(err, h+"; "+again)
+	}
+	return cmdutil.Hint(err, again)
+}
+
+func printDeploy(w io.Writer, res *awsiam.DeployResult) {
+	if up := res.Upload; up != nil && !up.DryRun {
 		verb := "uploaded"
 		switch {
-		case res.Upload.Reimported:
+		case up.Reimported:
 			verb = "re-imported"
-		case !res.Upload.Uploaded:
+		case !up.Uploaded:
 			verb = "already uploaded"
 		}
-		fmt.Fprintf(s.out, "%s %s\n", verb, res.Upload.ARN)
+		fmt.Fprintf(w, "%s %s\n", verb, up.ARN)
 	}
 	for _, a := range res.Attached {
-		printAttach(s.out, a)
+		printAttach(w, a)
 	}
 	for _, st := range res.Stickiness {
 		if st.DryRun {
@@ -306,9 +359,8 @@ func deployAction(c *cli.Context) error {
 		if st.Changed {
 			state = "set"
 		}
-		fmt.Fprintf(s.out, "%s: stickiness on cookie %s %s\n", st.Listener, st.Cookie, state)
+		fmt.Fprintf(w, "%s: stickiness on cookie %s %s\n", st.Listener, st.Cookie, state)
 	}
-	return nil
 }
 
 func listAction(c *cli.Context) error {
