@@ -68,6 +68,32 @@ type AttachOptions struct {
 	// Wait is how long to retry while the load balancer answers
 	// CertificateNotFound (IAM propagation); default 5m.
 	Wait time.Duration
+	// Progress, when set, receives the listener's events as a rotation's
+	// (switching, waiting, switched, confirmed; a failure is the error returned).
+	Progress func(Event)
+}
+
+// Progress-only states of an Event: a listener is left in one of the states
+// above, never in these.
+const (
+	StateSwitching = "switching" // the change is being made
+	StateWaiting   = "waiting"   // the load balancer does not see the new certificate yet
+)
+
+// waitingEvent says whether attempt (a change the load balancer refused with
+// CertificateNotFound) is worth a progress event — the first, then every tenth —
+// and its detail. Attach and a rotation's switch both report this way.
+func waitingEvent(attempt int) (string, bool) {
+	if attempt != 1 && attempt%10 != 0 {
+		return "", false
+	}
+	return fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", attempt), true
+}
+
+func (o AttachOptions) progress(region string, l Listener, state, detail string) {
+	if o.Progress != nil {
+		o.Progress(Event{Region: region, Listener: l, State: state, Detail: detail})
+	}
 }
 
 // DefaultWait is the default AttachOptions.Wait.
@@ -108,6 +134,9 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 		return res, nil
 	}
 	call, do := s.attachCall(l, certARN)
+	if !s.dryRun {
+		o.progress(s.region, l, StateSwitching, "to "+certARN)
+	}
 	deadline := time.Now().Add(o.Wait)
 	var wait time.Duration
 	for {
@@ -129,13 +158,17 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 			return nil, fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
 				l, certARN, o.Wait, res.Attempts, ErrPropagation)
 		}
-		s.log.Warn("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
+		s.log.Debug("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
 			"attempt", res.Attempts, "retry_in", min(wait, left).Round(time.Millisecond))
+		if detail, ok := waitingEvent(res.Attempts); ok {
+			o.progress(s.region, l, StateWaiting, detail)
+		}
 		if err := sleep(ctx, min(wait, left)); err != nil {
 			return nil, fmt.Errorf("waiting for %s to see %s: %w", l, certARN, err)
 		}
 	}
 	res.Changed = true
+	o.progress(s.region, l, StateSwitched, "")
 	// Read back; the describe APIs are eventually consistent, so give them until
 	// the same deadline.
 	for wait = 0; ; {
@@ -157,6 +190,7 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 	}
 	res.Confirmed = true
 	s.log.Info("attached certificate", "listener", l.String(), "certificate", certARN, "attempts", res.Attempts)
+	o.progress(s.region, l, StateConfirmed, "")
 	return res, nil
 }
 

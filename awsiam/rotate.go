@@ -601,7 +601,7 @@ func (r *Rotation) plannedCalls() []Call {
 		}
 		target := p.Target
 		if target == "" {
-			target = "(the new certificate)"
+			target = plannedARN(r.kp, r.o.Upload)
 		}
 		c, _ := r.svcs[0].attachCall(p.Listener, target)
 		if p.Region != "" {
@@ -799,7 +799,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)
 		return err
 	}
-	r.progress(p.Region, p.Listener, "switching", "to "+p.Target)
+	r.progress(p.Region, p.Listener, StateSwitching, "to "+p.Target)
 	_, do := svc.attachCall(p.Listener, p.Target)
 	deadline := time.Now().Add(r.o.Wait)
 	var wait time.Duration
@@ -817,8 +817,8 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 			break
 		}
 		wait = svc.poll.next(wait)
-		if p.Attempts == 1 || p.Attempts%10 == 0 {
-			r.progress(p.Region, p.Listener, "waiting", fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
+		if detail, ok := waitingEvent(p.Attempts); ok {
+			r.progress(p.Region, p.Listener, StateWaiting, detail)
 		}
 		if serr := sleep(ctx, min(wait, left)); serr != nil {
 			err = fmt.Errorf("waiting for %s to see %s: %w", p.Listener, p.Target, serr)
@@ -841,7 +841,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 			err = fmt.Errorf("switching %s to %s: %w", p.Listener, p.Target, err)
 		}
 		p.State, p.Error = StateFailed, err.Error()
-		svc.log.Warn("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
+		svc.log.Debug("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)
 		return err
 	}

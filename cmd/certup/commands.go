@@ -28,8 +28,12 @@ type session struct {
 	stop context.CancelFunc
 	svc  *awsiam.Service
 	out  io.Writer
+	err  io.Writer
 	json bool
 }
+
+// progress prints a listener's progress on stderr as rotate does.
+func (s *session) progress(e awsiam.Event) { printProgress(s.err, e) }
 
 func newSession(c *cli.Context, dryRun bool) (*session, error) {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -42,8 +46,9 @@ func newSession(c *cli.Context, dryRun bool) (*session, error) {
 	return &session{
 		ctx:  ctx,
 		stop: stop,
-		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun}),
+		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun, Region: cfg.Region}),
 		out:  outWriter(c),
+		err:  errWriter(c),
 		json: c.Bool("json"),
 	}, nil
 }
@@ -229,7 +234,7 @@ func attachAction(c *cli.Context) error {
 		return err
 	}
 	defer s.stop()
-	res, err := s.svc.AttachCertificate(s.ctx, c.String("cert"), *l, awsiam.AttachOptions{Wait: c.Duration("wait")})
+	res, err := s.svc.AttachCertificate(s.ctx, c.String("cert"), *l, awsiam.AttachOptions{Wait: c.Duration("wait"), Progress: s.progress})
 	if err != nil {
 		return withHint(err)
 	}
@@ -281,7 +286,7 @@ func deployAction(c *cli.Context) error {
 	res, err := s.svc.Deploy(s.ctx, kp, awsiam.DeployOptions{
 		Upload:           o,
 		Listeners:        listeners,
-		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait")},
+		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait"), Progress: s.progress},
 		StickinessCookie: c.String("stickiness-cookie"),
 	})
 	changed := deployChanged(res)

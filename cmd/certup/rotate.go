@@ -143,14 +143,22 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 
 // progress prints one line per listener event on stderr (none with --quiet).
 func (r *regions) progress(e awsiam.Event) {
-	if r.quiet {
-		return
+	if !r.quiet {
+		printProgress(r.err, e)
 	}
-	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
+}
+
+// printProgress is how every certup command shows a listener being switched or
+// waited for: "certup: REGION LISTENER: STATE[: DETAIL]".
+func printProgress(w io.Writer, e awsiam.Event) {
+	line := listenerName(e.Listener) + ": " + e.State
+	if e.Region != "" {
+		line = e.Region + " " + line
+	}
 	if e.Detail != "" {
 		line += ": " + e.Detail
 	}
-	fmt.Fprintln(r.err, "certup: "+line)
+	fmt.Fprintln(w, "certup: "+line)
 }
 
 // parseListeners parses the --elb and --listener flags; sni marks the ALB/NLB

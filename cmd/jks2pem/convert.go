@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -73,9 +74,9 @@ func convertAction(c *cli.Context) error {
 		return err
 	}
 	alg, bits := keystore.KeyDescription(kp.Key.Public())
-	days := int(time.Until(kp.Leaf.NotAfter).Hours() / 24)
-	fmt.Fprintf(c.App.Writer, "%s: %s %d, %s, valid until %s (%d days), chain of %d\n",
-		kp.Alias, alg, bits, kp.Leaf.Subject.String(), kp.Leaf.NotAfter.UTC().Format(time.DateOnly), days, len(kp.Chain)+1)
+	fmt.Fprintf(c.App.Writer, "%s: %s %d, %s, valid until %s (%s), chain of %d\n",
+		kp.Alias, alg, bits, kp.Leaf.Subject.String(), kp.Leaf.NotAfter.UTC().Format(time.DateOnly),
+		words.Left(time.Now(), kp.Leaf.NotAfter), len(kp.Chain)+1)
 	for _, f := range files {
 		fmt.Fprintf(c.App.Writer, "wrote %s (%04o)\n", f.Path, f.Mode)
 	}
