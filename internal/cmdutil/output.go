@@ -79,9 +79,18 @@ func Silent(code int) error { return &codeError{err: errSilent, code: code} }
 
 var errSilent = errors.New("")
 
+// generateDocs, set only in the generator build (gendocs.go), answers
+// "PROG gendocs …" with the program's documents.
+var generateDocs func(app *cli.App, args []string) (done bool, code int)
+
 // Run runs app with args and returns the exit code. Errors are printed as one line,
 // "prog: error: …", followed by "prog: hint: …" where there is advice.
 func Run(app *cli.App, args []string) int {
+	if generateDocs != nil {
+		if done, code := generateDocs(app, args); done {
+			return code
+		}
+	}
 	name := app.Name
 	if name == "" && len(args) > 0 {
 		name = filepath.Base(args[0])
