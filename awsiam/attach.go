@@ -12,6 +12,8 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/keybridge/keybridge/internal/words"
 )
 
 // DefaultELBPort is the classic ELB listener port when --elb names none.
@@ -90,6 +92,12 @@ func waitingEvent(attempt int) (string, bool) {
 	return fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", attempt), true
 }
 
+// propagationError: l still did not see certARN after wait and attempts.
+func propagationError(l Listener, certARN string, wait time.Duration, attempts int) error {
+	return fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%s): %w",
+		l, certARN, wait, words.Count(attempts, "attempt", "attempts"), ErrPropagation)
+}
+
 func (o AttachOptions) progress(region string, l Listener, state, detail string) {
 	if o.Progress != nil {
 		o.Progress(Event{Region: region, Listener: l, State: state, Detail: detail})
@@ -155,8 +163,7 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 		wait = s.poll.next(wait)
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
-				l, certARN, o.Wait, res.Attempts, ErrPropagation)
+			return nil, propagationError(l, certARN, o.Wait, res.Attempts)
 		}
 		s.log.Debug("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
 			"attempt", res.Attempts, "retry_in", min(wait, left).Round(time.Millisecond))

@@ -812,8 +812,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			err = fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
-				p.Listener, p.Target, r.o.Wait, p.Attempts, ErrPropagation)
+			err = propagationError(p.Listener, p.Target, r.o.Wait, p.Attempts)
 			break
 		}
 		wait = svc.poll.next(wait)
