@@ -69,14 +69,13 @@ func errWriter(c *cli.Context) io.Writer {
 	return c.App.ErrWriter
 }
 
-// commandLogger logs warnings (such as waiting for propagation) by default,
-// every AWS call with --debug.
+// commandLogger shows warnings as "certup: warning: …" lines by default (the
+// progress of a switch has its own lines), every AWS call with --debug.
 func commandLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelWarn
-	if debug {
-		level = slog.LevelDebug
+	if !debug {
+		return cmdutil.WarningLogger(w, "certup")
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // loadAWSConfig loads the AWS configuration for region ("" = the default) from

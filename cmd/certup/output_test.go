@@ -40,3 +40,15 @@ func TestSingular(t *testing.T) {
 		t.Errorf("%s", r)
 	}
 }
+
+// TestWarningsReadAsCertupLines: a library warning reads as the program's own
+// lines do, not as a log record.
+func TestWarningsReadAsCertupLines(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	wantCode(t, certup(t, srv, args("upload", keystoreArgs("wso2carbon.jks"), "--path", "/a/")), 0)
+	r := certup(t, srv, args("upload", keystoreArgs("wso2carbon.jks"), "--path", "/b/"))
+	wantCode(t, r, 0)
+	if !strings.HasPrefix(r.stderr, "certup: warning: certificate already uploaded under another path (") || strings.Contains(r.stderr, "level=") {
+		t.Errorf("%s", r)
+	}
+}
