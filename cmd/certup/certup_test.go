@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -79,20 +76,8 @@ func certupWithEnv(t *testing.T, env []string, srv *awstest.Server, parts ...any
 	if srv != nil && len(args) > 0 {
 		args = append([]string{args[0], "--endpoint-url", srv.URL(), "--max-backoff", "20ms"}, args[1:]...)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running certup: %v", err)
-	}
-	return r
+	r := testkit.RunProgram(t, bin, env, args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
 
 func fixture(name string) string { return testkit.Testdata(name) }

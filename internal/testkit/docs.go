@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -16,10 +17,18 @@ import (
 func Build(t testing.TB, name, tags string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags %s: %v\n%s", tags, err, out)
+	if err := build(bin, tags); err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// build builds the main package in the working directory into bin.
+func build(bin, tags string) error {
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -tags %q: %v\n%s", tags, err, out)
+	}
+	return nil
 }
 
 // CheckDocumented fails the test for every visible flag of the program at bin

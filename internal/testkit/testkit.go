@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -126,8 +125,8 @@ func BuildMain(m *testing.M, name string, bin *string) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", *bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
+	if err := build(*bin, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n", name, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
