@@ -46,7 +46,8 @@ for p in jks2pem certup jksproxy; do
 	[ -f "$prefix/share/bash-completion/completions/$p" ] || fail "no bash completion for $p"
 	[ -f "$prefix/share/zsh/site-functions/_$p" ] || fail "no zsh completion for $p"
 done
-MANPATH="$prefix/share/man" man -w certup | grep -q "^$prefix/share/man/man1/certup.1" || fail "man does not find certup(1)"
+# As the README says: man finds the pages from PATH, with no MANPATH set.
+(unset MANPATH; man -w certup) | grep -qx "$prefix/share/man/man1/certup.1" || fail "man does not find certup(1)"
 # shellcheck disable=SC1091
 reply=$(bash -c 'source "$1"; COMP_WORDS=(certup rot); COMP_CWORD=1; _certup; echo "${COMPREPLY[*]}"' bash "$prefix/share/bash-completion/completions/certup")
 [ "$reply" = rotate ] || fail "bash completion of 'certup rot': '$reply'"
