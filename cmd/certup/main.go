@@ -36,7 +36,7 @@ func newApp() *cli.App {
 			"--profile, SSO, instance and container roles). --endpoint-url or AWS_ENDPOINT_URL\n" +
 			"points certup at another endpoint, such as the local one of `awstest`.\n" +
 			"The store password comes from --storepass-file, --storepass-env, $KEYSTORE_PASSWORD\n" +
-			"or a prompt; the private key never touches the disk.\n" +
+			"or a prompt; the private key never touches the disk.\n\n" +
 			"Exit codes: 0 done (whether or not anything changed), 1 error (or check failed), 2 usage,\n" +
 			"11 partial failure (deploy, rotate, rollback, prune: run the same command again to finish).\n" +
 			"With --detailed-exitcode, a command that changes things exits 10 when it changed something\n" +

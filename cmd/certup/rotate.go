@@ -63,7 +63,7 @@ func rotateCommands() []*cli.Command {
 				"with --certificate-arn). Prints the plan; --dry-run stops there. Then uploads once (or finds the\n" +
 				"upload), switches the listeners --parallel at a time, waits out IAM propagation, reads them back,\n" +
 				"probes, and prunes certificates of the same name group beyond the newest --keep unused ones.\n" +
-				"Running it again after success changes nothing.\n" + exitCodesHelp("rotated"),
+				"Running it again after success changes nothing.\n\n" + exitCodesHelp("rotated"),
 			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
 				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
@@ -79,7 +79,7 @@ func rotateCommands() []*cli.Command {
 			Usage:     "put listeners back on the certificate uploaded before the one they serve (kept by --keep)",
 			ArgsUsage: " ",
 			Description: "For IAM the previous upload of the same name group, for ACM the previous import for the same\n" +
-				"domain; expired certificates are not candidates.\n" + exitCodesHelp("rolled back"),
+				"domain; expired certificates are not candidates.\n\n" + exitCodesHelp("rolled back"),
 			Flags:  concat(listenerFlags(), runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
@@ -89,7 +89,7 @@ func rotateCommands() []*cli.Command {
 			ArgsUsage: " ",
 			Description: "Only certificates named as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag),\n" +
 				"or anything under --path-prefix when it is not /. Nothing is ever detached: a certificate AWS\n" +
-				"reports in use (DeleteConflict) is left and listed.\n" + exitCodesHelp("deleted"),
+				"reports in use (DeleteConflict) is left and listed.\n\n" + exitCodesHelp("deleted"),
 			Flags: concat([]cli.Flag{
 				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "unused certificates kept per name group (the newest uploads)"},
 				&cli.StringFlag{Name: "name-prefix", Usage: "only the name group `P` (names P-<yyyymmdd>-<hash>)"},

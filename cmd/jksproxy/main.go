@@ -81,7 +81,7 @@ func newApp() *cli.App {
 			"the config file. SIGHUP, or a change of the keystore's or the ticket key file's content,\n" +
 			"reloads them (a failed reload keeps the old ones). SIGTERM drains: /healthz answers 503\n" +
 			"for --drain-delay, then in-flight requests get --drain-timeout; a second SIGTERM stops at once.\n" +
-			"Ports below 1024 need CAP_NET_BIND_SERVICE, not root (contrib/systemd/jksproxy.service).\n" +
+			"Ports below 1024 need CAP_NET_BIND_SERVICE, not root (contrib/systemd/jksproxy.service).\n\n" +
 			"Exit codes: 0 after a clean stop, 1 error (bad keystore, port in use, ...), 2 usage.",
 		Flags:     flags,
 		Action:    run,
