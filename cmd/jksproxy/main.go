@@ -83,8 +83,8 @@ func newApp() *cli.App {
 			"for --drain-delay, then in-flight requests get --drain-timeout; a second SIGTERM stops at once.\n" +
 			"Ports below 1024 need CAP_NET_BIND_SERVICE, not root (contrib/systemd/jksproxy.service).\n\n" +
 			"Exit codes: 0 after a clean stop, 1 error (bad keystore, port in use, ...), 2 usage.",
-		Flags:     flags,
-		Action:    run,
+		Flags:  flags,
+		Action: run,
 		Commands: []*cli.Command{{
 			Name:   "demo-backend",
 			Usage:  "serve a tiny session-keeping application server for demos",
