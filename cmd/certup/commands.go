@@ -18,6 +18,7 @@ import (
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -387,7 +388,8 @@ func listAction(c *cli.Context) error {
 		return cmdutil.PrintJSON(s.out, certs)
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tDAYS\tUSED BY")
+	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tLEFT\tUSED BY")
+	now := time.Now()
 	for _, cert := range certs {
 		name := cert.Name
 		if name == "" {
@@ -403,7 +405,7 @@ func listAction(c *cli.Context) error {
 		if len(used) == 0 {
 			used = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", name, cert.NotAfter.UTC().Format(time.DateOnly), cert.DaysLeft, strings.Join(used, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, cert.NotAfter.UTC().Format(time.DateOnly), words.Left(now, cert.NotAfter), strings.Join(used, ", "))
 	}
 	return tw.Flush()
 }

@@ -18,7 +18,12 @@ func TestExpiryWording(t *testing.T) {
 	if _, err := srv.UploadServerCertificate("old", "/", string(kp.CertPEM()), string(key), string(kp.ChainPEM())); err != nil {
 		t.Fatal(err)
 	}
-	r := certup(t, srv, "check", "--cert", "old")
+	r := certup(t, srv, "list")
+	wantCode(t, r, 0)
+	if !regexp.MustCompile(`old +2021-01-01 +expired \d+ days ago +-\n`).MatchString(r.stdout) {
+		t.Errorf("list: %s", r)
+	}
+	r = certup(t, srv, "check", "--cert", "old")
 	wantCode(t, r, 1)
 	if !regexp.MustCompile(`certup: error: certificate old expired \d+ days ago \(on 2021-01-01`).MatchString(r.stderr) {
 		t.Errorf("%s", r)
