@@ -3,7 +3,7 @@
 # directory, the README's install (make install into a PREFIX there), the seed's job on
 # the real WSO2 keystore ../shared/wso2/wso2carbon-4.4.jks (the private key and the
 # certificate as files, checked with openssl), the man pages and completion found where
-# make install put them, then make demo. Run by TestNewcomerWalk (make test) and by hand:
+# make install put them, make demo, make uninstall. Run by TestNewcomerWalk (make test) and by hand:
 #   bash scripts/newcomer.sh
 # The clone holds the last commit plus uncommitted changes to tracked files (as
 # `git stash create` records them); untracked files are left out, as from any clone.
@@ -73,4 +73,9 @@ make --no-print-directory demo >"$work/demo.log" 2>&1 || {
 	fail "make demo"
 }
 tail -1 "$work/demo.log"
+
+step "make uninstall PREFIX=\$PREFIX"
+make --no-print-directory uninstall PREFIX="$prefix" >/dev/null
+left=$(find "$prefix" -type f)
+[ -z "$left" ] || fail "make uninstall left: $left"
 printf '\nnewcomer walk done\n'
