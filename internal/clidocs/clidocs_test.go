@@ -135,3 +135,20 @@ func TestZshScript(t *testing.T) {
 		t.Errorf("zsh -n: %v\n%s", err, out)
 	}
 }
+
+// TestNotInThePrograms: the programs as make build builds them do not link this
+// package; only the generator build (-tags gendocs) does.
+func TestNotInThePrograms(t *testing.T) {
+	const self = "github.com/keybridge/keybridge/internal/clidocs"
+	progs := []string{"github.com/keybridge/keybridge/cmd/certup", "github.com/keybridge/keybridge/cmd/jks2pem", "github.com/keybridge/keybridge/cmd/jksproxy"}
+	for _, tags := range []string{"urfave_cli_no_docs", "gendocs"} {
+		out, err := exec.Command("go", append([]string{"list", "-deps", "-tags", tags}, progs...)...).Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		linked := strings.Contains("\n"+string(out), "\n"+self+"\n")
+		if linked != (tags == "gendocs") {
+			t.Errorf("-tags %s: clidocs linked: %v", tags, linked)
+		}
+	}
+}
