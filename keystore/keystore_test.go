@@ -317,6 +317,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		format keystore.Format
 	}{
 		{"jks", func() ([]byte, error) { return keystore.EncodeJKS(kp, pass, pass, time.Now()) }, keystore.FormatJKS},
+		{"jceks", func() ([]byte, error) { return keystore.EncodeJCEKS(kp, pass, pass, time.Now()) }, keystore.FormatJCEKS},
 		{"pkcs12", func() ([]byte, error) { return keystore.EncodePKCS12(kp, pass) }, keystore.FormatPKCS12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,9 +349,9 @@ func TestWriteRoundTrip(t *testing.T) {
 		wpass := password(t, "wso2carbon.storepass")
 		kp2 := *kp
 		kp2.Alias = "wso2carbon"
-		merged, err := keystore.MergeJKS(existing, &kp2, wpass, wpass, time.Now())
-		if err != nil {
-			t.Fatal(err)
+		merged, changed, err := keystore.MergeData(existing, keystore.Passwords{Store: wpass}, &kp2, time.Now())
+		if err != nil || !changed {
+			t.Fatal(changed, err)
 		}
 		before, _ := keystore.Parse(existing, wpass)
 		after, err := keystore.Parse(merged, wpass)
