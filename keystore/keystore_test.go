@@ -200,6 +200,27 @@ func TestWrongPasswords(t *testing.T) {
 		if _, err := ks.KeyPair("", password(t, "keypass.keypass")); err != nil {
 			t.Fatal(err)
 		}
+		// Without a key password the store password is tried on the key; the store
+		// password was checked by the file's digest, so the key password is what is
+		// wrong, not the store password.
+		_, err = keystore.LoadKeyPair(testdata(t, "keypass.jks"), "", store, nil)
+		if !errors.Is(err, keystore.ErrWrongKeyPassword) || errors.Is(err, keystore.ErrWrongPassword) {
+			t.Fatalf("LoadKeyPair without key password: %v, want wrong key password", err)
+		}
+	})
+	t.Run("trusted certificate alias", func(t *testing.T) {
+		ks, err := keystore.ReadFile(testdata(t, "wso2carbon.jks"), password(t, "wso2carbon.storepass"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ks.KeyEntry("otherca")
+		if !errors.Is(err, keystore.ErrNotKeyEntry) || !errors.Is(err, keystore.ErrNoPrivateKey) || strings.Contains(err.Error(), "--") {
+			t.Errorf("err = %v, want ErrNotKeyEntry (and ErrNoPrivateKey), no flag named", err)
+		}
+		_, err = (&keystore.Keystore{Entries: ks.Entries[:0]}).KeyEntry("")
+		if errors.Is(err, keystore.ErrNotKeyEntry) || !errors.Is(err, keystore.ErrNoPrivateKey) {
+			t.Errorf("empty keystore: %v", err)
+		}
 	})
 }
 
@@ -209,7 +230,7 @@ func TestAliases(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = ks.KeyEntry("")
-	if !errors.Is(err, keystore.ErrAmbiguousAlias) || !strings.Contains(err.Error(), "alpha") || !strings.Contains(err.Error(), "beta") {
+	if !errors.Is(err, keystore.ErrAmbiguousAlias) || !strings.Contains(err.Error(), "alpha") || !strings.Contains(err.Error(), "beta") || strings.Contains(err.Error(), "--alias") {
 		t.Errorf("no alias with two keys: %v", err)
 	}
 	_, err = ks.KeyEntry("gamma")
