@@ -209,3 +209,29 @@ func TestPackMergeRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestPackMergeKeyPassword: a key entry with a password of its own is renewed only with
+// that password, which the new key keeps (the server expects it).
+func TestPackMergeKeyPassword(t *testing.T) {
+	key, cert, chain := renewedPEM(t)
+	out := filepath.Join(t.TempDir(), "keypass.jks")
+	os.WriteFile(out, []byte(readFile(t, td("keypass.jks"))), 0o600)
+	args := []string{"pack", "--merge", "--key", key, "--cert", cert, "--chain", chain, "--alias", "mykey", "--out", out, "--storepass-file", td("keypass.storepass")}
+	r := run(t, nil, args...)
+	if r.code != 1 || !strings.Contains(r.stderr, `wrong key password for alias "mykey"`) || !strings.Contains(r.stderr, "jks2pem: hint: the store password is right but the key has a password of its own: give it with --keypass-file") {
+		t.Errorf("without the key password: exit %d %q", r.code, r.stderr)
+	}
+	if readFile(t, out) != readFile(t, td("keypass.jks")) {
+		t.Fatal("the keystore changed")
+	}
+	if r := run(t, nil, append(args, "--keypass-file", td("keypass.keypass"))...); r.code != 0 {
+		t.Fatalf("with the key password: exit %d %s", r.code, r.stderr)
+	}
+	back := t.TempDir()
+	if r := run(t, nil, out, "--out-dir", back, "--storepass-file", td("keypass.storepass"), "--keypass-file", td("keypass.keypass")); r.code != 0 {
+		t.Fatalf("the renewed key does not open with the old key password: %s", r.stderr)
+	}
+	if readFile(t, filepath.Join(back, "mykey.key")) != readFile(t, key) {
+		t.Error("the key read back differs")
+	}
+}
