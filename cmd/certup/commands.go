@@ -99,7 +99,9 @@ func loadKeyPair(c *cli.Context) (*keystore.KeyPair, error) {
 	case c.NArg() > 1:
 		return nil, cmdutil.UsageError("unexpected argument %q after KEYSTORE", c.Args().Get(1))
 	}
-	storePass, err := cmdutil.StorePassword(c)
+	// A file that is not a keystore is said to be one before anyone is asked for a
+	// password.
+	storePass, err := cmdutil.StorePasswordFor(c, c.Args().First())
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,7 @@ func loadKeyPair(c *cli.Context) (*keystore.KeyPair, error) {
 	defer clear(keyPass)
 	kp, err := keystore.LoadKeyPair(c.Args().First(), c.String("alias"), storePass, keyPass)
 	if err != nil {
-		return nil, cmdutil.KeystoreHint(err, "certup")
+		return nil, cmdutil.KeyPasswordHint(err, "certup", keyPass != nil)
 	}
 	return kp, nil
 }
