@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,7 +91,18 @@ type AttachResult struct {
 // with backoff until o.Wait has passed, then reads the listener back and
 // confirms it names the certificate. A listener that already serves it is left
 // alone.
+//
+// It refuses, before any change, what the load balancer would refuse: a
+// certificate without a fully qualified domain name on an ALB or NLB listener
+// (ErrNotFQDN), an SNI certificate beyond the load balancer's quota
+// (ErrTooManyCertificates).
 func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o AttachOptions) (*AttachResult, error) {
+	return s.attach(ctx, certARN, nil, l, o)
+}
+
+// attach is Attach for a certificate whose leaf may be known already (nil: it
+// is read from IAM or ACM when needed).
+func (s *Service) attach(ctx context.Context, certARN string, leaf *x509.Certificate, l Listener, o AttachOptions) (*AttachResult, error) {
 	if o.Wait <= 0 {
 		o.Wait = DefaultWait
 	}
@@ -106,6 +118,14 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 		res.Confirmed = true
 		s.log.Info("listener already serves the certificate", "listener", l.String(), "certificate", certARN)
 		return res, nil
+	}
+	if leaf == nil {
+		if leaf, err = s.certificateLeaf(ctx, certARN); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkTargets(ctx, leaf, []target{{l: l, add: l.SNI}}); err != nil {
+		return nil, err
 	}
 	call, do := s.attachCall(l, certARN)
 	deadline := time.Now().Add(o.Wait)

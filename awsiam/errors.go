@@ -30,4 +30,23 @@ var (
 	ErrNotConfirmed = errors.New("listener does not show the certificate")
 	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
 	ErrStickiness = errors.New("cannot set stickiness")
+
+	// Refusals: what AWS would refuse, found before anything is changed.
+
+	// ErrNotFQDN: ALB and NLB listeners refuse a certificate whose domain name
+	// is not fully qualified (AWS: UnsupportedCertificate).
+	ErrNotFQDN = errors.New("certificate has no fully qualified domain name")
+	// ErrReimport: ACM refuses to re-import this certificate into that ARN
+	// (another key type or size, Key Usage or Extended Key Usage values
+	// dropped, tags given).
+	ErrReimport = errors.New("ACM cannot re-import this certificate over the one it holds")
+	// ErrTooManyCertificates: the load balancer would exceed its quota of
+	// certificates besides the default ones (AWS: TooManyCertificates).
+	ErrTooManyCertificates = errors.New("too many certificates for the load balancer")
+	// ErrInvalidPath: an IAM path IAM would refuse (AWS: ValidationError).
+	ErrInvalidPath = errors.New("invalid IAM path")
+	// ErrNoRegion: no AWS region was configured.
+	ErrNoRegion = errors.New("no AWS region")
+	// ErrUsage: options that do not fit together.
+	ErrUsage = errors.New("invalid options")
 )

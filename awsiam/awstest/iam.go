@@ -27,7 +27,9 @@ type serverCert struct {
 
 var (
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
-	iamPathRE = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
+	// The API reference's pattern for Path: (\u002F)|(\u002F[\u0021-\u007F]+\u002F),
+	// at most 512 characters (UploadServerCertificate: ValidationError, HTTP 400).
+	iamPathRE = regexp.MustCompile(`^(/|/[\x21-\x7F]+/)$`)
 )
 
 func init() {
