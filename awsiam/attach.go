@@ -28,17 +28,22 @@ type Listener struct {
 	SNI  bool   `json:"sni,omitempty"`
 }
 
-// ParseELB reads "NAME" or "NAME:PORT".
-func ParseELB(s string) (Listener, error) {
+// ParseELB reads a classic listener, "NAME" or "NAME:PORT" (port 443 when
+// none is given).
+func ParseELB(s string) (Listener, error) { return ParseELBPort(s, DefaultELBPort) }
+
+// ParseELBPort reads "NAME" or "NAME:PORT"; NAME alone gets port def (AllPorts
+// for every HTTP and HTTPS listener, where the operation allows it).
+func ParseELBPort(s string, def int32) (Listener, error) {
 	name, port, hasPort := strings.Cut(s, ":")
 	if name == "" {
-		return Listener{}, fmt.Errorf("--elb %q: want NAME or NAME:PORT", s)
+		return Listener{}, fmt.Errorf("classic ELB listener %q: want NAME or NAME:PORT: %w", s, ErrInvalidListener)
 	}
-	l := Listener{ELB: name, Port: DefaultELBPort}
+	l := Listener{ELB: name, Port: def}
 	if hasPort {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			return Listener{}, fmt.Errorf("--elb %q: port must be 1-65535", s)
+			return Listener{}, fmt.Errorf("classic ELB listener %q: the port must be 1-65535: %w", s, ErrInvalidListener)
 		}
 		l.Port = int32(n)
 	}
@@ -49,12 +54,15 @@ func ParseELB(s string) (Listener, error) {
 func ParseListenerARN(s string, sni bool) (Listener, error) {
 	svc, _, res, ok := arnParts(s)
 	if !ok || svc != "elasticloadbalancing" || !strings.HasPrefix(res, "listener/") {
-		return Listener{}, fmt.Errorf("--listener %q: want an ALB/NLB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/…)", s)
+		return Listener{}, fmt.Errorf("%q is not an ALB/NLB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/…): %w", s, ErrInvalidListener)
 	}
 	return Listener{ARN: s, SNI: sni}, nil
 }
 
 func (l Listener) String() string {
+	if l.ELB != "" && l.Port == AllPorts {
+		return fmt.Sprintf("classic ELB %s (every HTTP and HTTPS port)", l.ELB)
+	}
 	if l.ELB != "" {
 		return fmt.Sprintf("classic ELB %s port %d", l.ELB, l.Port)
 	}
@@ -249,17 +257,10 @@ func (s *Service) listenerCertificates(ctx context.Context, l Listener) ([]strin
 
 // classicListener finds the load balancer and listener l names.
 func (s *Service) classicListener(ctx context.Context, l Listener) (*elbtypes.LoadBalancerDescription, *elbtypes.ListenerDescription, error) {
-	out, err := s.c.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{l.ELB}})
-	if isCode(err, "LoadBalancerNotFound") {
-		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
-	}
+	lb, err := s.classicLoadBalancer(ctx, l.ELB)
 	if err != nil {
-		return nil, nil, fmt.Errorf("describing classic ELB %q: %w", l.ELB, err)
+		return nil, nil, err
 	}
-	if len(out.LoadBalancerDescriptions) == 0 {
-		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
-	}
-	lb := &out.LoadBalancerDescriptions[0]
 	var ports []string
 	for i := range lb.ListenerDescriptions {
 		ld := &lb.ListenerDescriptions[i]

@@ -1,6 +1,9 @@
 package awsiam
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, for errors.Is.
 var (
@@ -47,6 +50,12 @@ var (
 	ErrInvalidPath = errors.New("invalid IAM path")
 	// ErrNoRegion: no AWS region was configured.
 	ErrNoRegion = errors.New("no AWS region")
-	// ErrUsage: options that do not fit together.
-	ErrUsage = errors.New("invalid options")
+	// ErrInvalidListener: a listener name or ARN that cannot be read.
+	ErrInvalidListener = errors.New("invalid listener")
+	// ErrNotForTarget: an option of the other store (IAM or ACM).
+	ErrNotForTarget = errors.New("option not for this certificate store")
+	// ErrACMOnlyKey: a key type ACM takes and IAM does not (EC P-521).
+	ErrACMOnlyKey = fmt.Errorf("key type accepted by ACM only: %w", ErrUnsupportedKey)
+	// ErrWrongRegion: an ARN of another region than the clients'.
+	ErrWrongRegion = errors.New("resource in another region")
 )

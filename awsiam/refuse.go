@@ -217,6 +217,9 @@ func (s *Service) sniCount(ctx context.Context, lb string) (int, error) {
 // certificateLeaf reads the leaf certificate of an IAM or ACM certificate ARN.
 func (s *Service) certificateLeaf(ctx context.Context, arn string) (*x509.Certificate, error) {
 	if isACMARN(arn) {
+		if err := s.inRegion(arn); err != nil {
+			return nil, err
+		}
 		got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(arn)})
 		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
 			return nil, fmt.Errorf("ACM certificate %s: %w", arn, ErrCertificateNotFound)

@@ -73,7 +73,7 @@ func (s *Service) Upload(ctx context.Context, kp *keystore.KeyPair, o UploadOpti
 
 func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*UploadResult, error) {
 	if o.CertificateARN != "" {
-		return nil, fmt.Errorf("a certificate ARN to re-import into is for ACM only")
+		return nil, fmt.Errorf("a certificate ARN to re-import into is for ACM only: %w", ErrNotForTarget)
 	}
 	if o.NamePrefix != "" {
 		if err := ValidName(o.NamePrefix); err != nil {
@@ -186,7 +186,7 @@ var allKeyTypes = []acmtypes.KeyAlgorithm{
 
 func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*UploadResult, error) {
 	if o.Name != "" || o.Path != "" {
-		return nil, fmt.Errorf("--name and --path are for IAM; ACM certificates are known by ARN (use --tag Name=…)")
+		return nil, fmt.Errorf("a certificate name and path are for IAM; ACM certificates are known by ARN (a Name tag can name them): %w", ErrNotForTarget)
 	}
 	res := &UploadResult{Target: "acm", NotAfter: kp.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")}
 	if o.CertificateARN != "" {
