@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"slices"
 	"errors"
 	"fmt"
 
@@ -21,6 +22,9 @@ func (s *Service) deployRefusals(ctx context.Context, kp *keystore.KeyPair, o De
 	}
 	if err := s.checkNames(kp.Leaf, named); err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(o.Listeners, func(l Listener) bool { return l.SNI }) {
+		return nil // only SNI adds count against a quota
 	}
 	var existing string
 	if o.Upload.Target == TargetIAM {

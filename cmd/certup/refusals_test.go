@@ -312,7 +312,16 @@ func TestStickinessCommand(t *testing.T) {
 	srv.ResetCalls()
 	r = certup(t, srv, args(set, "--json"))
 	wantCode(t, r, 0)
-	if srv.MutatingCalls() != 0 || strings.Contains(r.stdout, `"changed": true`) {
+	var out struct{ Stickiness []awsiam.StickinessResult }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Stickiness) != 3 {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	for _, st := range out.Stickiness {
+		if st.Changed || st.Cookie != "JSESSIONID" {
+			t.Errorf("second run changed %+v", st)
+		}
+	}
+	if srv.MutatingCalls() != 0 {
 		t.Errorf("second run: %d changing calls\n%s", srv.MutatingCalls(), r)
 	}
 
