@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +19,7 @@ import (
 )
 
 // MaxIAMPathLen is the longest IAM path.
-const MaxIAMPathLen = 512
+const MaxIAMPathLen = awsrules.MaxIAMPathLen
 
 // MaxSNICertificates is the default quota of certificates an ALB or NLB takes
 // besides its listeners' default certificates, counted over all its listeners
@@ -28,16 +27,12 @@ const MaxIAMPathLen = 512
 // certificates): 25" in the ALB guide's quota page; the NLB's is the same).
 const MaxSNICertificates = 25
 
-// iamPathRE is the pattern of the IAM API reference for Path:
-// (\u002F)|(\u002F[\u0021-\u007F]+\u002F).
-var iamPathRE = regexp.MustCompile(`^(/|/[\x21-\x7F]+/)$`)
-
 // CheckIAMPath reports whether IAM takes path ("" means "/").
 func CheckIAMPath(path string) error {
 	if path == "" {
 		return nil
 	}
-	if len(path) > MaxIAMPathLen || !iamPathRE.MatchString(path) {
+	if !awsrules.ValidIAMPath(path) {
 		return fmt.Errorf("IAM path %q: IAM takes a path that begins and ends with / and holds only ASCII characters from ! to DEL (no spaces), at most %d in all: %w",
 			path, MaxIAMPathLen, ErrInvalidPath)
 	}

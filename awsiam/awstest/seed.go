@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 // The functions in this file seed and inspect state directly, without HTTP; they
@@ -232,7 +234,7 @@ func (s *Server) UploadServerCertificate(name, path, certPEM, keyPEM, chainPEM s
 	if path == "" {
 		path = "/"
 	}
-	if !iamNameRE.MatchString(name) || !iamPathRE.MatchString(path) {
+	if !iamNameRE.MatchString(name) || !awsrules.ValidIAMPath(path) {
 		return "", fmt.Errorf("invalid name %q or path %q", name, path)
 	}
 	if s.iamCerts[strings.ToLower(name)] != nil {
