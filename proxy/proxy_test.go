@@ -254,6 +254,7 @@ func TestModifyResponseSticky(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			cl.tiered.Store(false)
 			st := tt.st
 			st.cl = cl
 			req := httptest.NewRequest("GET", "/", nil)
