@@ -315,6 +315,9 @@ func (cl *cluster) appendCookies(dst []byte, fields []hfield) []byte {
 // rewritten so the session stays on the new backend.
 func (cl *cluster) modifyResponse(resp *http.Response) error {
 	resp.Header.Add("Via", cl.via)
+	if st := stateFrom(resp.Request.Context()); st != nil && st.used != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body = &observedBody{ReadCloser: resp.Body, cl: cl, st: st}
+	}
 	if !cl.sticky {
 		return nil
 	}
@@ -533,4 +536,28 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
+}
+
+// observedBody is a response body on the ReverseProxy path, watched as the
+// forwarder's relay watches its own: a body read to its end clears the
+// backend's failures in a row, one that breaks off is charged to it unless
+// the client went away (see attribute).
+type observedBody struct {
+	io.ReadCloser
+	cl   *cluster
+	st   *reqState
+	done bool
+}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done {
+		b.done = true
+		if err == io.EOF {
+			b.st.used.ok()
+		} else {
+			attribute(b.cl.metrics, b.st, b.st.used, err)
+		}
+	}
+	return n, err
 }
