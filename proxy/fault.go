@@ -97,9 +97,10 @@ func blame(err error, clientGone bool) fault {
 	var ce *clientBodyError
 	var mbe *http.MaxBytesError
 	switch {
-	case clientGone:
-		return faultClientGone
 	case errors.As(err, &ce):
+		// Before clientGone: net/http cancels a request's context when a
+		// read of its body fails, a stalled one too, which still gets its
+		// 408.
 		switch {
 		case errors.Is(ce.err, errBodyTooLarge) || errors.As(ce.err, &mbe):
 			return faultTooLarge
@@ -107,11 +108,13 @@ func blame(err error, clientGone bool) fault {
 			return faultClientSlow
 		case isTimeout(ce.err):
 			return faultClientStall
-		case errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
+		case clientGone || errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
 			// The client closed its connection before its body was whole.
 			return faultClientGone
 		}
 		return faultClientBody
+	case clientGone:
+		return faultClientGone
 	case errors.Is(err, context.Canceled):
 		// A dial or a wait cut short because the client's request was
 		// cancelled, even when the cancellation has not reached the

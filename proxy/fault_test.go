@@ -46,6 +46,8 @@ func TestBlame(t *testing.T) {
 		{"malformed chunked body", &clientBodyError{errors.New("malformed chunked encoding")}, false, faultClientBody, 400},
 		{"body cut off", &clientBodyError{io.ErrUnexpectedEOF}, false, faultClientGone, 499},
 		{"body stalled", &clientBodyError{timeoutErr{}}, false, faultClientStall, 408},
+		{"body stalled, net/http cancelled the request", &clientBodyError{timeoutErr{}}, true, faultClientStall, 408},
+		{"body reset, client gone", &clientBodyError{syscall.ECONNRESET}, true, faultClientGone, 499},
 		{"body too slow", &clientBodyError{errBodyTooSlow}, false, faultClientSlow, 408},
 		{"body too large", &clientBodyError{errBodyTooLarge}, false, faultTooLarge, 413},
 		{"body over MaxBytesReader", &clientBodyError{&http.MaxBytesError{Limit: 1}}, false, faultTooLarge, 413},
@@ -194,6 +196,12 @@ func TestClientFaultsChargeNoBackend(t *testing.T) {
 			rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
 			if resp, _ := rc.read("POST"); resp.StatusCode != 408 {
 				t.Errorf("stalled body: %d, want 408", resp.StatusCode)
+			}
+			// A stalled chunked body (net/http reads it): 408.
+			rc = dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+			if resp, _ := rc.read("POST"); resp.StatusCode != 408 {
+				t.Errorf("stalled chunked body: %d, want 408", resp.StatusCode)
 			}
 			// HTTP/2: an upload reset mid-body, and a request reset while
 			// the backend thinks.
