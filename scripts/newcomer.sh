@@ -2,7 +2,8 @@
 # A new user's first hour, scripted: a fresh clone of this repository into a temporary
 # directory, the README's install (make install into a PREFIX there), the seed's job on
 # the real WSO2 keystore ../shared/wso2/wso2carbon-4.4.jks (the private key and the
-# certificate as files, checked with openssl), the man pages and completion found where
+# certificate as files, under jks2pem's names and the seed's server.key and public.cert,
+# checked with openssl), the man pages and completion found where
 # make install put them, make demo, make uninstall. Run by TestNewcomerWalk (make test) and by hand:
 #   bash scripts/newcomer.sh
 # The clone holds the last commit plus uncommitted changes to tracked files (as
@@ -23,7 +24,8 @@ fail() {
 
 step "git clone (the working tree as committed, plus changes to tracked files)"
 git clone --quiet --no-hardlinks "$repo" "$work/keybridge"
-if rev=$(git -C "$repo" stash create) && [ -n "$rev" ]; then
+rev=$(git -C "$repo" stash create 2>&1) || fail "cannot record the working tree's changes (a merge in progress?): $rev"
+if [ -n "$rev" ]; then
 	git -C "$work/keybridge" fetch --quiet "$repo" "$rev"
 	git -C "$work/keybridge" checkout --quiet --detach FETCH_HEAD
 fi
@@ -58,13 +60,18 @@ step "the seed's job: the key and the certificate of ../shared/wso2/wso2carbon-4
 export KEYSTORE_PASSWORD=wso2carbon
 listing=$(jks2pem list ../shared/wso2/wso2carbon-4.4.jks)
 echo "${listing%%$'\n'*}"
-mkdir -p certs
-jks2pem --out-dir certs ../shared/wso2/wso2carbon-4.4.jks
+# As the README shows: flags after KEYSTORE, --out-dir made when missing.
+jks2pem ../shared/wso2/wso2carbon-4.4.jks --out-dir certs
+[ "$(stat -c %a certs)" = 700 ] || fail "--out-dir was not made 0700"
 [ "$(stat -c %a certs/wso2carbon.key)" = 600 ] || fail "the key is not mode 0600"
 key=$(openssl pkey -in certs/wso2carbon.key -pubout)
 cert=$(openssl x509 -in certs/wso2carbon.crt -noout -pubkey)
 [ "$key" = "$cert" ] || fail "the key does not match the certificate"
 openssl x509 -in certs/wso2carbon.crt -noout -subject -enddate
+# The seed's own file names.
+jks2pem ../shared/wso2/wso2carbon-4.4.jks --key-out server.key --cert-out public.cert
+[ "$(stat -c %a server.key)" = 600 ] || fail "server.key is not mode 0600"
+cmp -s server.key certs/wso2carbon.key && cmp -s public.cert certs/wso2carbon.crt || fail "server.key and public.cert differ from --out-dir's files"
 unset KEYSTORE_PASSWORD
 
 step "make demo"

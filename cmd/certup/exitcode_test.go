@@ -13,7 +13,9 @@ import (
 func TestExitCodes(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	lb := seed(t, srv)
-	ks := keystoreArgs("wso2carbon.jks")
+	// One name group, so that rollback finds the upload before.
+	ks := args(keystoreArgs("rsa2048.jks"), "--name-prefix", "site")
+	ks2 := args(keystoreArgs("rsa4096.jks"), "--name-prefix", "site")
 	const detailed = "--detailed-exitcode"
 	steps := []struct {
 		name string
@@ -24,14 +26,17 @@ func TestExitCodes(t *testing.T) {
 		{"upload, dry run: done", args("upload", ks, "--dry-run"), 0},
 		{"upload changes something: still 0", args("upload", ks), 0},
 		{"upload again, detailed: nothing to do", args("upload", ks, detailed), 0},
-		{"upload of another keystore, detailed: changed", args("upload", keystoreArgs("chain.jks"), detailed), 10},
+		{"upload of another keystore, detailed: changed", args("upload", ks2, detailed), 10},
 		{"attach, detailed: changed", args("attach", "--cert", "placeholder", "--elb", lb.elb, detailed), 10},
 		{"attach again, detailed: nothing to do", args("attach", "--cert", "placeholder", "--elb", lb.elb, detailed), 0},
 		{"deploy changes something: 0", args("deploy", ks, "--elb", lb.elb), 0},
 		{"deploy, detailed, stickiness is new: changed", args("deploy", ks, "--elb", lb.elb, "--stickiness-cookie", "JSESSIONID", detailed), 10},
 		{"deploy again, detailed: nothing to do", args("deploy", ks, "--elb", lb.elb, "--stickiness-cookie", "JSESSIONID", detailed), 0},
-		{"rotate, detailed: changed", args("rotate", keystoreArgs("chain.jks"), "--elb", lb.elb, "--listener", lb.listener, detailed), 10},
-		{"rotate again, detailed: nothing to do", args("rotate", keystoreArgs("chain.jks"), "--elb", lb.elb, "--listener", lb.listener, detailed), 0},
+		{"stickiness on every port, detailed: port 80 is new", args("stickiness", "--elb", lb.elb, "--cookie", "JSESSIONID", detailed), 10},
+		{"stickiness again, detailed: nothing to do", args("stickiness", "--elb", lb.elb, "--cookie", "JSESSIONID", detailed), 0},
+		{"stickiness removed: 0", args("stickiness", "--elb", lb.elb, "--cookie", "-"), 0},
+		{"rotate, detailed: changed", args("rotate", ks2, "--elb", lb.elb, "--listener", lb.listener, detailed), 10},
+		{"rotate again, detailed: nothing to do", args("rotate", ks2, "--elb", lb.elb, "--listener", lb.listener, detailed), 0},
 		{"rollback, dry run, detailed: changes planned", args("rollback", "--elb", lb.elb, "--listener", lb.listener, "--dry-run", detailed), 10},
 		{"rollback changes something: 0", args("rollback", "--elb", lb.elb, "--listener", lb.listener), 0},
 		{"prune --keep 0, dry run, detailed", args("prune", "--keep", "0", "--dry-run", detailed), 10},
@@ -41,7 +46,7 @@ func TestExitCodes(t *testing.T) {
 		{"check passes: 0", args("check", "--elb", lb.elb, "--days", "1"), 0},
 		{"check fails: 1", args("check", "--elb", lb.elb, "--days", "100000"), 1},
 		{"error: unknown certificate", args("attach", "--cert", "no-such", "--elb", lb.elb, detailed), 1},
-		{"error: wrong store password", args("upload", fixture("wso2carbon.jks"), "--storepass-file", fixture("chain.storepass"), detailed), 1},
+		{"error: wrong store password", args("upload", fixture("rsa2048.jks"), "--storepass-file", fixture("wso2carbon.storepass"), detailed), 1},
 		{"usage: unknown flag", args("rotate", ks, "--elb", lb.elb, "--no-such-flag"), 2},
 		{"usage: no listener", args("deploy", ks, detailed), 2},
 		{"usage: unknown command", args("rotates"), 2},
@@ -60,7 +65,7 @@ func TestExitCodes(t *testing.T) {
 func TestExitCodePartial(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	lb := seed(t, srv)
-	deploy := args("deploy", keystoreArgs("wso2carbon.jks"), "--elb", lb.elb, "--listener", lb.listener, "--max-attempts", "1")
+	deploy := args("deploy", keystoreArgs("rsa2048.jks"), "--elb", lb.elb, "--listener", lb.listener, "--max-attempts", "1")
 	remove := srv.Inject(awstest.Fault{Op: "elbv2:ModifyListener", Code: "AccessDenied", Message: "not allowed"})
 	r := certup(t, srv, deploy)
 	wantCode(t, r, 11)
@@ -78,7 +83,7 @@ func TestExitCodePartial(t *testing.T) {
 		t.Errorf("the second deploy did not find the upload: %s", r)
 	}
 
-	rotate := args("rotate", keystoreArgs("chain.jks"), "--elb", lb.elb, "--listener", lb.listener, "--max-attempts", "1", "--wait", "2s")
+	rotate := args("rotate", keystoreArgs("rsa4096.jks"), "--elb", lb.elb, "--listener", lb.listener, "--max-attempts", "1", "--wait", "2s")
 	remove = srv.Inject(awstest.Fault{Op: "elbv2:ModifyListener", Code: "AccessDenied", Message: "not allowed"})
 	wantCode(t, certup(t, srv, rotate), 11)
 	wantCode(t, certup(t, srv, args(rotate, "--detailed-exitcode")), 1)

@@ -83,7 +83,8 @@ var errSilent = errors.New("")
 // "PROG gendocs …" with the program's documents.
 var generateDocs func(app *cli.App, args []string) (done bool, code int)
 
-// Run runs app with args and returns the exit code. Errors are printed as one line,
+// Run runs app with args, flags allowed on either side of positional arguments (see
+// Interspersed), and returns the exit code. Errors are printed as one line,
 // "prog: error: …", followed by "prog: hint: …" where there is advice.
 func Run(app *cli.App, args []string) int {
 	if generateDocs != nil {
@@ -105,7 +106,7 @@ func Run(app *cli.App, args []string) int {
 	for _, cmd := range app.Commands {
 		setUsageHandler(cmd, usage)
 	}
-	err := app.Run(args)
+	err := app.Run(Interspersed(app, args))
 	if err == nil {
 		return ExitOK
 	}

@@ -20,17 +20,18 @@ func Days(n int) string { return Count(n, "day", "days") }
 const day = 24 * time.Hour
 
 // Left says how long a certificate valid until notAfter has at now, in whole
-// days: "7299 days left", "1 day left", "less than a day left", "expired less
-// than a day ago", "expired 1 day ago", "expired 699 days ago".
+// days: "7299 days left", "1 day left", "expires today" (less than a day left),
+// "expired today" (less than a day ago), "expired 1 day ago", "expired 699 days
+// ago".
 func Left(now, notAfter time.Time) string {
 	d := notAfter.Sub(now)
 	switch {
 	case d >= day:
 		return Days(int(d/day)) + " left"
 	case d > 0:
-		return "less than a day left"
+		return "expires today"
 	case d > -day:
-		return "expired less than a day ago"
+		return "expired today"
 	}
 	return "expired " + Days(int(-d/day)) + " ago"
 }
