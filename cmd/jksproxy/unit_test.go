@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +19,10 @@ import (
 // TestAsTheSystemdUnitRunsIt runs jksproxy as contrib/systemd/jksproxy.service
 // does: an unprivileged user (nobody) whose one capability is
 // CAP_NET_BIND_SERVICE (ambient and bounding set, no new privileges), on a file
-// system read-only everywhere (stricter than ProtectSystem=strict with its
-// private /tmp). It listens on a port below 1024 and reloads the keystore on
-// SIGHUP and when its content changes. Without the capability the same
-// command cannot listen there.
+// system read-only but for a private /tmp (ProtectSystem=strict, PrivateTmp).
+// It listens on a port below 1024, spools a large request body to the private
+// /tmp, and reloads the keystore on SIGHUP and when its content changes. Without
+// the capability the same command cannot listen there.
 func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping: needs root to change user and mount namespace")
@@ -50,11 +53,15 @@ func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "KEYSTORE_PASSWORD=" + strings.TrimSpace(string(pass))}
-	// In a mount namespace of its own: / read-only (a per-mount remount, the
-	// host's stays writable), proven by a failing write, then the user switch.
+	// In a mount namespace of its own (per-mount remounts: the host's stay
+	// writable): the test's directory at /srv, read-only as all of /, a private
+	// writable /tmp (PrivateTmp=yes), proven by a failing and a working write;
+	// then the user switch.
 	sandbox := func(caps bool) []string {
 		w := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
-			`mount -o remount,bind,ro / && ! touch "$0/written" 2>/dev/null && exec "$@"`, dir,
+			`mount --bind "$0" /srv && mount -o remount,bind,ro /srv && mount -o remount,bind,ro / &&
+			mount -t tmpfs -o mode=1777 tmpfs /tmp && ! touch /srv/written 2>/dev/null && touch /tmp/private &&
+			exec "$@"`, dir,
 			"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"}
 		if caps {
 			w = append(w, "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service", "--bounding-set=-all,+net_bind_service")
@@ -63,20 +70,22 @@ func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 		}
 		return append(w, "--")
 	}
-	b := startDemo(t, "one")
+	b := bodyBackend(t)
 	port := lowPort(t)
-	args := []string{"--keystore", ks, "--listen-https", fmt.Sprintf("127.0.0.1:%d", port), "--listen-http", "",
-		"--backend", b.url(), "--reload-interval", "100ms"}
+	// Request bodies over 4 KiB go to a temporary file, in the private /tmp.
+	args := []string{"--keystore", "/srv/server.jks", "--listen-https", fmt.Sprintf("127.0.0.1:%d", port), "--listen-http", "",
+		"--backend", b, "--reload-interval", "100ms", "--request-buffer-memory", "4096"}
+	inside := "/srv/jksproxy"
 
 	// Without the capability: refused.
-	cmd := exec.Command(sandbox(false)[0], append(append(sandbox(false)[1:], bin), args...)...)
+	cmd := exec.Command(sandbox(false)[0], append(append(sandbox(false)[1:], inside), args...)...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "permission denied") {
 		t.Fatalf("without CAP_NET_BIND_SERVICE: %v\n%s", err, out)
 	}
 
-	p := startProxyAs(t, []string{"https"}, sandbox(true), bin, env, args...)
+	p := startProxyAs(t, []string{"https"}, sandbox(true), inside, env, args...)
 	if got := p.addr("https"); got != fmt.Sprintf("127.0.0.1:%d", port) {
 		t.Fatalf("listening on %s", got)
 	}
@@ -103,6 +112,12 @@ func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 	if got := served(); got != oldFP {
 		t.Fatalf("served %s, want %s", got, oldFP)
 	}
+	// A request body larger than the memory buffer: spooled to the private /tmp.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: insecureTLS()}}
+	code, body, err := do(c, "POST", "https://"+p.addr("https")+"/upload", bytes.NewReader(make([]byte, 256<<10)))
+	if err != nil || code != 200 || body != "got 262144 bytes" {
+		t.Errorf("POST of 256 KiB: %d %q %v", code, body, err)
+	}
 	// A change of content (written from outside, where the file system is writable).
 	publish(t, testdata("ecdsa-demo.jks"), ks)
 	waitFor(t, 5*time.Second, "the new certificate after the keystore changed", func() bool { return served() == newFP })
@@ -113,6 +128,23 @@ func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 	if err := p.stop(); err != nil {
 		t.Errorf("stop: %v", err)
 	}
+}
+
+// bodyBackend serves a backend that answers with the size of the request body
+// it got, and returns its URL.
+func bodyBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "got %d bytes", n)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 // lowPort returns a port below 1024 that is free on 127.0.0.1 now.
