@@ -31,3 +31,17 @@ var (
 	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
 	ErrStickiness = errors.New("cannot set stickiness")
 )
+
+// Lineage errors, for errors.Is.
+var (
+	// ErrInvalidLineage: a lineage name the tags cannot hold.
+	ErrInvalidLineage = errors.New("invalid lineage name")
+	// ErrLineageAmbiguous: the targets serve certificates of several lineages and
+	// none was named.
+	ErrLineageAmbiguous = errors.New("targets belong to several lineages")
+	// ErrTooManyTags: the lineage record would exceed the tags AWS allows on a
+	// certificate.
+	ErrTooManyTags = errors.New("too many tags on the certificate")
+	// ErrNoPredecessor: no record or upload tells what a listener served before.
+	ErrNoPredecessor = errors.New("no previous certificate to go back to")
+)

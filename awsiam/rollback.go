@@ -2,8 +2,11 @@ package awsiam
 
 import (
 	"context"
+	"strings"
+
 	"errors"
 	"fmt"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"sync"
 	"time"
 )
@@ -11,17 +14,24 @@ import (
 // RollbackOptions control a rollback.
 type RollbackOptions struct {
 	Listeners []Listener
+	// Lineage picks the record to follow when a certificate belongs to several
+	// lineages; default: the one it has, else the lineage derived from
+	// Listeners.
+	Lineage string
 	// Parallel, Wait and Progress as in RotateOptions.
 	Parallel int
 	Wait     time.Duration
 	Progress func(Event)
 }
 
-// PlanRollback plans to put each listener back on the certificate uploaded just
-// before the one it serves: for IAM the previous upload of the same name group
-// (names as DefaultName makes them), for ACM the previous import for the same
-// domain; expired certificates are not candidates. It makes no changing call;
-// Apply switches and reads the listeners back (it neither uploads nor prunes).
+// PlanRollback plans to put each listener back on the certificate it served
+// before the rotation that moved it to the one it serves: the lineage record
+// in that certificate's tags names it. A certificate without a record (uploaded
+// by an earlier certup) falls back to the upload just before it: for IAM of
+// the same name group (names as DefaultName makes them), for ACM for the same
+// domain; expired certificates are not candidates then. It makes no changing
+// call; Apply switches and reads the listeners back (it neither uploads nor
+// prunes).
 func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rotation, error) {
 	if len(svcs) == 0 {
 		return nil, errors.New("no region to roll back in")
@@ -29,7 +39,12 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 	if len(o.Listeners) == 0 {
 		return nil, errors.New("nothing to roll back: give listeners")
 	}
-	ro := RotateOptions{Listeners: o.Listeners, Parallel: o.Parallel, Wait: o.Wait, Progress: o.Progress}
+	if o.Lineage != "" {
+		if err := ValidLineage(o.Lineage); err != nil {
+			return nil, err
+		}
+	}
+	ro := RotateOptions{Listeners: o.Listeners, Parallel: o.Parallel, Wait: o.Wait, Progress: o.Progress, Lineage: o.Lineage}
 	ro.defaults()
 	r := &Rotation{Kind: "rollback", svcs: svcs, o: ro, DryRun: svcs[0].dryRun, Listeners: []*ListenerPlan{}, planOK: true}
 	byRegion, err := assign(svcs, o.Listeners)
@@ -50,10 +65,8 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 		}()
 	}
 	wg.Wait()
-	var iamCerts []CertificateInfo
-	iamListed := false
-	acmCerts := map[*Service][]CertificateInfo{}
-	now := svcs[0].now()
+	pools := &rollbackPools{svcs: svcs, acm: map[*Service][]CertificateInfo{}}
+	derived := DeriveLineage(targetIDs(o.Listeners, nil))
 	found := map[Listener]bool{}
 	for i, s := range svcs {
 		if reads[i].err != nil {
@@ -71,28 +84,12 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 			}
 			p := &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Action: ActionSwitch, State: StatePlanned}
 			r.Listeners = append(r.Listeners, p)
-			var pool []CertificateInfo
-			if isACMARN(sl.Cert) {
-				if _, ok := acmCerts[s]; !ok {
-					certs, err := s.acmImported(ctx)
-					if err != nil {
-						return nil, err
-					}
-					acmCerts[s] = certs
-				}
-				pool = acmCerts[s]
-			} else {
-				if !iamListed {
-					iamListed = true
-					if iamCerts, err = svcs[0].iamCertificates(ctx, ""); err != nil {
-						return nil, err
-					}
-				}
-				pool = iamCerts
+			prev, err := r.rollbackTarget(ctx, s, p, pools, derived)
+			if err != nil && !errors.Is(err, ErrNoPredecessor) && !errors.Is(err, ErrLineageAmbiguous) {
+				return nil, err
 			}
-			prev, why := previousCertificate(pool, sl.Cert, now)
-			if prev == nil {
-				p.Action, p.State, p.Error = ActionSkip, StateFailed, why
+			if err != nil {
+				p.Action, p.State, p.Error = ActionSkip, StateFailed, err.Error()
 				continue
 			}
 			p.Target = prev.ARN
@@ -113,6 +110,117 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 	r.Calls = r.plannedCalls()
 	r.Outcome = r.outcome()
 	return r, nil
+}
+
+// rollbackPools lists the certificates a rollback may return to, each store
+// once: IAM's and each region's ACM.
+type rollbackPools struct {
+	svcs      []*Service
+	iamCerts  []CertificateInfo
+	iamListed bool
+	acm       map[*Service][]CertificateInfo
+}
+
+func (rp *rollbackPools) iam(ctx context.Context) ([]CertificateInfo, error) {
+	if !rp.iamListed {
+		certs, err := rp.svcs[0].iamCertificates(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		rp.iamCerts, rp.iamListed = certs, true
+	}
+	return rp.iamCerts, nil
+}
+
+func (rp *rollbackPools) acmOf(ctx context.Context, s *Service) ([]CertificateInfo, error) {
+	if certs, ok := rp.acm[s]; ok {
+		return certs, nil
+	}
+	certs, err := s.acmImported(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rp.acm[s] = certs
+	return certs, nil
+}
+
+// byRef finds the certificate ref names (CertRef), in the store of current
+// first, then in the other.
+func (rp *rollbackPools) byRef(ctx context.Context, s *Service, current, ref string) (*CertificateInfo, error) {
+	lists := []func() ([]CertificateInfo, error){
+		func() ([]CertificateInfo, error) { return rp.iam(ctx) },
+		func() ([]CertificateInfo, error) { return rp.acmOf(ctx, s) },
+	}
+	if isACMARN(current) {
+		lists[0], lists[1] = lists[1], lists[0]
+	}
+	for _, list := range lists {
+		certs, err := list()
+		if err != nil {
+			return nil, err
+		}
+		for i := range certs {
+			if CertRef(certs[i].ARN) == ref {
+				return &certs[i], nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// rollbackTarget is the certificate p's listener served before the one it
+// serves: as the lineage record says, or for a certificate without one, the
+// upload before it.
+func (r *Rotation) rollbackTarget(ctx context.Context, s *Service, p *ListenerPlan, pools *rollbackPools, derived string) (*CertificateInfo, error) {
+	if p.Current == "" {
+		return nil, fmt.Errorf("%s serves no certificate: %w", p.Listener, ErrNoPredecessor)
+	}
+	tags, err := r.tags.get(ctx, serviceFor(r.svcs, p.Current), p.Current)
+	if err != nil {
+		return nil, err
+	}
+	recs := Records(tags)
+	var rec *Record
+	switch {
+	case r.o.Lineage != "":
+		rec = recs[r.o.Lineage]
+	case len(recs) == 1:
+		for _, x := range recs {
+			rec = x
+		}
+	case len(recs) > 1:
+		if rec = recs[derived]; rec == nil {
+			return nil, fmt.Errorf("%s serves %s, which belongs to lineages %s: %w", p.Listener, p.Current, strings.Join(Lineages(tags), ", "), ErrLineageAmbiguous)
+		}
+	}
+	if rec == nil {
+		var pool []CertificateInfo
+		if isACMARN(p.Current) {
+			pool, err = pools.acmOf(ctx, s)
+		} else {
+			pool, err = pools.iam(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		prev, why := previousCertificate(pool, p.Current, s.now())
+		if prev == nil {
+			return nil, fmt.Errorf("%s: %w", why, ErrNoPredecessor)
+		}
+		return prev, nil
+	}
+	ref := rec.Predecessor(ListenerRef(p.Region, p.Listener))
+	if ref == "" {
+		return nil, fmt.Errorf("%s is the first of lineage %s: %w", p.Current, rec.Lineage, ErrNoPredecessor)
+	}
+	prev, err := pools.byRef(ctx, s, p.Current, ref)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("the certificate %s served before %s (ref %s, lineage %s) no longer exists: %w", p.Listener, p.Current, ref, rec.Lineage, ErrNoPredecessor)
+	}
+	return prev, nil
 }
 
 func displayName(c CertificateInfo) string {
@@ -145,7 +253,7 @@ func previousCertificate(pool []CertificateInfo, current string, now time.Time) 
 	}
 	g := group(cur)
 	if g == "" {
-		return nil, fmt.Sprintf("%s was not named by certup; no previous certificate to go back to", displayName(*cur))
+		return nil, fmt.Sprintf("%s was not named by certup", displayName(*cur))
 	}
 	var best *CertificateInfo
 	for i := range pool {
@@ -158,7 +266,7 @@ func previousCertificate(pool []CertificateInfo, current string, now time.Time) 
 		}
 	}
 	if best == nil {
-		return nil, fmt.Sprintf("no valid certificate uploaded before %s is kept (prune keeps --keep of them)", displayName(*cur))
+		return nil, fmt.Sprintf("no valid certificate uploaded before %s is kept", displayName(*cur))
 	}
 	return best, ""
 }
@@ -169,6 +277,9 @@ func (s *Service) acmImported(ctx context.Context) ([]CertificateInfo, error) {
 	for c, err := range s.acmSummaries(ctx) {
 		if err != nil {
 			return nil, fmt.Errorf("region %s: %w", s.region, err)
+		}
+		if c.Type != "" && c.Type != acmtypes.CertificateTypeImported {
+			continue
 		}
 		out = append(out, acmSummaryInfo(c))
 	}

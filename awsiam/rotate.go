@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,6 +118,10 @@ type RotateOptions struct {
 	ProbeWait time.Duration
 	// Progress, when set, receives events (one at a time).
 	Progress func(Event)
+	// Lineage names the lineage the new certificate joins; default: the lineage
+	// of what the listeners serve, else one derived from the targets
+	// (ResolveLineage).
+	Lineage string
 }
 
 // RegionUpload is the new certificate in one store: IAM (Region "") or the ACM
@@ -129,11 +134,16 @@ type RegionUpload struct {
 	Reimport bool   `json:"reimport,omitempty"`
 	Done     bool   `json:"done,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// LineageTags are the lineage record's tags the certificate is to get (with
+	// the upload, or added to the existing certificate) before any listener
+	// moves to it.
+	LineageTags []Tag `json:"lineage_tags,omitempty"`
 }
 
 // Rotation is a plan (PlanRotation, PlanRollback) and, once applied, its result.
 type Rotation struct {
 	Kind        string          `json:"kind"` // rotate or rollback
+	Lineage     string          `json:"lineage,omitempty"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
 	Subject     string          `json:"subject,omitempty"`
 	NotAfter    *time.Time      `json:"not_after,omitempty"`
@@ -155,6 +165,7 @@ type Rotation struct {
 	applied   bool
 	progressM sync.Mutex
 	mu        sync.Mutex
+	tags      tagCache
 }
 
 func (o *RotateOptions) defaults() {
@@ -418,6 +429,9 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 		}
 		up.Needed = need
 	}
+	if err := r.planLineage(ctx); err != nil {
+		return nil, err
+	}
 	r.Calls = r.plannedCalls()
 	r.Outcome = r.outcome()
 	return r, nil
@@ -580,19 +594,27 @@ func (r *Rotation) service(region string) *Service {
 func (r *Rotation) plannedCalls() []Call {
 	var calls []Call
 	for _, up := range r.Uploads {
+		if up.ARN != "" && len(up.LineageTags) > 0 && !up.Reimport {
+			calls = append(calls, tagCall(up.ARN, up.LineageTags))
+		}
 		if !up.Needed {
 			continue
 		}
 		switch {
 		case r.Store == "iam":
 			calls = append(calls, Call{Service: "iam", Operation: "UploadServerCertificate", Params: map[string]string{
-				"ServerCertificateName": uploadName(r.kp, r.o.Upload), "PrivateKey": "(from the keystore, not shown)"}})
+				"ServerCertificateName": uploadName(r.kp, r.o.Upload), "PrivateKey": "(from the keystore, not shown)",
+				"Tags": tagString(append(slices.Clone(r.o.Upload.Tags), up.LineageTags...))}})
 		case up.Reimport:
 			calls = append(calls, Call{Service: "acm", Operation: "ImportCertificate", Params: map[string]string{
 				"CertificateArn": up.ARN, "PrivateKey": "(from the keystore, not shown)"}})
+			if len(up.LineageTags) > 0 {
+				calls = append(calls, tagCall(up.ARN, up.LineageTags))
+			}
 		default:
 			calls = append(calls, Call{Service: "acm", Operation: "ImportCertificate", Params: map[string]string{
-				"Region": up.Region, "PrivateKey": "(from the keystore, not shown)"}})
+				"Region": up.Region, "PrivateKey": "(from the keystore, not shown)",
+				"Tags": tagString(append(slices.Clone(r.o.Upload.Tags), up.LineageTags...))}})
 		}
 	}
 	for _, p := range r.Listeners {
@@ -692,9 +714,15 @@ func (r *Rotation) Apply(ctx context.Context) error {
 func (r *Rotation) upload(ctx context.Context) {
 	for _, up := range r.Uploads {
 		if !up.Needed {
+			if err := r.serviceOf(up).tagCertificate(ctx, up.ARN, up.LineageTags); err != nil {
+				r.uploadFailed(up, err, "not switched: the lineage record could not be written")
+			}
 			continue
 		}
 		o := r.o.Upload
+		if !up.Reimport {
+			o.Tags = append(slices.Clone(o.Tags), up.LineageTags...)
+		}
 		svc := r.svcs[0]
 		if up.Region != "" {
 			svc = r.service(up.Region)
@@ -706,15 +734,15 @@ func (r *Rotation) upload(ctx context.Context) {
 			}
 		}
 		res, err := svc.Upload(ctx, r.kp, o)
+		if err == nil && !res.Uploaded && !res.DryRun && !up.Reimport {
+			// It was there after all (uploaded meanwhile): the record goes on it.
+			err = r.ensureRecord(ctx, svc, res.ARN, up)
+		}
+		if err == nil && up.Reimport && res.Uploaded {
+			err = svc.tagCertificate(ctx, res.ARN, up.LineageTags)
+		}
 		if err != nil {
-			up.Error = err.Error()
-			r.addError("uploading the new certificate: %v", err)
-			for _, p := range r.Listeners {
-				if (up.Region == "" || p.Region == up.Region) && (p.Action == ActionSwitch || p.Action == ActionReimport) && p.State == StatePlanned {
-					p.State, p.Error = StateFailed, "not switched: the new certificate could not be uploaded"
-					r.progress(p.Region, p.Listener, StateFailed, p.Error)
-				}
-			}
+			r.uploadFailed(up, err, "not switched: the new certificate could not be uploaded")
 			continue
 		}
 		up.ARN, up.Done = res.ARN, true
@@ -733,6 +761,43 @@ func (r *Rotation) upload(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// uploadFailed marks every listener waiting for up as failed.
+func (r *Rotation) uploadFailed(up *RegionUpload, err error, why string) {
+	up.Error = err.Error()
+	r.addError("uploading the new certificate: %v", err)
+	for _, p := range r.Listeners {
+		if (up.Region == "" || p.Region == up.Region) && (p.Action == ActionSwitch || p.Action == ActionReimport) && p.State == StatePlanned {
+			p.State, p.Error = StateFailed, why
+			r.progress(p.Region, p.Listener, StateFailed, p.Error)
+		}
+	}
+}
+
+// serviceOf is the Service of up's store.
+func (r *Rotation) serviceOf(up *RegionUpload) *Service {
+	if up.Region == "" {
+		return r.svcs[0]
+	}
+	return r.service(up.Region)
+}
+
+// ensureRecord writes up's lineage record onto arn, which existed before the
+// upload reached it, where its tags differ.
+func (r *Rotation) ensureRecord(ctx context.Context, svc *Service, arn string, up *RegionUpload) error {
+	if len(up.LineageTags) == 0 {
+		return nil
+	}
+	have, err := svc.certificateTags(ctx, arn)
+	if err != nil {
+		return err
+	}
+	changes, err := TagChanges(have, up.LineageTags)
+	if err != nil {
+		return err
+	}
+	return svc.tagCertificate(ctx, arn, changes)
 }
 
 // switchAll switches every planned listener, Parallel at a time; in each region
@@ -932,21 +997,13 @@ func (r *Rotation) readBack(ctx context.Context) {
 	wg.Wait()
 }
 
-// prune deletes what the rotation made obsolete: certificates of the same name
-// group as the new one, unused, beyond the newest Keep.
+// prune deletes what the rotation made obsolete: certificates of the
+// rotation's lineage alone that no listener serves and no rollback within Keep
+// generations needs.
 func (r *Rotation) prune(ctx context.Context) {
 	if !r.planOK {
 		r.addError("prune skipped: not every region could be read")
 		return
-	}
-	if r.o.Upload.Name != "" {
-		return // an explicit name: no name group to prune
-	}
-	// The group of the new certificate's name, as DefaultName made it (the
-	// prefix may have been shortened to fit).
-	prefix := r.o.Upload.NamePrefix
-	if m := derivedNameRE.FindStringSubmatch(DefaultName(r.kp.Leaf, r.o.Upload.NamePrefix)); m != nil {
-		prefix = m[1]
 	}
 	var protect []string
 	for _, up := range r.Uploads {
@@ -954,7 +1011,11 @@ func (r *Rotation) prune(ctx context.Context) {
 			protect = append(protect, up.ARN)
 		}
 	}
-	res, err := Prune(ctx, r.svcs, PruneOptions{Target: r.o.Upload.Target, NamePrefix: prefix, Keep: r.o.Keep, Protect: protect})
+	keep := r.o.Keep
+	if keep == 0 {
+		keep = -1 // none: Prune reads 0 as its default
+	}
+	res, err := Prune(ctx, r.svcs, PruneOptions{Target: r.o.Upload.Target, Lineage: r.Lineage, Keep: keep, Protect: protect})
 	if res != nil {
 		r.Prune = res
 		if res.Deleted > 0 {

@@ -54,6 +54,7 @@ func newFleet(t *testing.T, opts awstest.Options) *fleet {
 	f.c = f.ca.pair(t, fleetCN, nil, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	f.aARN = f.seedIAM(t, f.a)
 	f.bARN = f.seedIAM(t, f.b)
+	f.seedLineage(t, f.aARN, f.bARN)
 	for i, reg := range fleetRegions {
 		classic := []string{"web", "api"}
 		if i == 1 {
@@ -105,6 +106,27 @@ func (f *fleet) seedIAM(t *testing.T, kp *keystore.KeyPair) string {
 		t.Fatal(err)
 	}
 	return arn
+}
+
+// fleetLineage is the lineage earlier rotations put a and b in.
+const fleetLineage = "shop"
+
+// seedLineage records that b replaced a in fleetLineage (generations 1 and 2), as
+// two earlier rotations would have.
+func (f *fleet) seedLineage(t *testing.T, a, b string) {
+	t.Helper()
+	for _, x := range []struct {
+		arn string
+		rec awsiam.Record
+	}{{a, awsiam.Record{Lineage: fleetLineage, Generation: 1}}, {b, awsiam.Record{Lineage: fleetLineage, Generation: 2, Default: awsiam.CertRef(a)}}} {
+		tags := map[string]string{}
+		for _, tg := range x.rec.Tags() {
+			tags[tg.Key] = tg.Value
+		}
+		if err := f.srv.AddTags(x.arn, tags); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *fleet) service(region string, dryRun bool) *awsiam.Service {
@@ -626,7 +648,7 @@ func TestRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Outcome != awsiam.OutcomeFailed || !strings.Contains(plan.Listeners[0].Error, "no valid certificate uploaded before") {
+	if plan.Outcome != awsiam.OutcomeFailed || !strings.Contains(plan.Listeners[0].Error, awsiam.ErrNoPredecessor.Error()) {
 		t.Errorf("%s", describe(plan))
 	}
 	if err := plan.Apply(ctx); err != nil || f.srv.MutatingCalls() != 0 {

@@ -180,12 +180,18 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		r = certup(t, srv, args("rollback", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+wso2Name)
-		// wso2 is the oldest of the group: nothing further back.
+		// wso2's lineage record says it replaced the placeholder, although the
+		// placeholder is no upload of the name group: back to it.
+		r = certup(t, srv, args("rollback", f.args))
+		wantCode(t, r, 10)
+		f.wantAll(t, srv, "/placeholder")
+		// The placeholder has no record and no name certup gives: nothing further back.
 		r = certup(t, srv, args("rollback", f.args))
 		wantCode(t, r, 1)
-		if !strings.Contains(r.stderr, "no valid certificate uploaded before") {
+		if !strings.Contains(r.stderr, "not named by certup: no previous certificate to go back to") {
 			t.Errorf("%s", r)
 		}
+		wantCode(t, certup(t, srv, rotate("wso2carbon.jks", "--no-prune")), 10)
 	})
 	t.Run("prune", func(t *testing.T) {
 		// The listeners serve wso2 again; chain is the one unused upload.
