@@ -720,6 +720,7 @@ func (r *Rotation) upload(ctx context.Context) {
 			continue
 		}
 		o := r.o.Upload
+		o.Lineage = "" // the record below says it, with the generation
 		if !up.Reimport {
 			o.Tags = append(slices.Clone(o.Tags), up.LineageTags...)
 		}

@@ -81,22 +81,30 @@ func rotateCommands() []*cli.Command {
 		},
 		{
 			Name:      "rollback",
-			Usage:     "put listeners back on the certificate uploaded before the one they serve (kept by --keep)",
+			Usage:     "put each listener back on exactly the certificate it served before the last rotate (kept by --keep)",
 			ArgsUsage: " ",
-			Description: "For IAM the previous upload of the same name group, for ACM the previous import for the same\n" +
-				"domain; expired certificates are not candidates.\n" + exitCodesHelp("rolled back"),
-			Flags:  concat(listenerFlags(), runFlags(), multiRegionFlags(), changeFlags()),
+			Description: "The lineage record in the tags of the certificate a listener serves names what that listener\n" +
+				"served before. A certificate without a record (uploaded by an older certup) falls back to the upload\n" +
+				"before it: for IAM of the same name group, for ACM for the same domain; expired ones are not candidates.\n" +
+				exitCodesHelp("rolled back"),
+			Flags: concat(listenerFlags(), []cli.Flag{
+				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
+			}, runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
 		{
 			Name:      "prune",
-			Usage:     "delete certificates certup uploaded that no listener uses, beyond the newest --keep of each name group",
+			Usage:     "delete certificates certup uploaded that no listener uses and no rollback within --keep generations needs",
 			ArgsUsage: " ",
-			Description: "Only certificates named as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag),\n" +
-				"or anything under --path-prefix when it is not /. Nothing is ever detached: a certificate AWS\n" +
-				"reports in use (DeleteConflict) is left and listed.\n" + exitCodesHelp("deleted"),
+			Description: "With --lineage: the certificates of that lineage alone, as rotate's prune does. Otherwise those named\n" +
+				"as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag), or anything under\n" +
+				"--path-prefix when it is not /, beyond the newest --keep unused ones of each name group. Never what\n" +
+				"a lineage record of a served certificate names within --keep generations, never under /cloudfront/.\n" +
+				"Nothing is ever detached: a certificate AWS reports in use (DeleteConflict) is left and listed.\n" +
+				exitCodesHelp("deleted"),
 			Flags: concat([]cli.Flag{
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "unused certificates kept per name group (the newest uploads)"},
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations kept for rollback (and, by name group, the newest unused uploads)"},
+				lineageFlag("only the certificates of lineage `NAME` (and of no other)"),
 				&cli.StringFlag{Name: "name-prefix", Usage: "only the name group `P` (names P-<yyyymmdd>-<hash>)"},
 				&cli.StringFlag{Name: "path-prefix", Usage: "only IAM certificates under `P`; other than /, everything there counts as certup's"},
 				&cli.BoolFlag{Name: "acm", Usage: "prune the regions' ACM certificates instead of IAM's"},
@@ -223,6 +231,7 @@ func rotateAction(c *cli.Context) error {
 		Probes:      c.StringSlice("probe"),
 		ProbeWait:   c.Duration("probe-wait"),
 		Progress:    rs.progress,
+		Lineage:     uo.Lineage,
 	}
 	plan, err := awsiam.PlanRotation(rs.ctx, rs.svcs, kp, o)
 	if err != nil {
@@ -250,7 +259,7 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
-	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners,
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"),
 		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
 	if err != nil {
 		return withHint(err)
@@ -418,7 +427,15 @@ func pruneAction(c *cli.Context) error {
 	case keep == 0:
 		keep = -1
 	}
-	o := awsiam.PruneOptions{Keep: keep, NamePrefix: c.String("name-prefix"), PathPrefix: c.String("path-prefix")}
+	o := awsiam.PruneOptions{Keep: keep, NamePrefix: c.String("name-prefix"), PathPrefix: c.String("path-prefix"), Lineage: c.String("lineage")}
+	if o.Lineage != "" {
+		if err := awsiam.ValidLineage(o.Lineage); err != nil {
+			return cmdutil.UsageError("--%v", err)
+		}
+		if o.NamePrefix != "" || o.PathPrefix != "" {
+			return cmdutil.UsageError("give --lineage, or --name-prefix/--path-prefix, not both")
+		}
+	}
 	if c.Bool("acm") {
 		o.Target = awsiam.TargetACM
 		if o.PathPrefix != "" {
