@@ -82,19 +82,11 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 			if found != nil {
 				found[l] = true
 			}
-			p := &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Action: ActionSwitch, State: StatePlanned}
-			r.Listeners = append(r.Listeners, p)
-			prev, err := r.rollbackTarget(ctx, s, p, pools, derived)
-			if err != nil && !errors.Is(err, ErrNoPredecessor) && !errors.Is(err, ErrLineageAmbiguous) {
-				return nil, err
-			}
-			if err != nil {
-				p.Action, p.State, p.Error = ActionSkip, StateFailed, err.Error()
-				continue
-			}
-			p.Target = prev.ARN
-			p.Reason = "back to " + displayName(*prev) + ", valid until " + prev.NotAfter.UTC().Format(time.DateOnly)
+			r.Listeners = append(r.Listeners, &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Action: ActionSwitch, State: StatePlanned})
 		}
+	}
+	if err := r.planRollbackTargets(ctx, pools, derived); err != nil {
+		return nil, err
 	}
 	if found != nil {
 		for _, l := range o.Listeners {
@@ -168,10 +160,67 @@ func (rp *rollbackPools) byRef(ctx context.Context, s *Service, current, ref str
 	return nil, nil
 }
 
-// rollbackTarget is the certificate p's listener served before the one it
-// serves: as the lineage record says, or for a certificate without one, the
-// upload before it.
-func (r *Rotation) rollbackTarget(ctx context.Context, s *Service, p *ListenerPlan, pools *rollbackPools, derived string) (*CertificateInfo, error) {
+// planRollbackTargets picks each listener's target. A rollback undoes the
+// newest rotation of a lineage: listeners that serve a certificate of the
+// newest generation among the targets go back to what its record says they
+// served; those that serve an older generation, or a certificate without a
+// record while others have one, are already back (a partial rollback run again
+// finishes, it does not go further). Only when no target serves a recorded
+// certificate does the upload-order fallback apply.
+func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools, derived string) error {
+	recs := make([]*Record, len(r.Listeners))
+	newest := map[string]int{}
+	for i, p := range r.Listeners {
+		rec, err := r.recordOf(ctx, p, derived)
+		switch {
+		case errors.Is(err, ErrLineageAmbiguous) || errors.Is(err, ErrNoPredecessor):
+			p.Action, p.State, p.Error = ActionSkip, StateFailed, err.Error()
+			continue
+		case err != nil:
+			return err
+		}
+		if recs[i] = rec; rec != nil {
+			newest[rec.Lineage] = max(newest[rec.Lineage], rec.Generation)
+		}
+	}
+	for i, p := range r.Listeners {
+		if p.State == StateFailed {
+			continue
+		}
+		svc := r.service(p.Region)
+		rec := recs[i]
+		var prev *CertificateInfo
+		var err error
+		switch {
+		case rec == nil && len(newest) > 0:
+			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "serves a certificate without lineage record: already back"
+			continue
+		case rec == nil:
+			prev, err = previousUpload(ctx, svc, p.Current, pools)
+		case rec.Generation < newest[rec.Lineage]:
+			p.Action, p.State = ActionSkip, StateUnchanged
+			p.Reason = fmt.Sprintf("already back: generation %d of lineage %s, the newest is %d", rec.Generation, rec.Lineage, newest[rec.Lineage])
+			continue
+		default:
+			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
+		}
+		if err != nil && !errors.Is(err, ErrNoPredecessor) {
+			return err
+		}
+		if err != nil {
+			p.Action, p.State, p.Error = ActionSkip, StateFailed, err.Error()
+			continue
+		}
+		p.Target = prev.ARN
+		p.Reason = "back to " + displayName(*prev) + ", valid until " + prev.NotAfter.UTC().Format(time.DateOnly)
+	}
+	return nil
+}
+
+// recordOf is the lineage record that tells where p's listener goes back to:
+// of the lineage asked for, else of the one lineage its certificate has, else
+// of derived; nil when the certificate has none.
+func (r *Rotation) recordOf(ctx context.Context, p *ListenerPlan, derived string) (*Record, error) {
 	if p.Current == "" {
 		return nil, fmt.Errorf("%s serves no certificate: %w", p.Listener, ErrNoPredecessor)
 	}
@@ -180,35 +229,24 @@ func (r *Rotation) rollbackTarget(ctx context.Context, s *Service, p *ListenerPl
 		return nil, err
 	}
 	recs := Records(tags)
-	var rec *Record
 	switch {
 	case r.o.Lineage != "":
-		rec = recs[r.o.Lineage]
+		return recs[r.o.Lineage], nil
 	case len(recs) == 1:
-		for _, x := range recs {
-			rec = x
+		for _, rec := range recs {
+			return rec, nil
 		}
 	case len(recs) > 1:
-		if rec = recs[derived]; rec == nil {
-			return nil, fmt.Errorf("%s serves %s, which belongs to lineages %s: %w", p.Listener, p.Current, strings.Join(Lineages(tags), ", "), ErrLineageAmbiguous)
+		if rec := recs[derived]; rec != nil {
+			return rec, nil
 		}
+		return nil, fmt.Errorf("%s serves %s, which belongs to lineages %s: %w", p.Listener, p.Current, strings.Join(Lineages(tags), ", "), ErrLineageAmbiguous)
 	}
-	if rec == nil {
-		var pool []CertificateInfo
-		if isACMARN(p.Current) {
-			pool, err = pools.acmOf(ctx, s)
-		} else {
-			pool, err = pools.iam(ctx)
-		}
-		if err != nil {
-			return nil, err
-		}
-		prev, why := previousCertificate(pool, p.Current, s.now())
-		if prev == nil {
-			return nil, fmt.Errorf("%s: %w", why, ErrNoPredecessor)
-		}
-		return prev, nil
-	}
+	return nil, nil
+}
+
+// recordedPredecessor is the certificate rec says p's listener served before.
+func recordedPredecessor(ctx context.Context, s *Service, p *ListenerPlan, rec *Record, pools *rollbackPools) (*CertificateInfo, error) {
 	ref := rec.Predecessor(ListenerRef(p.Region, p.Listener))
 	if ref == "" {
 		return nil, fmt.Errorf("%s is the first of lineage %s: %w", p.Current, rec.Lineage, ErrNoPredecessor)
@@ -219,6 +257,26 @@ func (r *Rotation) rollbackTarget(ctx context.Context, s *Service, p *ListenerPl
 	}
 	if prev == nil {
 		return nil, fmt.Errorf("the certificate %s served before %s (ref %s, lineage %s) no longer exists: %w", p.Listener, p.Current, ref, rec.Lineage, ErrNoPredecessor)
+	}
+	return prev, nil
+}
+
+// previousUpload is, for a certificate without lineage record, the upload
+// before it (previousCertificate).
+func previousUpload(ctx context.Context, s *Service, current string, pools *rollbackPools) (*CertificateInfo, error) {
+	var pool []CertificateInfo
+	var err error
+	if isACMARN(current) {
+		pool, err = pools.acmOf(ctx, s)
+	} else {
+		pool, err = pools.iam(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	prev, why := previousCertificate(pool, current, s.now())
+	if prev == nil {
+		return nil, fmt.Errorf("%s: %w", why, ErrNoPredecessor)
 	}
 	return prev, nil
 }
