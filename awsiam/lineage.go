@@ -19,6 +19,7 @@ import (
 //	certup:lineage:L   = G            C belongs to L; G is its generation (1 + its predecessors')
 //	certup:prev:L      = P            the listeners C replaced served P, unless listed below
 //	certup:prev:L:N    = Q h1 h2 …    … except listeners h1, h2, … (N = 1, 2, …), which served Q
+//	certup:restored:L  = C …          a rollback moved listeners from C … back to this certificate
 //
 // P and Q are certificate references (CertRef: 16 hex digits of the SHA-256 of
 // the ARN), h1… listener references (ListenerRef: 8 hex digits). The
@@ -29,8 +30,9 @@ import (
 // each has its own keys and a prune deletes only what belongs to its lineage
 // alone.
 const (
-	tagLineage = "certup:lineage:"
-	tagPrev    = "certup:prev:"
+	tagLineage  = "certup:lineage:"
+	tagPrev     = "certup:prev:"
+	tagRestored = "certup:restored:"
 	// maxTags is how many tags IAM and ACM allow per certificate.
 	maxTags = 50
 	// maxTagValue is the longest tag value IAM and ACM take.
@@ -225,6 +227,35 @@ func MergeRecord(lineage string, old *Record, switched map[string]string, genera
 		}
 	}
 	return r
+}
+
+// RestoredFrom is what a rollback in lineage wrote on the certificate it moved
+// listeners back to: the certificates (CertRef) it moved them from.
+func RestoredFrom(tags []Tag, lineage string) []string {
+	for _, t := range tags {
+		if t.Key == tagRestored+lineage {
+			return strings.Fields(t.Value)
+		}
+	}
+	return nil
+}
+
+// restoredTag marks a certificate as the one a rollback in lineage moved
+// listeners back to, from the certificates from (CertRefs).
+func restoredTag(lineage string, from []string) Tag {
+	return Tag{Key: tagRestored + lineage, Value: strings.Join(slices.Compact(slices.Sorted(slices.Values(from))), " ")}
+}
+
+// markedLineages are the lineages a certificate is a member of or was
+// restored in.
+func markedLineages(tags []Tag) []string {
+	out := Lineages(tags)
+	for _, t := range tags {
+		if l, ok := strings.CutPrefix(t.Key, tagRestored); ok && ValidLineage(l) == nil {
+			out = append(out, l)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
 
 // Tags are the tags that write r, including an empty value for each prev:L:N

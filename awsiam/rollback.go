@@ -2,7 +2,8 @@ package awsiam
 
 import (
 	"context"
-	"strings"
+	"maps"
+	"slices"
 
 	"errors"
 	"fmt"
@@ -18,6 +19,10 @@ type RollbackOptions struct {
 	// lineages; default: the one it has, else the lineage derived from
 	// Listeners.
 	Lineage string
+	// Further goes one generation back from where a completed rollback left
+	// the listeners (without it, a rollback run again after it completed has
+	// nothing to do).
+	Further bool
 	// Parallel, Wait and Progress as in RotateOptions.
 	Parallel int
 	Wait     time.Duration
@@ -85,7 +90,7 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 			r.Listeners = append(r.Listeners, &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Action: ActionSwitch, State: StatePlanned})
 		}
 	}
-	if err := r.planRollbackTargets(ctx, pools, derived); err != nil {
+	if err := r.planRollbackTargets(ctx, pools, derived, o.Further); err != nil {
 		return nil, err
 	}
 	if found != nil {
@@ -111,6 +116,7 @@ type rollbackPools struct {
 	iamCerts  []CertificateInfo
 	iamListed bool
 	acm       map[*Service][]CertificateInfo
+	tags      tagCache
 }
 
 func (rp *rollbackPools) iam(ctx context.Context) ([]CertificateInfo, error) {
@@ -163,46 +169,79 @@ func (rp *rollbackPools) byRef(ctx context.Context, s *Service, current, ref str
 // planRollbackTargets picks each listener's target. A rollback undoes the
 // newest rotation of a lineage: listeners that serve a certificate of the
 // newest generation among the targets go back to what its record says they
-// served; those that serve an older generation, or a certificate without a
-// record while others have one, are already back (a partial rollback run again
-// finishes, it does not go further). Only when no target serves a recorded
-// certificate does the upload-order fallback apply.
-func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools, derived string) error {
-	recs := make([]*Record, len(r.Listeners))
-	newest := map[string]int{}
+// served, and the certificate they go back to is marked restored (from what)
+// before any listener moves. Run again, it finishes what a failed run left:
+// listeners on a certificate a mark names go back, those on a marked
+// certificate are back already; once all are back it has nothing to do.
+// further goes one generation back from there. Only when no target serves a
+// certificate with a record or a mark does the upload-order fallback apply.
+func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools, derived string, further bool) error {
+	tags := make([][]Tag, len(r.Listeners))
+	var found []string
 	for i, p := range r.Listeners {
-		rec, err := r.recordOf(ctx, p, derived)
-		switch {
-		case errors.Is(err, ErrLineageAmbiguous) || errors.Is(err, ErrNoPredecessor):
-			p.Action, p.State, p.Error = ActionSkip, StateFailed, err.Error()
+		if p.Current == "" {
+			p.Action, p.State, p.Error = ActionSkip, StateFailed, fmt.Sprintf("%s serves no certificate: %v", p.Listener, ErrNoPredecessor)
 			continue
-		case err != nil:
+		}
+		t, err := r.tags.get(ctx, serviceFor(r.svcs, p.Current), p.Current)
+		if err != nil {
 			return err
 		}
-		if recs[i] = rec; rec != nil {
-			newest[rec.Lineage] = max(newest[rec.Lineage], rec.Generation)
+		tags[i] = t
+		found = append(found, markedLineages(t)...)
+	}
+	lineage, err := ResolveLineage(r.o.Lineage, found, derived)
+	if err != nil {
+		return err
+	}
+	if len(found) > 0 || r.o.Lineage != "" {
+		r.Lineage = lineage
+	}
+	// What a rollback in progress moves listeners from (served still), and the
+	// newest generation served.
+	served := map[string]bool{}
+	newest := 0
+	for i, p := range r.Listeners {
+		if tags[i] == nil {
+			continue
+		}
+		served[CertRef(p.Current)] = true
+		if rec := Records(tags[i])[lineage]; rec != nil {
+			newest = max(newest, rec.Generation)
 		}
 	}
+	resume := map[string]bool{}
+	for i := range r.Listeners {
+		for _, from := range RestoredFrom(tags[i], lineage) {
+			if served[from] && !further {
+				resume[from] = true
+			}
+		}
+	}
+	from := map[string][]string{} // target ARN → CertRefs it is restored from
 	for i, p := range r.Listeners {
 		if p.State == StateFailed {
 			continue
 		}
 		svc := r.service(p.Region)
-		rec := recs[i]
+		rec := Records(tags[i])[lineage]
 		var prev *CertificateInfo
 		var err error
 		switch {
-		case rec == nil && len(newest) > 0:
-			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "serves a certificate without lineage record: already back"
+		case rec != nil && resume[CertRef(p.Current)]:
+			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
+		case len(RestoredFrom(tags[i], lineage)) > 0 && !further:
+			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "already back (a rollback moved it here)"
 			continue
-		case rec == nil:
-			prev, err = previousUpload(ctx, svc, p.Current, pools)
-		case rec.Generation < newest[rec.Lineage]:
-			p.Action, p.State = ActionSkip, StateUnchanged
-			p.Reason = fmt.Sprintf("already back: generation %d of lineage %s, the newest is %d", rec.Generation, rec.Lineage, newest[rec.Lineage])
+		case rec != nil && len(resume) == 0 && rec.Generation == newest:
+			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
+		case rec == nil && further && r.Lineage != "":
+			err = fmt.Errorf("%s has no record in lineage %s: %w", p.Current, lineage, ErrNoPredecessor)
+		case r.Lineage != "":
+			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "already back: not on the newest generation of lineage "+lineage
 			continue
 		default:
-			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
+			prev, err = previousUpload(ctx, svc, p.Current, pools)
 		}
 		if err != nil && !errors.Is(err, ErrNoPredecessor) {
 			return err
@@ -213,36 +252,52 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		}
 		p.Target = prev.ARN
 		p.Reason = "back to " + displayName(*prev) + ", valid until " + prev.NotAfter.UTC().Format(time.DateOnly)
+		if r.Lineage != "" {
+			from[prev.ARN] = append(from[prev.ARN], CertRef(p.Current))
+		}
+	}
+	for _, arn := range slices.Sorted(maps.Keys(from)) {
+		have, err := r.tags.get(ctx, serviceFor(r.svcs, arn), arn)
+		if err != nil {
+			return err
+		}
+		changes, err := TagChanges(have, []Tag{restoredTag(lineage, from[arn])})
+		if err != nil {
+			return err
+		}
+		if len(changes) > 0 {
+			r.Marks = append(r.Marks, &RestoreMark{ARN: arn, Tags: changes})
+		}
 	}
 	return nil
 }
 
-// recordOf is the lineage record that tells where p's listener goes back to:
-// of the lineage asked for, else of the one lineage its certificate has, else
-// of derived; nil when the certificate has none.
-func (r *Rotation) recordOf(ctx context.Context, p *ListenerPlan, derived string) (*Record, error) {
-	if p.Current == "" {
-		return nil, fmt.Errorf("%s serves no certificate: %w", p.Listener, ErrNoPredecessor)
-	}
-	tags, err := r.tags.get(ctx, serviceFor(r.svcs, p.Current), p.Current)
-	if err != nil {
-		return nil, err
-	}
-	recs := Records(tags)
-	switch {
-	case r.o.Lineage != "":
-		return recs[r.o.Lineage], nil
-	case len(recs) == 1:
-		for _, rec := range recs {
-			return rec, nil
+// RestoreMark is a tag a rollback writes on a certificate before listeners go
+// back to it.
+type RestoreMark struct {
+	ARN   string `json:"arn"`
+	Tags  []Tag  `json:"tags"`
+	Error string `json:"error,omitempty"`
+}
+
+// writeMarks tags each target before any listener moves to it; a target that
+// cannot be marked is not moved to.
+func (r *Rotation) writeMarks(ctx context.Context) {
+	for _, m := range r.Marks {
+		err := serviceFor(r.svcs, m.ARN).tagCertificate(ctx, m.ARN, m.Tags)
+		if err == nil {
+			r.changed = true
+			continue
 		}
-	case len(recs) > 1:
-		if rec := recs[derived]; rec != nil {
-			return rec, nil
+		m.Error = err.Error()
+		r.addError("marking %s restored: %v", m.ARN, err)
+		for _, p := range r.Listeners {
+			if p.Target == m.ARN && p.State == StatePlanned {
+				p.State, p.Error = StateFailed, "not switched: the rollback could not be recorded on its target"
+				r.progress(p.Region, p.Listener, StateFailed, p.Error)
+			}
 		}
-		return nil, fmt.Errorf("%s serves %s, which belongs to lineages %s: %w", p.Listener, p.Current, strings.Join(Lineages(tags), ", "), ErrLineageAmbiguous)
 	}
-	return nil, nil
 }
 
 // recordedPredecessor is the certificate rec says p's listener served before.
@@ -268,6 +323,10 @@ func previousUpload(ctx context.Context, s *Service, current string, pools *roll
 	var err error
 	if isACMARN(current) {
 		pool, err = pools.acmOf(ctx, s)
+		if err == nil {
+			pool = slices.Clone(pool)
+			err = s.acmNames(ctx, pool, &pools.tags)
+		}
 	} else {
 		pool, err = pools.iam(ctx)
 	}
@@ -289,7 +348,9 @@ func displayName(c CertificateInfo) string {
 }
 
 // previousCertificate picks, from pool, the certificate uploaded just before
-// current in its group (IAM: derived-name prefix; ACM: domain).
+// current in its name group (the prefix of the name DefaultName made: IAM's
+// name, ACM's Name tag); a CN alone groups nothing, every WSO2 keystore says
+// localhost.
 func previousCertificate(pool []CertificateInfo, current string, now time.Time) (*CertificateInfo, string) {
 	var cur *CertificateInfo
 	for i := range pool {
@@ -301,9 +362,6 @@ func previousCertificate(pool []CertificateInfo, current string, now time.Time) 
 		return nil, fmt.Sprintf("the listener serves %q, which is not among the uploaded certificates", current)
 	}
 	group := func(c *CertificateInfo) string {
-		if c.Source == "acm" {
-			return c.Domain
-		}
 		if m := derivedNameRE.FindStringSubmatch(c.Name); m != nil {
 			return m[1]
 		}

@@ -152,6 +152,7 @@ type Rotation struct {
 	Listeners   []*ListenerPlan `json:"listeners"`
 	Probes      []*ProbeResult  `json:"probes,omitempty"`
 	Prune       *PruneResult    `json:"prune,omitempty"`
+	Marks       []*RestoreMark  `json:"restore_marks,omitempty"`
 	Calls       []Call          `json:"planned_calls,omitempty"`
 	Errors      []string        `json:"errors,omitempty"`
 	Outcome     string          `json:"outcome"`
@@ -617,6 +618,9 @@ func (r *Rotation) plannedCalls() []Call {
 				"Tags": tagString(append(slices.Clone(r.o.Upload.Tags), up.LineageTags...))}})
 		}
 	}
+	for _, m := range r.Marks {
+		calls = append(calls, tagCall(m.ARN, m.Tags))
+	}
 	for _, p := range r.Listeners {
 		if p.Action != ActionSwitch || p.State == StateFailed {
 			continue
@@ -693,6 +697,8 @@ func (r *Rotation) Apply(ctx context.Context) error {
 	defer func() { r.Outcome = r.outcome() }()
 	if r.Kind == "rotate" {
 		r.upload(ctx)
+	} else {
+		r.writeMarks(ctx)
 	}
 	r.switchAll(ctx)
 	r.readBack(ctx)

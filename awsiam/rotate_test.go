@@ -642,9 +642,17 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("%v\n%s", err, describe(plan))
 	}
 	f.assertAll(t, f.aARN)
-	// a is the oldest: nothing to go back to.
+	// Run again: the rollback is complete, nothing to do.
 	f.srv.ResetCalls()
 	plan, err = awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners})
+	if err != nil || plan.Outcome != awsiam.OutcomeUnchanged {
+		t.Fatalf("%v\n%s", err, describe(plan))
+	}
+	if err := plan.Apply(ctx); err != nil || f.srv.MutatingCalls() != 0 {
+		t.Errorf("%v, %d mutating calls", err, f.srv.MutatingCalls())
+	}
+	// Further: a is the first of its lineage, nothing to go back to.
+	plan, err = awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners, Further: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,12 +83,14 @@ func rotateCommands() []*cli.Command {
 			Name:      "rollback",
 			Usage:     "put each listener back on exactly the certificate it served before the last rotate (kept by --keep)",
 			ArgsUsage: " ",
-			Description: "The lineage record in the tags of the certificate a listener serves names what that listener\n" +
-				"served before. A certificate without a record (uploaded by an older certup) falls back to the upload\n" +
+			Description: "Undoes the newest rotation: the lineage record in the tags of the certificate a listener serves\n" +
+				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
+				"running it again finishes a partial rollback and then has nothing to do (--further goes back more). A certificate without a record (uploaded by an older certup) falls back to the upload\n" +
 				"before it: for IAM of the same name group, for ACM for the same domain; expired ones are not candidates.\n" +
 				exitCodesHelp("rolled back"),
 			Flags: concat(listenerFlags(), []cli.Flag{
 				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
+				&cli.BoolFlag{Name: "further", Usage: "after a completed rollback, go back one more generation (as far as --keep kept)"},
 			}, runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
@@ -259,7 +261,7 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
-	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"),
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"), Further: c.Bool("further"),
 		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
 	if err != nil {
 		return withHint(err)

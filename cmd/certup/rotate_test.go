@@ -180,15 +180,22 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		r = certup(t, srv, args("rollback", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+wso2Name)
-		// wso2's lineage record says it replaced the placeholder, although the
-		// placeholder is no upload of the name group: back to it.
+		// Run again: the rollback is complete, nothing to do.
+		srv.ResetCalls()
 		r = certup(t, srv, args("rollback", f.args))
+		wantCode(t, r, 0)
+		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "already back") {
+			t.Errorf("%d mutating calls: %s", srv.MutatingCalls(), r)
+		}
+		// wso2's lineage record says it replaced the placeholder, although the
+		// placeholder is no upload of the name group: --further goes back to it.
+		r = certup(t, srv, args("rollback", "--further", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/placeholder")
-		// The placeholder has no record and no name certup gives: nothing further back.
-		r = certup(t, srv, args("rollback", f.args))
+		// The placeholder has no record: nothing further back.
+		r = certup(t, srv, args("rollback", "--further", f.args))
 		wantCode(t, r, 1)
-		if !strings.Contains(r.stderr, "not named by certup: no previous certificate to go back to") {
+		if !strings.Contains(r.stderr, "no previous certificate to go back to") {
 			t.Errorf("%s", r)
 		}
 		wantCode(t, certup(t, srv, rotate("wso2carbon.jks", "--no-prune")), 10)
