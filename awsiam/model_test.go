@@ -444,6 +444,18 @@ func (m *modelRun) shrink(seed uint64, steps []step, deadline time.Time) []step 
 				i = min(i, len(steps))
 			}
 		}
+		// Then without the faults that are not needed.
+		for i := range steps {
+			if steps[i].fault < 0 || !time.Now().Before(deadline) {
+				continue
+			}
+			simpler := slices.Clone(steps)
+			simpler[i].fault = -1
+			if at, err := m.run(seed, simpler); err != nil {
+				steps, changed = simpler[:at+1], true
+				break
+			}
+		}
 	}
 	return steps
 }
