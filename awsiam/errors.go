@@ -28,6 +28,9 @@ var (
 	ErrPropagation = errors.New("certificate propagation did not finish")
 	// ErrNotConfirmed: reading the listener back did not show the certificate.
 	ErrNotConfirmed = errors.New("listener does not show the certificate")
+	// ErrNotSecure: the listener speaks neither HTTPS, SSL nor TLS and takes no
+	// certificate.
+	ErrNotSecure = errors.New("listener takes no certificate")
 	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
 	ErrStickiness = errors.New("cannot set stickiness")
 )

@@ -129,9 +129,10 @@ func (r *Rotation) planRecord(ctx context.Context, up *RegionUpload) error {
 	}
 	want := MergeRecord(r.Lineage, old, switched, generation+1).Tags()
 	if up.ARN == "" {
-		// A new upload takes its record with it (no empty values needed).
-		want = slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" })
-		existing = r.o.Upload.Tags
+		// A new upload takes its record with it (no empty values needed);
+		// preflight checks that it fits beside the user's tags.
+		up.LineageTags = slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" })
+		return nil
 	}
 	changes, err := TagChanges(existing, want)
 	if err != nil {

@@ -186,17 +186,17 @@ func TestDecidePrune(t *testing.T) {
 		kept      []string
 		keep      int
 		byLineage bool
-		want      map[string]string
+		want      map[string]PruneAction
 	}{
 		{"lineage: served, rollback target, obsolete",
 			[]*PruneEntry{e("c", "L", 0), e("b", "L", 1), e("a", "L", 2), e("x", "L", 0)}, []string{"c"}, []string{"b"}, 1, true,
-			map[string]string{"c": PruneInUse, "b": PruneKept, "a": PruneDelete, "x": PruneDelete}},
+			map[string]PruneAction{"c": PruneInUse, "b": PruneKept, "a": PruneDelete, "x": PruneDelete}},
 		{"lineage: no newest-upload rule (Why 1: a newer unused upload does not push the rollback target out)",
 			[]*PruneEntry{e("new", "L", 0), e("ec", "L", 1), e("prev", "L", 2)}, []string{"new"}, []string{"prev"}, 1, true,
-			map[string]string{"new": PruneInUse, "prev": PruneKept, "ec": PruneDelete}},
+			map[string]PruneAction{"new": PruneInUse, "prev": PruneKept, "ec": PruneDelete}},
 		{"name group: newest unused kept, rollback target kept too",
 			[]*PruneEntry{e("n3", "g", 0), e("n2", "g", 1), e("n1", "g", 2), e("n0", "g", 3)}, []string{"n3"}, []string{"n0"}, 1, false,
-			map[string]string{"n3": PruneInUse, "n2": PruneKept, "n1": PruneDelete, "n0": PruneKept}},
+			map[string]PruneAction{"n3": PruneInUse, "n2": PruneKept, "n1": PruneDelete, "n0": PruneKept}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			set := func(l []string) map[string]bool {

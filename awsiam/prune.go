@@ -17,14 +17,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// What prune did with a certificate.
+// PruneAction is what prune did (or, in a dry run, would do) with a
+// certificate.
+type PruneAction string
+
 const (
-	PruneInUse    = "in use"  // a listener serves it, or it is the certificate just rotated in
-	PruneKept     = "kept"    // one of the newest Keep unused ones, kept for rollback
-	PruneDelete   = "delete"  // to be deleted (dry run: would be)
-	PruneDeleted  = "deleted" // deleted
-	PruneConflict = "left"    // AWS answered DeleteConflict / ResourceInUse: used somewhere, left alone
-	PruneFailed   = "failed"  // the delete failed (see Error); run prune again
+	PruneInUse    PruneAction = "in use"  // a listener serves it, or it is the certificate just rotated in
+	PruneKept     PruneAction = "kept"    // kept for rollback
+	PruneDelete   PruneAction = "delete"  // to be deleted (dry run: would be)
+	PruneDeleted  PruneAction = "deleted" // deleted
+	PruneConflict PruneAction = "left"    // AWS answered DeleteConflict / ResourceInUse: used somewhere, left alone
+	PruneFailed   PruneAction = "failed"  // the delete failed (see Error); run prune again
 )
 
 // derivedNameRE matches the names DefaultName makes: prefix, expiry, hash.
@@ -60,14 +63,14 @@ const cloudFrontPath = "/cloudfront/"
 
 // PruneEntry is one certificate prune looked at.
 type PruneEntry struct {
-	Region   string    `json:"region,omitempty"`
-	ARN      string    `json:"arn"`
-	Name     string    `json:"name,omitempty"`
-	Group    string    `json:"group"`
-	Uploaded time.Time `json:"uploaded,omitzero"`
-	NotAfter time.Time `json:"not_after,omitzero"`
-	Action   string    `json:"action"`
-	Error    string    `json:"error,omitempty"`
+	Region   string      `json:"region,omitempty"`
+	ARN      string      `json:"arn"`
+	Name     string      `json:"name,omitempty"`
+	Group    string      `json:"group"`
+	Uploaded time.Time   `json:"uploaded,omitzero"`
+	NotAfter time.Time   `json:"not_after,omitzero"`
+	Action   PruneAction `json:"action"`
+	Error    string      `json:"error,omitempty"`
 }
 
 // PruneResult says what Prune did.
@@ -77,7 +80,7 @@ type PruneResult struct {
 	Conflicts    int           `json:"conflicts"`
 	Failed       int           `json:"failed"`
 	Calls        []Call        `json:"calls,omitempty"`
-	Outcome      string        `json:"outcome"`
+	Outcome      Outcome       `json:"outcome"`
 	DryRun       bool          `json:"dry_run,omitempty"`
 }
 

@@ -51,7 +51,7 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 	}
 	ro := RotateOptions{Listeners: o.Listeners, Parallel: o.Parallel, Wait: o.Wait, Progress: o.Progress, Lineage: o.Lineage}
 	ro.defaults()
-	r := &Rotation{Kind: "rollback", svcs: svcs, o: ro, DryRun: svcs[0].dryRun, Listeners: []*ListenerPlan{}, planOK: true}
+	r := &Rotation{Kind: KindRollback, svcs: svcs, o: ro, DryRun: svcs[0].dryRun, Listeners: []*ListenerPlan{}, planOK: true}
 	byRegion, err := assign(svcs, o.Listeners)
 	if err != nil {
 		return nil, err

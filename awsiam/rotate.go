@@ -22,32 +22,49 @@ import (
 	"github.com/keybridge/keybridge/keystore"
 )
 
-// What the plan does with a listener.
+// Action is what a plan does with a listener.
+type Action string
+
 const (
 	// ActionSwitch points the listener at the new certificate.
-	ActionSwitch = "switch"
+	ActionSwitch Action = "switch"
 	// ActionReimport: the listener serves an ACM certificate that is re-imported
 	// in place; the listener itself is not touched.
-	ActionReimport = "reimport"
+	ActionReimport Action = "reimport"
 	// ActionSkip leaves the listener alone (Reason says why).
-	ActionSkip = "skip"
+	ActionSkip Action = "skip"
 )
 
-// Listener states, as the plan and the apply leave them.
+// State is where a listener stands, as the plan and the apply leave it and as
+// progress events report it.
+type State string
+
 const (
-	StatePlanned   = "planned"   // the plan only (dry run)
-	StateUnchanged = "unchanged" // skipped: nothing to do
-	StateSwitched  = "switched"  // changed, not yet read back
-	StateConfirmed = "confirmed" // read back: serves the new certificate
-	StateFailed    = "failed"    // see Error; the listener serves what it served before, or the new certificate
+	StatePlanned   State = "planned"   // the plan only (dry run)
+	StateUnchanged State = "unchanged" // skipped: nothing to do
+	StateSwitching State = "switching" // progress: the change is being made
+	StateWaiting   State = "waiting"   // progress: the load balancer does not see the certificate yet
+	StateSwitched  State = "switched"  // changed, not yet read back
+	StateConfirmed State = "confirmed" // read back: serves the new certificate
+	StateFailed    State = "failed"    // see Error; the listener serves what it served before, or the new certificate
 )
 
-// Outcomes of a rotation, rollback or prune.
+// Outcome sums up a rotation, rollback or prune.
+type Outcome string
+
 const (
-	OutcomeUnchanged = "unchanged" // nothing to do (dry run: nothing would change)
-	OutcomeChanged   = "changed"   // everything done (dry run: changes planned)
-	OutcomePartial   = "partial"   // something changed, something failed: run it again
-	OutcomeFailed    = "failed"    // nothing changed and something failed
+	OutcomeUnchanged Outcome = "unchanged" // nothing to do (dry run: nothing would change)
+	OutcomeChanged   Outcome = "changed"   // everything done (dry run: changes planned)
+	OutcomePartial   Outcome = "partial"   // something changed, something failed: run it again
+	OutcomeFailed    Outcome = "failed"    // nothing changed and something failed
+)
+
+// Kind tells a rotation from a rollback.
+type Kind string
+
+const (
+	KindRotate   Kind = "rotate"
+	KindRollback Kind = "rollback"
 )
 
 // Defaults of RotateOptions.
@@ -67,22 +84,25 @@ type ListenerPlan struct {
 	// Target is the certificate it is to serve ("" until the new certificate is
 	// uploaded).
 	Target   string `json:"target,omitempty"`
-	Action   string `json:"action"`
+	Action   Action `json:"action"`
 	Reason   string `json:"reason"`
-	State    string `json:"state"`
+	State    State  `json:"state"`
 	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
 
 	// sniHasNew: an SNI listener that already has the new certificate beside the
 	// old one; only the old one is to be removed.
 	sniHasNew bool
+	// facts are what the plan read of the listener, for decideListener (nil:
+	// decided when it could not be read).
+	facts *listenerFacts
 }
 
 // Event is progress on one listener, for a progress display.
 type Event struct {
 	Region   string
 	Listener Listener
-	State    string // switching, waiting, switched, confirmed, failed, …
+	State    State
 	Detail   string
 }
 
@@ -142,7 +162,7 @@ type RegionUpload struct {
 
 // Rotation is a plan (PlanRotation, PlanRollback) and, once applied, its result.
 type Rotation struct {
-	Kind        string          `json:"kind"` // rotate or rollback
+	Kind        Kind            `json:"kind"`
 	Lineage     string          `json:"lineage,omitempty"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
 	Subject     string          `json:"subject,omitempty"`
@@ -155,7 +175,7 @@ type Rotation struct {
 	Marks       []*RestoreMark  `json:"restore_marks,omitempty"`
 	Calls       []Call          `json:"planned_calls,omitempty"`
 	Errors      []string        `json:"errors,omitempty"`
-	Outcome     string          `json:"outcome"`
+	Outcome     Outcome         `json:"outcome"`
 	DryRun      bool            `json:"dry_run,omitempty"`
 
 	svcs      []*Service
@@ -193,7 +213,7 @@ func regionOf(arn string) string {
 	return r
 }
 
-func (r *Rotation) progress(region string, l Listener, state, detail string) {
+func (r *Rotation) progress(region string, l Listener, state State, detail string) {
 	if r.o.Progress == nil {
 		return
 	}
@@ -262,7 +282,7 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	}
 	sum := sha256.Sum256(kp.Leaf.Raw)
 	na := kp.Leaf.NotAfter.UTC()
-	r := &Rotation{Kind: "rotate", Fingerprint: hex.EncodeToString(sum[:]), Subject: subjectName(kp.Leaf), NotAfter: &na,
+	r := &Rotation{Kind: KindRotate, Fingerprint: hex.EncodeToString(sum[:]), Subject: subjectName(kp.Leaf), NotAfter: &na,
 		Store: o.Upload.Target.String(), svcs: svcs, kp: kp, o: o, DryRun: s0.dryRun, Listeners: []*ListenerPlan{}}
 	byRegion, err := assign(svcs, o.Listeners)
 	if err != nil {
@@ -343,22 +363,8 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 					return
 				}
 				rp.found[l] = true
-				p := &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Target: up.ARN, State: StatePlanned}
-				switch {
-				case !sl.Secure:
-					p.Action, p.State = ActionSkip, StateFailed
-					p.Error = fmt.Sprintf("%s uses %s; certificates need HTTPS, SSL or TLS", l, sl.Protocol)
-				case up.ARN != "" && sl.Cert == up.ARN && up.Reimport:
-					p.Action, p.Reason = ActionReimport, "serves "+up.ARN+", which is re-imported in place"
-				case up.ARN != "" && sl.Cert == up.ARN:
-					p.Action, p.Reason, p.State = ActionSkip, "already serves the new certificate", StateUnchanged
-				default:
-					p.Action, p.Reason = ActionSwitch, "serves another certificate"
-					if sl.Cert == "" {
-						p.Reason = "serves no certificate"
-					}
-				}
-				rp.plans = append(rp.plans, p)
+				rp.plans = append(rp.plans, &ListenerPlan{Region: s.region, Listener: l, Target: up.ARN, facts: &listenerFacts{
+					Listener: l, Secure: sl.Secure, Protocol: sl.Protocol, Current: sl.Cert, New: up.ARN, Reimport: up.Reimport}})
 			}
 			for _, l := range targets {
 				if sl, ok := seen[l]; ok {
@@ -412,10 +418,8 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	if len(r.Errors) == len(svcs) {
 		return nil, errors.New(strings.Join(r.Errors, "; "))
 	}
-	if o.RenewWithin > 0 {
-		if err := r.applyRenewWithin(ctx); err != nil {
-			return nil, err
-		}
+	if err := r.decide(ctx); err != nil {
+		return nil, err
 	}
 	// Upload only what a listener needs.
 	for _, up := range r.Uploads {
@@ -433,9 +437,27 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	if err := r.planLineage(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.preflight(); err != nil {
+		return nil, err
+	}
 	r.Calls = r.plannedCalls()
 	r.Outcome = r.outcome()
 	return r, nil
+}
+
+// preflight is the one place where a complete plan is checked against what
+// AWS would refuse midway, before Apply makes any changing call: a refusal
+// here leaves everything as it is. Each check is a pure function of the plan.
+func (r *Rotation) preflight() error {
+	for _, up := range r.Uploads {
+		if up.ARN != "" || !up.Needed {
+			continue
+		}
+		if _, err := TagChanges(r.o.Upload.Tags, up.LineageTags); err != nil {
+			return fmt.Errorf("uploading the new certificate with its lineage record: %w", err)
+		}
+	}
+	return nil
 }
 
 type regionPlan struct {
@@ -469,23 +491,13 @@ func (rp *regionPlan) planSNI(ctx context.Context, s *Service, seen map[Listener
 				old = c
 			}
 		}
-		l := Listener{ARN: arn, SNI: true}
-		p := &ListenerPlan{Region: s.region, Listener: l, Current: old, Target: up.ARN, State: StatePlanned, Action: ActionSwitch}
-		switch {
-		case old == "" && !hasNew:
+		if old == "" && !hasNew {
 			continue
-		case old == "" && up.Reimport:
-			p.Current, p.Action, p.Reason = up.ARN, ActionReimport, "serves "+up.ARN+" as an SNI certificate; it is re-imported in place"
-		case old == "":
-			p.Current, p.Action, p.Reason, p.State = up.ARN, ActionSkip, "already serves the new certificate (SNI)", StateUnchanged
-		case hasNew:
-			p.sniHasNew = true
-			p.Reason = "serves the new and the old certificate (SNI): remove the old"
-		default:
-			p.Reason = "serves the old certificate as an SNI certificate: add the new, then remove the old"
 		}
+		l := Listener{ARN: arn, SNI: true}
 		rp.found[l] = true
-		rp.plans = append(rp.plans, p)
+		rp.plans = append(rp.plans, &ListenerPlan{Region: s.region, Listener: l, Target: up.ARN, facts: &listenerFacts{
+			Listener: l, Secure: true, Current: old, SNI: true, SNIHasNew: hasNew, New: up.ARN, Reimport: up.Reimport}})
 	}
 	return nil
 }
@@ -533,21 +545,28 @@ func (s *Service) lookupACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 	return up, nil
 }
 
-// applyRenewWithin skips the listeners whose certificate is valid for longer
-// than RenewWithin.
-func (r *Rotation) applyRenewWithin(ctx context.Context) error {
-	expiry := map[string]time.Time{}
-	var iamListed bool
+// decide settles what the plan does with each listener read (decideListener),
+// with, for RenewWithin, the expiry of what each listener to be changed serves.
+func (r *Rotation) decide(ctx context.Context) error {
 	now := r.svcs[0].now()
-	for _, p := range r.Listeners {
-		if (p.Action != ActionSwitch && p.Action != ActionReimport) || p.Current == "" {
-			continue
-		}
-		if _, ok := expiry[p.Current]; !ok {
-			if isACMARN(p.Current) {
-				svc := r.service(p.Region)
-				if info, err := svc.Certificate(ctx, p.Current); err == nil {
-					expiry[p.Current] = info.NotAfter
+	expiry := map[string]time.Time{}
+	if r.o.RenewWithin > 0 {
+		var iamListed bool
+		for _, p := range r.Listeners {
+			if p.facts == nil {
+				continue
+			}
+			d := decideListener(*p.facts)
+			if (d.Action != ActionSwitch && d.Action != ActionReimport) || d.Current == "" {
+				continue
+			}
+			if _, ok := expiry[d.Current]; ok {
+				continue
+			}
+			if isACMARN(d.Current) {
+				info, err := r.service(p.Region).Certificate(ctx, d.Current)
+				if err == nil {
+					expiry[d.Current] = info.NotAfter
 				} else if !errors.Is(err, ErrCertificateNotFound) {
 					return err
 				}
@@ -562,10 +581,18 @@ func (r *Rotation) applyRenewWithin(ctx context.Context) error {
 				}
 			}
 		}
-		na, ok := expiry[p.Current]
-		if ok && na.Sub(now) > r.o.RenewWithin {
-			p.Action, p.State = ActionSkip, StateUnchanged
-			p.Reason = fmt.Sprintf("current certificate valid until %s, more than %s", na.UTC().Format(time.DateOnly), days(r.o.RenewWithin))
+	}
+	for _, p := range r.Listeners {
+		if p.facts == nil {
+			continue // decided when it could not be read
+		}
+		f := *p.facts
+		f.Now, f.RenewWithin = now, r.o.RenewWithin
+		f.Expires = expiry[decideListener(f).Current]
+		d := decideListener(f)
+		p.Action, p.State, p.Reason, p.Current, p.sniHasNew = d.Action, d.State, d.Reason, d.Current, d.RemoveOldOnly
+		if d.Err != nil {
+			p.Error = d.Err.Error()
 		}
 	}
 	return nil
@@ -644,7 +671,7 @@ func (r *Rotation) plannedCalls() []Call {
 	return calls
 }
 
-func (r *Rotation) outcome() string {
+func (r *Rotation) outcome() Outcome {
 	failed := len(r.Errors) > 0
 	pending := false
 	for _, p := range r.Listeners {
@@ -695,7 +722,7 @@ func (r *Rotation) Apply(ctx context.Context) error {
 	}
 	r.applied = true
 	defer func() { r.Outcome = r.outcome() }()
-	if r.Kind == "rotate" {
+	if r.Kind == KindRotate {
 		r.upload(ctx)
 	} else {
 		r.writeMarks(ctx)
@@ -705,7 +732,7 @@ func (r *Rotation) Apply(ctx context.Context) error {
 	if len(r.o.Probes) > 0 && r.kp != nil {
 		r.probe(ctx)
 	}
-	if r.Kind == "rotate" && !r.o.NoPrune {
+	if r.Kind == KindRotate && !r.o.NoPrune {
 		// Only after a complete rotation: a partial one is finished, and pruned,
 		// by the next run.
 		if r.outcome() == OutcomePartial || r.outcome() == OutcomeFailed {
@@ -871,7 +898,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)
 		return err
 	}
-	r.progress(p.Region, p.Listener, "switching", "to "+p.Target)
+	r.progress(p.Region, p.Listener, StateSwitching, "to "+p.Target)
 	_, do := svc.attachCall(p.Listener, p.Target)
 	deadline := time.Now().Add(r.o.Wait)
 	var wait time.Duration
@@ -879,7 +906,11 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 	for !p.sniHasNew {
 		p.Attempts++
 		err = do(ctx)
-		if err == nil || !isCode(err, "CertificateNotFound") {
+		if err != nil && !isCode(err, "CertificateNotFound") {
+			err = fmt.Errorf("switching %s to %s: %w", p.Listener, p.Target, err)
+			break
+		}
+		if err == nil {
 			break
 		}
 		left := time.Until(deadline)
@@ -890,7 +921,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		}
 		wait = svc.poll.next(wait)
 		if p.Attempts == 1 || p.Attempts%10 == 0 {
-			r.progress(p.Region, p.Listener, "waiting", fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
+			r.progress(p.Region, p.Listener, StateWaiting, fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
 		}
 		if serr := sleep(ctx, min(wait, left)); serr != nil {
 			err = fmt.Errorf("waiting for %s to see %s: %w", p.Listener, p.Target, serr)
@@ -909,9 +940,6 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		}
 	}
 	if err != nil {
-		if !errors.Is(err, ErrPropagation) && !strings.HasPrefix(err.Error(), "waiting") && !strings.HasPrefix(err.Error(), "removing") {
-			err = fmt.Errorf("switching %s to %s: %w", p.Listener, p.Target, err)
-		}
 		p.State, p.Error = StateFailed, err.Error()
 		svc.log.Warn("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)

@@ -158,7 +158,7 @@ func (r *regions) progress(e awsiam.Event) {
 	if r.quiet {
 		return
 	}
-	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
+	line := e.Region + " " + listenerName(e.Listener) + ": " + string(e.State)
 	if e.Detail != "" {
 		line += ": " + e.Detail
 	}
@@ -296,7 +296,7 @@ func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
 	return outcomeError(plan.Outcome, plan.Errors, plan.Listeners)
 }
 
-func outcomeError(outcome string, errs []string, ls []*awsiam.ListenerPlan) error {
+func outcomeError(outcome awsiam.Outcome, errs []string, ls []*awsiam.ListenerPlan) error {
 	var first string
 	failed := 0
 	for _, p := range ls {

@@ -149,7 +149,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		r = certup(t, srv, rotate("wso2carbon.jks", "--json"))
 		wantCode(t, r, 0)
 		var got struct {
-			Outcome   string
+			Outcome   awsiam.Outcome
 			Listeners []awsiam.ListenerPlan
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Outcome != awsiam.OutcomeUnchanged || len(got.Listeners) != 5 {
