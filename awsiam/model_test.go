@@ -63,6 +63,7 @@ type step struct {
 	cn    string // upload, rotate: the new certificate's CN
 	ec    bool   // its key is EC
 	days  int    // its validity
+	other bool   // rotate: to the other store (IAM and ACM swapped) this once
 }
 
 func (s step) String() string {
@@ -73,6 +74,9 @@ func (s step) String() string {
 			key = "EC"
 		}
 		out += fmt.Sprintf(" %s %s %dd", s.cn, key, s.days)
+	}
+	if s.kind == opRotate && s.other {
+		out += " other-store"
 	}
 	if s.fault >= 0 {
 		out += " fault@" + strconv.Itoa(s.fault)
@@ -197,16 +201,16 @@ func (w *world) inject(k int) func() {
 	return w.srv.Inject(awstest.Fault{Op: "*", Skip: k, Times: 1, Code: "AccessDenied", Status: 403, Message: "injected"})
 }
 
-func uploadOptions(d *deployment) awsiam.UploadOptions {
+func uploadOptions(d *deployment, other bool) awsiam.UploadOptions {
 	var o awsiam.UploadOptions
-	if d.acm {
+	if d.acm != other {
 		o.Target = awsiam.TargetACM
 	}
 	return o
 }
 
-func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair) (*awsiam.Rotation, error) {
-	plan, err := awsiam.PlanRotation(ctx, []*awsiam.Service{w.svc}, kp, awsiam.RotateOptions{Upload: uploadOptions(d),
+func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair, other bool) (*awsiam.Rotation, error) {
+	plan, err := awsiam.PlanRotation(ctx, []*awsiam.Service{w.svc}, kp, awsiam.RotateOptions{Upload: uploadOptions(d, other),
 		Listeners: d.listeners, Lineage: d.lineage, Wait: time.Second, Parallel: 2})
 	if err != nil {
 		return nil, err
@@ -243,27 +247,27 @@ func (w *world) apply(ctx context.Context, s step) error {
 	case opUpload:
 		kp := w.pair(s.cn, s.ec, s.days)
 		defer w.inject(s.fault)()
-		up, err := w.svc.Upload(ctx, kp, uploadOptions(d))
+		up, err := w.svc.Upload(ctx, kp, uploadOptions(d, false))
 		if err == nil {
 			d.unrelated = append(d.unrelated, up.ARN)
 		}
 	case opRotate:
 		target := w.pair(s.cn, s.ec, s.days)
 		remove := w.inject(s.fault)
-		r, err := w.rotateOnce(ctx, d, target)
+		r, err := w.rotateOnce(ctx, d, target, s.other)
 		remove()
 		if !done(r, err) || s.fault >= 0 {
 			// I4 holds midway: checked below. I5: run again, converge.
 			if err := w.check(before, had, d, true); err != nil {
 				return fmt.Errorf("after the failed run: %w", err)
 			}
-			r, err = w.rotateOnce(ctx, d, target)
+			r, err = w.rotateOnce(ctx, d, target, s.other)
 			if !done(r, err) {
 				return fmt.Errorf("I5: rotate run again did not converge: %v %s", err, describe(r))
 			}
 		}
 		w.srv.ResetCalls()
-		r, err = w.rotateOnce(ctx, d, target)
+		r, err = w.rotateOnce(ctx, d, target, s.other)
 		if err != nil || r.Outcome != awsiam.OutcomeUnchanged || w.srv.MutatingCalls() != 0 {
 			return fmt.Errorf("I5: rotate after success: %v, %d changing calls %v\n%s", err, w.srv.MutatingCalls(), w.srv.CallLog(), describe(r))
 		}
@@ -398,6 +402,7 @@ func randomSteps(rng *rand.Rand, n int) []step {
 		if rng.IntN(3) == 0 {
 			s.fault = rng.IntN(30)
 		}
+		s.other = rng.IntN(6) == 0
 		out = append(out, s)
 	}
 	return out
