@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,52 @@ func TestDeploymentsSharingLocalhostStayApart(t *testing.T) {
 	if got := elbServes(srv, "west"); got != westBefore {
 		t.Errorf("east's rollback moved west to %s", got)
 	}
+
+	// prune --lineage: only east's, and --dry-run shows it without a change.
+	eastLineage := strings.TrimPrefix(lineages[served["east"][2]], "certup:lineage:")
+	srv.ResetCalls()
+	r = run(t, srv, "prune", "--lineage", eastLineage, "--keep", "0", "--dry-run")
+	if r.code != 10 || srv.MutatingCalls() != 0 {
+		t.Fatalf("dry run: %d changing calls\n%s", srv.MutatingCalls(), r)
+	}
+	names := map[string]string{}
+	for _, c := range srv.ServerCertificates() {
+		names[c.Name] = lineages[c.ARN]
+	}
+	planned := 0
+	for _, line := range strings.Split(r.stdout, "\n") {
+		_, name, ok := strings.Cut(line, "DeleteServerCertificate ServerCertificateName=")
+		if !ok {
+			continue
+		}
+		planned++
+		if names[name] != "certup:lineage:"+eastLineage {
+			t.Errorf("prune --lineage %s would delete %s (%q)", eastLineage, name, names[name])
+		}
+	}
+	if planned == 0 {
+		t.Errorf("nothing planned:\n%s", r)
+	}
+	before := certARNs(srv)
+	wantCode(t, run(t, srv, "prune", "--lineage", eastLineage, "--keep", "0"), 10)
+	after := certARNs(srv)
+	for _, c := range before {
+		if lineages[c] != "certup:lineage:"+eastLineage && !slices.Contains(after, c) {
+			t.Errorf("prune of east's lineage deleted %s (%q)", c, lineages[c])
+		}
+	}
+	if len(after) == len(before) {
+		t.Error("prune of east's lineage deleted nothing")
+	}
+	wantCode(t, run(t, srv, "prune", "--lineage", "bad:name"), 2)
+}
+
+func certARNs(srv *awstest.Server) []string {
+	var out []string
+	for _, c := range srv.ServerCertificates() {
+		out = append(out, c.ARN)
+	}
+	return out
 }
 
 // TestFirstRotationFromWSO2Localhost is Why 3: the listener serves WSO2's own
