@@ -332,8 +332,8 @@ func printPlan(w io.Writer, r *awsiam.Rotation) {
 		title = "plan (dry run)"
 	}
 	if r.Kind == "rotate" {
-		fmt.Fprintf(w, "%s: %s, subject %s, valid until %s, sha256 %s\n", title, r.Kind, r.Subject,
-			r.NotAfter.Format(time.DateOnly), r.Fingerprint[:16])
+		fmt.Fprintf(w, "%s: %s, subject %s, valid until %s, sha256 %s, lineage %s\n", title, r.Kind, r.Subject,
+			r.NotAfter.Format(time.DateOnly), r.Fingerprint[:16], r.Lineage)
 		for _, up := range r.Uploads {
 			where := "IAM"
 			if up.Region != "" {
