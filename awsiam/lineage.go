@@ -45,13 +45,14 @@ const (
 // a tag key.
 const maxLineageLen = 64
 
-var lineageRE = regexp.MustCompile(`^[A-Za-z0-9_.=+@-]+$`)
+var lineageRE = regexp.MustCompile(`^[a-z0-9_.=+@-]+$`)
 
-// ValidLineage reports whether name can name a lineage: 1 to 64 letters,
-// digits and _.=+@- (characters both IAM and ACM take in tag keys, no colon).
+// ValidLineage reports whether name can name a lineage: 1 to 64 lower-case
+// letters, digits and _.=+@- (characters both IAM and ACM take in tag keys, no
+// colon; lower case because IAM tells tag keys apart regardless of case).
 func ValidLineage(name string) error {
 	if name == "" || len(name) > maxLineageLen || !lineageRE.MatchString(name) {
-		return fmt.Errorf("lineage %q: 1 to %d letters, digits and _.=+@-: %w", name, maxLineageLen, ErrInvalidLineage)
+		return fmt.Errorf("lineage %q: 1 to %d lower-case letters, digits and _.=+@-: %w", name, maxLineageLen, ErrInvalidLineage)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestDeriveLineageIgnoresOrder(t *testing.T) {
 }
 
 func TestValidLineage(t *testing.T) {
-	for name, ok := range map[string]bool{"shop": true, "t-0123abcd": true, "a.b_c=d+e@f": true,
+	for name, ok := range map[string]bool{"shop": true, "t-0123abcd": true, "a.b_c=d+e@f": true, "Shop": false,
 		"": false, "a:b": false, "a b": false, "a,b": false, strings.Repeat("x", 64): true, strings.Repeat("x", 65): false} {
 		if err := ValidLineage(name); (err == nil) != ok || (err != nil && !errors.Is(err, ErrInvalidLineage)) {
 			t.Errorf("%q: %v", name, err)

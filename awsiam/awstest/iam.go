@@ -96,10 +96,10 @@ func parseTags(f map[string][]string, prefix string) ([]tag, *apiError) {
 		if !tagTextRE.MatchString(k) || !tagTextRE.MatchString(m["Value"]) {
 			return nil, badRequest("InvalidInput", "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", k)
 		}
-		if seen[k] {
+		if seen[strings.ToLower(k)] {
 			return nil, badRequest("InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 		}
-		seen[k] = true
+		seen[strings.ToLower(k)] = true
 		tags = append(tags, tag{k, m["Value"]})
 	}
 	if len(tags) > 50 {

@@ -705,6 +705,10 @@ func TestTagCharacters(t *testing.T) {
 		t.Errorf("comma in a key: %v", err)
 	}
 	if _, err := c.iam.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("t"),
+		Tags: []iamtypes.Tag{{Key: aws.String("Team"), Value: aws.String("1")}, {Key: aws.String("team"), Value: aws.String("2")}}}); !errors.As(err, &inv) {
+		t.Errorf("keys differing in case only: %v", err)
+	}
+	if _, err := c.iam.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("t"),
 		Tags: []iamtypes.Tag{{Key: aws.String("certup:lineage:shop"), Value: aws.String("2")}, {Key: aws.String("e"), Value: aws.String("")}}}); err != nil {
 		t.Fatal(err)
 	}
