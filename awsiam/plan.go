@@ -234,7 +234,7 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	if err := r.planLineage(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.preflight(); err != nil {
+	if err := r.preflight(ctx); err != nil {
 		return nil, err
 	}
 	r.Calls = r.plannedCalls()
@@ -245,7 +245,7 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 // preflight is the one place where a complete plan is checked against what
 // AWS would refuse midway, before Apply makes any changing call: a refusal
 // here leaves everything as it is. Each check is a pure function of the plan.
-func (r *Rotation) preflight() error {
+func (r *Rotation) preflight(_ context.Context) error {
 	for _, up := range r.Uploads {
 		if up.ARN != "" || !up.Needed {
 			continue
