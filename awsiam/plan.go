@@ -244,7 +244,8 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 
 // preflight is the one place where a complete plan is checked against what
 // AWS would refuse midway, before Apply makes any changing call: a refusal
-// here leaves everything as it is. Each check is a pure function of the plan.
+// here leaves everything as it is. Each check decides from the plan (and what
+// it read) alone.
 func (r *Rotation) preflight(_ context.Context) error {
 	for _, up := range r.Uploads {
 		if up.ARN != "" || !up.Needed {
