@@ -52,3 +52,30 @@ func TestDecideListener(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideRollback(t *testing.T) {
+	gen := func(g int) *Record { return &Record{Lineage: "shop", Generation: g} }
+	for _, tc := range []struct {
+		name string
+		f    rollbackFacts
+		want rollbackStep
+	}{
+		{"newest generation goes back", rollbackFacts{Record: gen(3), Newest: 3, Recorded: true}, rollbackRecorded},
+		{"older generation stays (partial rotate, or partly rolled back)", rollbackFacts{Record: gen(2), Newest: 3, Recorded: true}, rollbackNotNewest},
+		{"no record among recorded ones stays", rollbackFacts{Newest: 3, Recorded: true}, rollbackNotNewest},
+		{"moved back already stays", rollbackFacts{Record: gen(2), Marked: true, Newest: 2, Recorded: true}, rollbackAlreadyBack},
+		{"untagged and moved back already stays", rollbackFacts{Marked: true, Recorded: true}, rollbackAlreadyBack},
+		{"run again: the rest of a rollback under way goes back", rollbackFacts{Record: gen(3), Resuming: true, FromHere: true, Newest: 3, Recorded: true}, rollbackRecorded},
+		{"run again: a newer one not being rolled back stays", rollbackFacts{Record: gen(4), Resuming: true, Newest: 4, Recorded: true}, rollbackNotNewest},
+		{"marked and still being moved from goes back", rollbackFacts{Record: gen(3), Marked: true, Resuming: true, FromHere: true, Newest: 3, Recorded: true}, rollbackRecorded},
+		{"further from a marked one goes back", rollbackFacts{Record: gen(2), Marked: true, Further: true, Newest: 2, Recorded: true}, rollbackRecorded},
+		{"further from an untagged one fails", rollbackFacts{Marked: true, Further: true, Recorded: true}, rollbackNoRecord},
+		{"no lineage anywhere: upload order", rollbackFacts{}, rollbackUploadOrder},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := decideRollback(tc.f); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -225,23 +225,23 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		}
 		svc := r.service(p.Region)
 		rec := Records(tags[i])[lineage]
+		step := decideRollback(rollbackFacts{Record: rec, Marked: len(RestoredFrom(tags[i], lineage)) > 0,
+			Resuming: len(resume) > 0, FromHere: resume[CertRef(p.Current)], Newest: newest, Further: further, Recorded: r.Lineage != ""})
 		var prev *CertificateInfo
 		var err error
-		switch {
-		case rec != nil && resume[CertRef(p.Current)]:
+		switch step {
+		case rollbackRecorded:
 			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
-		case len(RestoredFrom(tags[i], lineage)) > 0 && !further:
+		case rollbackUploadOrder:
+			prev, err = previousUpload(ctx, svc, p.Current, pools)
+		case rollbackNoRecord:
+			err = fmt.Errorf("%s has no record in lineage %s: %w", p.Current, lineage, ErrNoPredecessor)
+		case rollbackAlreadyBack:
 			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "already back (a rollback moved it here)"
 			continue
-		case rec != nil && len(resume) == 0 && rec.Generation == newest:
-			prev, err = recordedPredecessor(ctx, svc, p, rec, pools)
-		case rec == nil && further && r.Lineage != "":
-			err = fmt.Errorf("%s has no record in lineage %s: %w", p.Current, lineage, ErrNoPredecessor)
-		case r.Lineage != "":
+		case rollbackNotNewest:
 			p.Action, p.State, p.Reason = ActionSkip, StateUnchanged, "already back: not on the newest generation of lineage "+lineage
 			continue
-		default:
-			prev, err = previousUpload(ctx, svc, p.Current, pools)
 		}
 		if err != nil && !errors.Is(err, ErrNoPredecessor) {
 			return err
@@ -270,6 +270,55 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		}
 	}
 	return nil
+}
+
+// rollbackStep is what a rollback does with one listener.
+type rollbackStep int
+
+const (
+	rollbackRecorded    rollbackStep = iota // back to what the record names
+	rollbackUploadOrder                     // no lineage anywhere: back to the previous upload of the name group
+	rollbackNoRecord                        // fails: nothing recorded before its certificate
+	rollbackAlreadyBack                     // skip: a rollback moved it here
+	rollbackNotNewest                       // skip: it serves an older generation than others
+)
+
+// rollbackFacts is what a rollback plan knows of one listener.
+type rollbackFacts struct {
+	// Record is its certificate's record in the rollback's lineage (nil: none).
+	Record *Record
+	// Marked: a rollback moved listeners to its certificate (certup:restored).
+	Marked bool
+	// Resuming: a rollback is under way, some targets still serve a certificate
+	// a mark names; FromHere: this one does.
+	Resuming, FromHere bool
+	// Newest is the newest generation the targets serve.
+	Newest int
+	// Further: go back once more after a completed rollback.
+	Further bool
+	// Recorded: some target serves a certificate with a record or mark.
+	Recorded bool
+}
+
+// decideRollback decides what a rollback does with one listener: a rollback
+// under way is finished first (listeners still on the certificate it moves
+// from go back); a listener already moved back stays (unless further);
+// otherwise the listeners on the newest generation go back. Without any record
+// among the targets, the previous upload of the name group is the fallback.
+func decideRollback(f rollbackFacts) rollbackStep {
+	switch {
+	case f.Record != nil && f.FromHere:
+		return rollbackRecorded
+	case f.Marked && !f.Further:
+		return rollbackAlreadyBack
+	case f.Record != nil && !f.Resuming && f.Record.Generation == f.Newest:
+		return rollbackRecorded
+	case f.Record == nil && f.Further && f.Recorded:
+		return rollbackNoRecord
+	case f.Recorded:
+		return rollbackNotNewest
+	}
+	return rollbackUploadOrder
 }
 
 // RestoreMark is a tag a rollback writes on a certificate before listeners go
