@@ -2,14 +2,14 @@ package awsiam
 
 import (
 	"context"
-	"maps"
-	"slices"
-
 	"errors"
 	"fmt"
-	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 )
 
 // RollbackOptions control a rollback.
@@ -29,13 +29,16 @@ type RollbackOptions struct {
 	Progress func(Event)
 }
 
-// PlanRollback plans to put each listener back on the certificate it served
-// before the rotation that moved it to the one it serves: the lineage record
-// in that certificate's tags names it. A certificate without a record (uploaded
-// by an earlier certup) falls back to the upload just before it: for IAM of
-// the same name group (names as DefaultName makes them), for ACM for the same
-// domain; expired certificates are not candidates then. It makes no changing
-// call; Apply switches and reads the listeners back (it neither uploads nor
+// PlanRollback plans to undo the newest rotation of the listeners' lineage:
+// each listener on that generation goes back to exactly the certificate it
+// served before, as the lineage record in its certificate's tags says
+// (planRollbackTargets, decideRollback). Run again, it finishes a partial
+// rollback and then has nothing to do; Further goes one generation further.
+// Where no target serves a certificate with a record (uploaded by an earlier
+// certup), it falls back to the upload just before the one served, of the
+// same name group (IAM name or ACM Name tag as DefaultName makes them); expired
+// certificates are not candidates then. It makes no changing call; Apply marks
+// the targets, switches and reads the listeners back (it neither uploads nor
 // prunes).
 func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rotation, error) {
 	if len(svcs) == 0 {
