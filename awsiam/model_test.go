@@ -400,7 +400,7 @@ func randomSteps(rng *rand.Rand, n int) []step {
 			s.kind = opPrune
 		}
 		if rng.IntN(3) == 0 {
-			s.fault = rng.IntN(30)
+			s.fault = rng.IntN(50) // a step makes 10 to 60 calls
 		}
 		s.other = rng.IntN(6) == 0
 		out = append(out, s)
