@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/awsiam/awstest"
@@ -66,5 +67,62 @@ func TestPruneLineageNeverTouchesCloudFrontOrOthers(t *testing.T) {
 	}
 	if have[f.aARN] || res.Deleted != 1 {
 		t.Errorf("a (the lineage's, unused, no rollback needs it with keep 0) kept; %+v", res)
+	}
+}
+
+// TestRollbackFaultMatrix makes each operation of a rollback fail once, and
+// fail persistently, after a rotation from b to c: every listener serves b or
+// c all along; run again, the rollback finishes on b; the run after that
+// changes nothing.
+func TestRollbackFaultMatrix(t *testing.T) {
+	ops := []string{
+		"iam:ListServerCertificateTags",
+		"iam:TagServerCertificate",
+		"iam:ListServerCertificates",
+		"elb:DescribeLoadBalancers",
+		"elb:SetLoadBalancerListenerSSLCertificate",
+		"elbv2:DescribeListeners",
+		"elbv2:ModifyListener",
+	}
+	modes := []struct {
+		name  string
+		fault func(op string) awstest.Fault
+	}{
+		{"fails once", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Times: 1} }},
+		{"fails persistently", func(op string) awstest.Fault { return awstest.Fault{Op: op} }},
+		{"fails midway", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Skip: 2} }},
+	}
+	for _, op := range ops {
+		for _, m := range modes {
+			t.Run(op+"/"+m.name, func(t *testing.T) {
+				t.Parallel()
+				f := newFleet(t, awstest.Options{})
+				ctx := ctx(t)
+				if r, err := f.rotate(ctx, f.c, f.options()); err != nil || r.Outcome != awsiam.OutcomeChanged {
+					t.Fatalf("rotate: %v\n%s", err, describe(r))
+				}
+				rollback := func() (*awsiam.Rotation, error) {
+					plan, err := awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners, Wait: time.Second})
+					if err != nil {
+						return nil, err
+					}
+					return plan, plan.Apply(ctx)
+				}
+				remove := f.srv.Inject(m.fault(op))
+				_, _ = rollback()
+				remove()
+				f.assertSafe(t, f.bARN, f.newARN())
+				r, err := rollback()
+				if err != nil || (r.Outcome != awsiam.OutcomeChanged && r.Outcome != awsiam.OutcomeUnchanged) {
+					t.Fatalf("run again: %v\n%s", err, describe(r))
+				}
+				f.assertAll(t, f.bARN)
+				f.srv.ResetCalls()
+				r, err = rollback()
+				if err != nil || r.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
+					t.Errorf("third run: %v, %v\n%s", err, f.srv.CallLog(), describe(r))
+				}
+			})
+		}
 	}
 }

@@ -329,6 +329,7 @@ var rotationOps = []string{
 	"iam:UploadServerCertificate",
 	"iam:ListServerCertificates",
 	"iam:DeleteServerCertificate",
+	"iam:ListServerCertificateTags",
 	"elb:DescribeLoadBalancers",
 	"elb:SetLoadBalancerListenerSSLCertificate",
 	"elbv2:DescribeLoadBalancers",
