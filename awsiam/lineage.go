@@ -17,22 +17,24 @@ import (
 // certificate tags). For a lineage L a certificate C carries:
 //
 //	certup:lineage:L   = G            C belongs to L; G is its generation (1 + its predecessors')
-//	certup:prev:L      = P            the listeners C replaced served P, unless listed below
-//	certup:prev:L:N    = Q h1 h2 …    … except listeners h1, h2, … (N = 1, 2, …), which served Q
-//	certup:restored:L  = C …          a rollback moved listeners from C … back to this certificate
+//	certup:prev:L:N    = P h1 h2 …    listeners h1, h2, … (N = 1, 2, …) served P before L's rotation moved them to C
+//	certup:restored:L  = C1 …         a rollback moved listeners from C1 … back to this certificate
+//	certup:origin      = L            certup uploaded C for lineage L (only that lineage may delete it)
 //
-// P and Q are certificate references (CertRef: 16 hex digits of the SHA-256 of
-// the ARN), h1… listener references (ListenerRef: 8 hex digits). The
-// predecessor most listeners served needs no listener list, so a rotation of
-// 200 listeners off one certificate costs two tags; every further distinct
-// predecessor costs one tag per 26 of its listeners. A certificate may belong
+// P is a certificate reference (CertRef: 16 hex digits of the SHA-256 of the
+// ARN), h1… listener references (ListenerRef: 8 hex digits). Every listener is
+// listed, 26 to a tag, so that a record says exactly which listeners it is
+// about: a certificate other deployments also serve tells each of them nothing
+// of the others. 200 listeners off one certificate take 8 tags beside the
+// membership; IAM and ACM allow 50 per certificate. A certificate may belong
 // to several lineages (the same certificate rotated in by two deployments):
-// each has its own keys and a prune deletes only what belongs to its lineage
-// alone.
+// each has its own keys and a prune deletes only what its lineage uploaded and
+// no other lineage uses.
 const (
 	tagLineage  = "certup:lineage:"
 	tagPrev     = "certup:prev:"
 	tagRestored = "certup:restored:"
+	tagOrigin   = "certup:origin"
 	// maxTags is how many tags IAM and ACM allow per certificate.
 	maxTags = 50
 	// maxTagValue is the longest tag value IAM and ACM take.
@@ -113,51 +115,30 @@ func ResolveLineage(explicit string, found []string, derived string) (string, er
 type Record struct {
 	Lineage    string
 	Generation int
-	// Default is the certificate (CertRef) the listeners not in Others served
-	// before this one ("" when none is recorded).
-	Default string
-	// Others maps a listener (ListenerRef) to the certificate it served, where
-	// that is not Default.
-	Others map[string]string
+	// Prev maps each listener (ListenerRef) the lineage moved to the
+	// certificate to the certificate (CertRef) it served before.
+	Prev map[string]string
 	// keys is how many prev:L:N tags the certificate holds now.
 	keys int
 }
 
 // Predecessor is the certificate (CertRef) the listener served before this
-// one, "" when the record does not say.
-func (r *Record) Predecessor(listener string) string {
-	if p, ok := r.Others[listener]; ok {
-		return p
-	}
-	return r.Default
-}
+// one, "" when the record does not list the listener.
+func (r *Record) Predecessor(listener string) string { return r.Prev[listener] }
 
 // Predecessors are all certificates (CertRef) the record names.
 func (r *Record) Predecessors() []string {
-	set := map[string]bool{}
-	if r.Default != "" {
-		set[r.Default] = true
-	}
-	for _, p := range r.Others {
-		set[p] = true
-	}
-	return slices.Sorted(maps.Keys(set))
+	return slices.Compact(slices.Sorted(maps.Values(r.Prev)))
 }
 
 // Records reads the lineage records in a certificate's tags, by lineage. Tags
 // that are not certup's, or that do not parse, are ignored.
 func Records(tags []Tag) map[string]*Record {
 	out := map[string]*Record{}
-	get := func(l string) *Record {
-		if out[l] == nil {
-			out[l] = &Record{Lineage: l, Others: map[string]string{}}
-		}
-		return out[l]
-	}
 	for _, t := range tags {
 		if l, ok := strings.CutPrefix(t.Key, tagLineage); ok && ValidLineage(l) == nil {
 			g, _ := strconv.Atoi(t.Value)
-			get(l).Generation = g
+			out[l] = &Record{Lineage: l, Generation: g, Prev: map[string]string{}}
 		}
 	}
 	for _, t := range tags {
@@ -165,27 +146,18 @@ func Records(tags []Tag) map[string]*Record {
 		if !ok {
 			continue
 		}
-		l, n, hasN := strings.Cut(rest, ":")
+		l, n, _ := strings.Cut(rest, ":")
 		r := out[l]
-		if r == nil {
+		if _, err := strconv.Atoi(n); r == nil || err != nil {
 			continue // a record without membership is not one
 		}
-		fields := strings.Fields(t.Value)
-		if !hasN {
-			if len(fields) == 1 && len(fields[0]) == certRefLen {
-				r.Default = fields[0]
-			}
-			continue
-		}
-		if _, err := strconv.Atoi(n); err != nil {
-			continue
-		}
 		r.keys++
+		fields := strings.Fields(t.Value)
 		if len(fields) < 2 || len(fields[0]) != certRefLen {
 			continue
 		}
 		for _, h := range fields[1:] {
-			r.Others[h] = fields[0]
+			r.Prev[h] = fields[0]
 		}
 	}
 	return out
@@ -198,76 +170,25 @@ func Lineages(tags []Tag) []string {
 
 // MergeRecord is the record of lineage after a rotation moved the listeners
 // of switched (ListenerRef → CertRef of what each served) to the certificate
-// old is the record of (nil: none yet). What old says of other listeners
-// stays; the default stays the old one's, or becomes the predecessor most
-// switched listeners served.
+// old is the record of (nil: none yet); what old says of other listeners
+// stays.
 func MergeRecord(lineage string, old *Record, switched map[string]string, generation int) *Record {
-	r := &Record{Lineage: lineage, Generation: generation, Others: map[string]string{}}
+	r := &Record{Lineage: lineage, Generation: generation, Prev: map[string]string{}}
 	if old != nil {
-		r.Default = old.Default
-		maps.Copy(r.Others, old.Others)
+		maps.Copy(r.Prev, old.Prev)
 		r.keys = old.keys
 		r.Generation = max(r.Generation, old.Generation)
 	}
-	if r.Default == "" {
-		count := map[string]int{}
-		for _, p := range switched {
-			count[p]++
-		}
-		for _, p := range slices.Sorted(maps.Keys(count)) {
-			if count[p] > count[r.Default] {
-				r.Default = p
-			}
-		}
-	}
-	for l, p := range switched {
-		if p == r.Default {
-			delete(r.Others, l)
-		} else {
-			r.Others[l] = p
-		}
-	}
+	maps.Copy(r.Prev, switched)
 	return r
-}
-
-// RestoredFrom is what a rollback in lineage wrote on the certificate it moved
-// listeners back to: the certificates (CertRef) it moved them from.
-func RestoredFrom(tags []Tag, lineage string) []string {
-	for _, t := range tags {
-		if t.Key == tagRestored+lineage {
-			return strings.Fields(t.Value)
-		}
-	}
-	return nil
-}
-
-// restoredTag marks a certificate as the one a rollback in lineage moved
-// listeners back to, from the certificates from (CertRefs).
-func restoredTag(lineage string, from []string) Tag {
-	return Tag{Key: tagRestored + lineage, Value: strings.Join(slices.Compact(slices.Sorted(slices.Values(from))), " ")}
-}
-
-// markedLineages are the lineages a certificate is a member of or was
-// restored in.
-func markedLineages(tags []Tag) []string {
-	out := Lineages(tags)
-	for _, t := range tags {
-		if l, ok := strings.CutPrefix(t.Key, tagRestored); ok && ValidLineage(l) == nil {
-			out = append(out, l)
-		}
-	}
-	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
 
 // Tags are the tags that write r, including an empty value for each prev:L:N
 // key the certificate held beyond those r needs (so that no stale list stays).
 func (r *Record) Tags() []Tag {
 	tags := []Tag{{Key: tagLineage + r.Lineage, Value: strconv.Itoa(r.Generation)}}
-	if r.Default != "" {
-		tags = append(tags, Tag{Key: tagPrev + r.Lineage, Value: r.Default})
-	}
 	byPred := map[string][]string{}
-	for l, p := range r.Others {
+	for l, p := range r.Prev {
 		byPred[p] = append(byPred[p], l)
 	}
 	n := 0
@@ -311,4 +232,59 @@ func TagChanges(existing, want []Tag) ([]Tag, error) {
 		return nil, fmt.Errorf("the lineage record needs %d tags on the certificate, AWS allows %d: %w", total, maxTags, ErrTooManyTags)
 	}
 	return out, nil
+}
+
+// Origin is the lineage certup uploaded the certificate for ("" when certup
+// did not upload it for one: a rotation that moves listeners to a certificate
+// already there records it, but never makes it its own to delete).
+func Origin(tags []Tag) string {
+	for _, t := range tags {
+		if t.Key == tagOrigin {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// originTag marks a new upload as lineage's own.
+func originTag(lineage string) Tag { return Tag{Key: tagOrigin, Value: lineage} }
+
+// RestoredFrom is what a rollback in lineage wrote on the certificate it moved
+// listeners back to: the certificates (CertRef) it moved them from.
+func RestoredFrom(tags []Tag, lineage string) []string {
+	for _, t := range tags {
+		if t.Key == tagRestored+lineage {
+			return strings.Fields(t.Value)
+		}
+	}
+	return nil
+}
+
+// restoredTag marks a certificate as the one a rollback in lineage moved
+// listeners back to, from the certificates from (CertRefs).
+func restoredTag(lineage string, from []string) Tag {
+	return Tag{Key: tagRestored + lineage, Value: strings.Join(slices.Compact(slices.Sorted(slices.Values(from))), " ")}
+}
+
+// restoredLineages are the lineages a rollback marked the certificate in.
+func restoredLineages(tags []Tag) []string {
+	var out []string
+	for _, t := range tags {
+		if l, ok := strings.CutPrefix(t.Key, tagRestored); ok && ValidLineage(l) == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// listingLineages are the lineages whose record on a certificate lists
+// listener (ListenerRef): the lineages that moved that listener to it.
+func listingLineages(tags []Tag, listener string) []string {
+	var out []string
+	for l, rec := range Records(tags) {
+		if rec.Predecessor(listener) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -70,7 +70,9 @@ func (r *Rotation) planLineage(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		found = append(found, Lineages(tags)...)
+		// Only a record that lists this listener says it is in that lineage: a
+		// certificate other deployments also serve carries theirs too.
+		found = append(found, listingLineages(tags, ListenerRef(p.Region, p.Listener))...)
 	}
 	if len(found) == 0 {
 		for _, up := range r.Uploads {
@@ -131,7 +133,7 @@ func (r *Rotation) planRecord(ctx context.Context, up *RegionUpload) error {
 	if up.ARN == "" {
 		// A new upload takes its record with it (no empty values needed);
 		// preflight checks that it fits beside the user's tags.
-		up.LineageTags = slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" })
+		up.LineageTags = append(slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" }), originTag(r.Lineage))
 		return nil
 	}
 	changes, err := TagChanges(existing, want)

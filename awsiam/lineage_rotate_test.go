@@ -17,7 +17,7 @@ import (
 func TestRotateRefusesTagBudgetBeforeAnyChange(t *testing.T) {
 	f := newFleet(t, awstest.Options{})
 	o := f.options()
-	for i := range 49 {
+	for i := range 48 {
 		o.Upload.Tags = append(o.Upload.Tags, awsiam.Tag{Key: fmt.Sprint("team", i), Value: "x"})
 	}
 	f.srv.ResetCalls()
@@ -25,9 +25,11 @@ func TestRotateRefusesTagBudgetBeforeAnyChange(t *testing.T) {
 	if !errors.Is(err, awsiam.ErrTooManyTags) || f.srv.MutatingCalls() != 0 {
 		t.Errorf("%v, %d changing calls", err, f.srv.MutatingCalls())
 	}
-	o.Upload.Tags = o.Upload.Tags[:48]
+	// The record of one predecessor is three tags (membership, predecessor,
+	// origin): 47 of the user's fit.
+	o.Upload.Tags = o.Upload.Tags[:47]
 	if r, err := f.rotate(ctx(t), f.c, o); err != nil || r.Outcome != awsiam.OutcomeChanged {
-		t.Errorf("48 tags and the record: %v\n%s", err, describe(r))
+		t.Errorf("47 tags and the record: %v\n%s", err, describe(r))
 	}
 }
 
@@ -51,16 +53,17 @@ func TestPruneLineageNeverTouchesCloudFrontOrOthers(t *testing.T) {
 		}
 		return arn
 	}
-	cf := upload("cf", "/cloudfront/", map[string]string{"certup:lineage:" + fleetLineage: "1"})
+	cf := upload("cf", "/cloudfront/", map[string]string{"certup:lineage:" + fleetLineage: "1", "certup:origin": fleetLineage})
 	untagged := upload(awsiam.DefaultName(f.ca.valid(t, fleetCN).Leaf, ""), "/", nil)
 	other := upload("other", "/", map[string]string{"certup:lineage:other": "1"})
-	shared := upload("shared", "/", map[string]string{"certup:lineage:" + fleetLineage: "1", "certup:lineage:other": "1"})
+	shared := upload("shared", "/", map[string]string{"certup:lineage:" + fleetLineage: "1", "certup:lineage:other": "1", "certup:origin": fleetLineage})
+	adopted := upload("adopted", "/", map[string]string{"certup:lineage:" + fleetLineage: "1"})
 	res, err := awsiam.Prune(ctx, f.svcs, awsiam.PruneOptions{Lineage: fleetLineage, Keep: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	have := f.iamARNs()
-	for name, arn := range map[string]string{"cloudfront": cf, "untagged": untagged, "other lineage": other, "shared": shared, "served": f.bARN} {
+	for name, arn := range map[string]string{"cloudfront": cf, "untagged": untagged, "other lineage": other, "shared": shared, "adopted (not uploaded for the lineage)": adopted, "served": f.bARN} {
 		if !have[arn] {
 			t.Errorf("%s certificate deleted", name)
 		}

@@ -76,30 +76,24 @@ func TestMergeRecord(t *testing.T) {
 		name     string
 		old      *Record
 		switched map[string]string
-		want     map[string]string // listener → predecessor
-		def      string
+		want     map[string]string // listener → predecessor ("": not listed)
 	}{
-		{"first rotation, one predecessor", nil, map[string]string{"l1": p1, "l2": p1}, map[string]string{"l1": p1, "l2": p1, "zz": p1}, p1},
-		{"first rotation, the majority is the default", nil, map[string]string{"l1": p1, "l2": p2, "l3": p2},
-			map[string]string{"l1": p1, "l2": p2, "l3": p2, "zz": p2}, p2},
-		{"re-run adds the rest, keeps the first", &Record{Default: p1, Others: map[string]string{"l9": p3}},
-			map[string]string{"l2": p2}, map[string]string{"l1": p1, "l2": p2, "l9": p3}, p1},
-		{"a listener recorded apart now served the default", &Record{Default: p1, Others: map[string]string{"l9": p3}},
-			map[string]string{"l9": p1}, map[string]string{"l9": p1}, p1},
+		{"first rotation", nil, map[string]string{"l1": p1, "l2": p2}, map[string]string{"l1": p1, "l2": p2, "zz": ""}},
+		{"re-run adds the rest, keeps the first", &Record{Prev: map[string]string{"l1": p1, "l9": p3}},
+			map[string]string{"l2": p2}, map[string]string{"l1": p1, "l2": p2, "l9": p3, "zz": ""}},
+		{"a listener moved again is recorded anew", &Record{Prev: map[string]string{"l9": p3}},
+			map[string]string{"l9": p1}, map[string]string{"l9": p1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.old != nil {
 				tc.old.Lineage = "shop"
 			}
 			r := MergeRecord("shop", tc.old, tc.switched, 2)
-			if r.Default != tc.def {
-				t.Errorf("default %s, want %s", r.Default, tc.def)
-			}
 			// Round trip through tags, as AWS stores them.
 			back := Records(tagList(tagMap(nil, r.Tags())))["shop"]
 			for l, p := range tc.want {
 				if got := back.Predecessor(l); got != p {
-					t.Errorf("%s: predecessor %s, want %s", l, got, p)
+					t.Errorf("%s: predecessor %q, want %q", l, got, p)
 				}
 			}
 		})
@@ -117,8 +111,8 @@ func TestRecordTagsScale(t *testing.T) {
 		switched[fmt.Sprintf("%08x", i)] = p
 	}
 	tags := MergeRecord("shop", nil, switched, 1).Tags()
-	// membership, the default (150 listeners), 50 listeners in lists of 26.
-	if len(tags) != 4 {
+	// membership, 150 listeners in lists of 26, 50 in lists of 26.
+	if len(tags) != 1+6+2 {
 		t.Errorf("%d tags for 200 listeners off two certificates: %v", len(tags), tags)
 	}
 	for _, tg := range tags {
@@ -134,14 +128,14 @@ func TestRecordTagsScale(t *testing.T) {
 	}
 	// A later record with fewer lists blanks the ones it no longer needs.
 	have := tagMap(nil, tags)
-	rec2 := MergeRecord("shop", rec, map[string]string{}, 1)
-	rec2.Others = map[string]string{}
+	rec2 := MergeRecord("shop", rec, nil, 1)
+	rec2.Prev = map[string]string{"0000000a": p1}
 	changes, err := TagChanges(tagList(have), rec2.Tags())
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := Records(tagList(tagMap(have, changes)))["shop"]
-	if len(after.Others) != 0 || after.Default != p1 {
+	if len(after.Prev) != 1 || after.Predecessor("0000000a") != p1 {
 		t.Errorf("after %+v", after)
 	}
 }
@@ -165,9 +159,9 @@ func TestTagChanges(t *testing.T) {
 }
 
 func TestRecordsIgnoresForeignAndBroken(t *testing.T) {
-	recs := Records([]Tag{{"Name", "x"}, {"certup:prev:ghost", CertRef("a")}, {"certup:lineage:shop", "3"},
-		{"certup:prev:shop", "short"}, {"certup:prev:shop:x", "y"}, {"certup:lineage:bad:name", "1"}})
-	if len(recs) != 1 || recs["shop"].Generation != 3 || recs["shop"].Default != "" {
+	recs := Records([]Tag{{"Name", "x"}, {"certup:prev:ghost:1", CertRef("a") + " l1"}, {"certup:lineage:shop", "3"},
+		{"certup:prev:shop:1", "short l1"}, {"certup:prev:shop:x", "y"}, {"certup:lineage:bad:name", "1"}})
+	if len(recs) != 1 || recs["shop"].Generation != 3 || len(recs["shop"].Prev) != 0 {
 		t.Errorf("%+v", recs)
 	}
 }

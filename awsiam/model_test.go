@@ -48,10 +48,11 @@ const (
 	opRollback
 	opFurther // rollback --further
 	opPrune
+	opShare // rotate to the certificate the next deployment serves
 )
 
 func (k opKind) String() string {
-	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune"}[k]
+	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune", "rotate to the next deployment's certificate"}[k]
 }
 
 // step is one operation of a sequence, with everything random about it
@@ -99,6 +100,7 @@ type deployment struct {
 }
 
 type world struct {
+	kps  map[string]*keystore.KeyPair // what each certificate holds
 	srv  *awstest.Server
 	svc  *awsiam.Service
 	ca   *ca
@@ -112,7 +114,7 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 	if err != nil {
 		return nil, err
 	}
-	w := &world{srv: srv, ca: c, rsa: rsaKeys, t: t}
+	w := &world{srv: srv, ca: c, rsa: rsaKeys, t: t, kps: map[string]*keystore.KeyPair{}}
 	cfg := testConfig(srv, modelRegion, 2, time.Millisecond)
 	w.svc = awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Region: modelRegion,
 		Poll: awsiam.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Factor: 2}})
@@ -135,6 +137,7 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 		if err != nil {
 			return nil, err
 		}
+		w.kps[d.initial] = kp
 		name := "d" + strconv.Itoa(i)
 		if err := srv.AddClassicELB(modelRegion, name, awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443, CertificateARN: d.initial}); err != nil {
 			return nil, err
@@ -250,9 +253,20 @@ func (w *world) apply(ctx context.Context, s step) error {
 		up, err := w.svc.Upload(ctx, kp, uploadOptions(d, false))
 		if err == nil {
 			d.unrelated = append(d.unrelated, up.ARN)
+			w.kps[up.ARN] = kp
 		}
-	case opRotate:
+	case opRotate, opShare:
 		target := w.pair(s.cn, s.ec, s.days)
+		if s.kind == opShare {
+			// The certificate the next deployment serves: both rotations
+			// record it, neither may delete it while the other needs it.
+			e := w.deps[(s.dep+1)%len(w.deps)]
+			x := w.serving(e)[0]
+			if target = w.kps[x]; target == nil || slices.Contains(w.serving(d), x) || len(w.deps) < 2 {
+				return nil
+			}
+			s.other = strings.Contains(x, ":acm:") != d.acm
+		}
 		remove := w.inject(s.fault)
 		r, err := w.rotateOnce(ctx, d, target, s.other)
 		remove()
@@ -278,6 +292,7 @@ func (w *world) apply(ctx context.Context, s step) error {
 				return fmt.Errorf("rotate: %s still serves %s", d.listeners[i], c)
 			}
 			d.owned[c] = true
+			w.kps[c] = target
 		}
 		d.history = append(d.history, now)
 		d.back = false
@@ -394,8 +409,10 @@ func randomSteps(rng *rand.Rand, n int) []step {
 			s.kind = opRotate
 		case x < 15:
 			s.kind = opRollback
-		case x < 17:
+		case x < 16:
 			s.kind = opFurther
+		case x < 17:
+			s.kind = opShare
 		default:
 			s.kind = opPrune
 		}

@@ -37,8 +37,8 @@ var derivedNameRE = regexp.MustCompile(`^(.+)-(\d{8})-([0-9a-f]{12})$`)
 type PruneOptions struct {
 	// Target: IAM server certificates, or the ACM certificates of each region.
 	Target Target
-	// Lineage: only certificates whose tags make them members of this lineage and
-	// of no other; they go when no listener serves them and no rollback within
+	// Lineage: only certificates certup uploaded for this lineage (certup:origin)
+	// that are members of no other; they go when no listener serves them and no rollback within
 	// Keep generations needs them (what rotate's prune does).
 	Lineage string
 	// NamePrefix: only certificates named "<NamePrefix>-<yyyymmdd>-<hash>" (for
@@ -173,7 +173,7 @@ func (pr *pruner) prune(ctx context.Context, s *Service, scope []*Service, certs
 			if err != nil {
 				return err
 			}
-			if ls := Lineages(tags); len(ls) == 1 && ls[0] == pr.o.Lineage {
+			if ls := Lineages(tags); len(ls) == 1 && ls[0] == pr.o.Lineage && Origin(tags) == pr.o.Lineage {
 				entries = append(entries, &PruneEntry{Region: region, ARN: c.ARN, Name: c.Name, Group: pr.o.Lineage, Uploaded: c.Uploaded, NotAfter: c.NotAfter})
 			}
 		}

@@ -180,7 +180,7 @@ func (rp *rollbackPools) byRef(ctx context.Context, s *Service, current, ref str
 // certificate with a record or a mark does the upload-order fallback apply.
 func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools, derived string, further bool) error {
 	tags := make([][]Tag, len(r.Listeners))
-	var found []string
+	var found, marked []string
 	for i, p := range r.Listeners {
 		if p.Current == "" {
 			p.Action, p.State, p.Error = ActionSkip, StateFailed, fmt.Sprintf("%s serves no certificate: %v", p.Listener, ErrNoPredecessor)
@@ -191,7 +191,11 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 			return err
 		}
 		tags[i] = t
-		found = append(found, markedLineages(t)...)
+		found = append(found, listingLineages(t, ListenerRef(p.Region, p.Listener))...)
+		marked = append(marked, restoredLineages(t)...)
+	}
+	if len(found) == 0 {
+		found = marked // all back on certificates no record lists them on
 	}
 	lineage, err := ResolveLineage(r.o.Lineage, found, derived)
 	if err != nil {
@@ -199,6 +203,14 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 	}
 	if len(found) > 0 || r.o.Lineage != "" {
 		r.Lineage = lineage
+	}
+	// A listener's record: its certificate's in the lineage, if it lists the
+	// listener (a certificate two deployments serve has both's records).
+	recs := make([]*Record, len(r.Listeners))
+	for i, p := range r.Listeners {
+		if rec := Records(tags[i])[lineage]; rec != nil && rec.Predecessor(ListenerRef(p.Region, p.Listener)) != "" {
+			recs[i] = rec
+		}
 	}
 	// What a rollback in progress moves listeners from (served still), and the
 	// newest generation served.
@@ -209,8 +221,8 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 			continue
 		}
 		served[CertRef(p.Current)] = true
-		if rec := Records(tags[i])[lineage]; rec != nil {
-			newest = max(newest, rec.Generation)
+		if recs[i] != nil {
+			newest = max(newest, recs[i].Generation)
 		}
 	}
 	resume := map[string]bool{}
@@ -227,7 +239,7 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 			continue
 		}
 		svc := r.service(p.Region)
-		rec := Records(tags[i])[lineage]
+		rec := recs[i]
 		step := decideRollback(rollbackFacts{Record: rec, Marked: len(RestoredFrom(tags[i], lineage)) > 0,
 			Resuming: len(resume) > 0, FromHere: resume[CertRef(p.Current)], Newest: newest, Further: further, Recorded: r.Lineage != ""})
 		var prev *CertificateInfo

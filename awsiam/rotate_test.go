@@ -54,7 +54,6 @@ func newFleet(t *testing.T, opts awstest.Options) *fleet {
 	f.c = f.ca.pair(t, fleetCN, nil, now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	f.aARN = f.seedIAM(t, f.a)
 	f.bARN = f.seedIAM(t, f.b)
-	f.seedLineage(t, f.aARN, f.bARN)
 	for i, reg := range fleetRegions {
 		classic := []string{"web", "api"}
 		if i == 1 {
@@ -84,6 +83,7 @@ func newFleet(t *testing.T, opts awstest.Options) *fleet {
 	for _, reg := range fleetRegions {
 		f.svcs = append(f.svcs, f.service(reg, false))
 	}
+	f.seedLineage(t, f.aARN, f.bARN)
 	return f
 }
 
@@ -111,15 +111,21 @@ func (f *fleet) seedIAM(t *testing.T, kp *keystore.KeyPair) string {
 // fleetLineage is the lineage earlier rotations put a and b in.
 const fleetLineage = "shop"
 
-// seedLineage records that b replaced a in fleetLineage (generations 1 and 2), as
-// two earlier rotations would have.
+// seedLineage records that b replaced a on every listener of the fleet in
+// fleetLineage (generations 1 and 2), as two earlier rotations would have.
 func (f *fleet) seedLineage(t *testing.T, a, b string) {
 	t.Helper()
+	prev := map[string]string{}
+	for _, l := range f.listeners {
+		for _, reg := range fleetRegions {
+			prev[awsiam.ListenerRef(reg, l)] = awsiam.CertRef(a)
+		}
+	}
 	for _, x := range []struct {
 		arn string
 		rec awsiam.Record
-	}{{a, awsiam.Record{Lineage: fleetLineage, Generation: 1}}, {b, awsiam.Record{Lineage: fleetLineage, Generation: 2, Default: awsiam.CertRef(a)}}} {
-		tags := map[string]string{}
+	}{{a, awsiam.Record{Lineage: fleetLineage, Generation: 1}}, {b, awsiam.Record{Lineage: fleetLineage, Generation: 2, Prev: prev}}} {
+		tags := map[string]string{"certup:origin": fleetLineage}
 		for _, tg := range x.rec.Tags() {
 			tags[tg.Key] = tg.Value
 		}

@@ -74,7 +74,7 @@ func (s *Service) Upload(ctx context.Context, kp *keystore.KeyPair, o UploadOpti
 			return nil, err
 		}
 		if key := tagLineage + o.Lineage; !hasTag(o.Tags, key) && o.CertificateARN == "" {
-			o.Tags = append(slices.Clone(o.Tags), Tag{Key: key, Value: "1"})
+			o.Tags = append(slices.Clone(o.Tags), Tag{Key: key, Value: "1"}, originTag(o.Lineage))
 		}
 	}
 	if o.Target == TargetACM {
