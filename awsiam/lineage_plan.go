@@ -74,17 +74,6 @@ func (r *Rotation) planLineage(ctx context.Context) error {
 		// certificate other deployments also serve carries theirs too.
 		found = append(found, listingLineages(tags, ListenerRef(p.Region, p.Listener))...)
 	}
-	if len(found) == 0 {
-		for _, up := range r.Uploads {
-			if up.ARN != "" {
-				tags, err := r.tags.get(ctx, serviceFor(r.svcs, up.ARN), up.ARN)
-				if err != nil {
-					return err
-				}
-				found = append(found, Lineages(tags)...)
-			}
-		}
-	}
 	lineage, err := ResolveLineage(r.o.Lineage, found, DeriveLineage(targetIDs(r.o.Listeners, r.o.Replaces)))
 	if err != nil {
 		return err
