@@ -90,6 +90,7 @@ func (s step) String() string {
 type deployment struct {
 	listeners []awsiam.Listener
 	acm       bool
+	alb       bool   // has ALB listeners, which take only certificates of a FQDN
 	lineage   string // explicit; "" derived
 	named     string // the lineage rotate reported
 	history   [][]string
@@ -125,9 +126,11 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 		if rng.IntN(2) == 0 {
 			d.lineage = "dep" + strconv.Itoa(i)
 		}
-		// The first certificate: WSO2's localhost, uploaded by an earlier
-		// certup (no tags).
-		kp := w.pair("localhost", rng.IntN(2) == 0, 300+i)
+		// The first certificate, uploaded by an earlier certup (no tags):
+		// WSO2's localhost behind a classic ELB, a FQDN where ALB listeners
+		// are too (they refuse localhost).
+		d.alb = rng.IntN(3) != 0
+		kp := w.pair(d.cn("localhost"), rng.IntN(2) == 0, 300+i)
 		key, _ := kp.KeyPEM(keystore.KeyFormatDefault)
 		if d.acm {
 			d.initial, err = srv.ImportACMCertificate(modelRegion, string(kp.CertPEM()), string(key), string(kp.ChainPEM()))
@@ -144,7 +147,7 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 		}
 		d.listeners = append(d.listeners, awsiam.Listener{ELB: name, Port: 443})
 		alb := srv.AddALB(modelRegion, "alb-"+name)
-		for port := range 1 + rng.IntN(2) {
+		for port := range (1 + rng.IntN(2)) * btoi(d.alb) {
 			ln, err := srv.AddListener(modelRegion, alb, awstest.Listener{Protocol: "HTTPS", Port: 443 + port, CertificateARN: d.initial})
 			if err != nil {
 				return nil, err
@@ -155,6 +158,21 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 		w.deps = append(w.deps, d)
 	}
 	return w, nil
+}
+
+// cn is the CN a certificate of d gets: localhost only without ALB listeners.
+func (d *deployment) cn(cn string) string {
+	if d.alb && cn == "localhost" {
+		return "www.example.com"
+	}
+	return cn
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (w *world) pair(cn string, ec bool, days int) *keystore.KeyPair {
@@ -221,6 +239,17 @@ func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyP
 	return plan, plan.Apply(ctx)
 }
 
+// holds reports whether one of d's listeners serves kp's certificate (under
+// any name or ARN).
+func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool {
+	for _, c := range w.serving(d) {
+		if h := w.kps[c]; h != nil && h.Leaf.Equal(kp.Leaf) {
+			return true
+		}
+	}
+	return false
+}
+
 // same reports whether d's listeners serve what they served in was.
 func (w *world) same(d *deployment, was []string) bool { return slices.Equal(w.serving(d), was) }
 
@@ -256,13 +285,14 @@ func (w *world) apply(ctx context.Context, s step) error {
 			w.kps[up.ARN] = kp
 		}
 	case opRotate, opShare:
-		target := w.pair(s.cn, s.ec, s.days)
+		target := w.pair(d.cn(s.cn), s.ec, s.days)
 		if s.kind == opShare {
 			// The certificate the next deployment serves: both rotations
 			// record it, neither may delete it while the other needs it.
 			e := w.deps[(s.dep+1)%len(w.deps)]
 			x := w.serving(e)[0]
-			if target = w.kps[x]; target == nil || slices.Contains(w.serving(d), x) || len(w.deps) < 2 {
+			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 ||
+				d.cn(target.Leaf.Subject.CommonName) != target.Leaf.Subject.CommonName {
 				return nil
 			}
 			s.other = strings.Contains(x, ":acm:") != d.acm
@@ -398,7 +428,7 @@ func (w *world) check(before map[*deployment][]string, had map[string]bool, d *d
 
 // randomSteps draws a sequence.
 func randomSteps(rng *rand.Rand, n int) []step {
-	cns := []string{"localhost", "localhost", "app.example.com"}
+	cns := []string{"localhost", "localhost", "app.example.com", "www.example.com"}
 	var out []step
 	for range n {
 		s := step{dep: rng.IntN(3), fault: -1, cn: cns[rng.IntN(len(cns))], ec: rng.IntN(2) == 0, days: 30 + rng.IntN(400)}

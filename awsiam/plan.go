@@ -245,8 +245,12 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 // preflight is the one place where a complete plan is checked against what
 // AWS would refuse midway, before Apply makes any changing call: a refusal
 // here leaves everything as it is. Each check decides from the plan (and what
-// it read) alone.
-func (r *Rotation) preflight(_ context.Context) error {
+// it read) alone: AWS's refusals (refuse), then the lineage record's tag
+// budget.
+func (r *Rotation) preflight(ctx context.Context) error {
+	if err := r.refuse(ctx); err != nil {
+		return err
+	}
 	for _, up := range r.Uploads {
 		if up.ARN != "" || !up.Needed {
 			continue
