@@ -66,13 +66,14 @@ func rotateCommands() []*cli.Command {
 			Description: "Reads what AWS reports now and plans, per listener: skip (already serves the new certificate,\n" +
 				"or with --renew-within its certificate is valid for longer), switch, or re-import in place (ACM\n" +
 				"with --certificate-arn). Prints the plan; --dry-run stops there. Then uploads once (or finds the\n" +
-				"upload), switches the listeners --parallel at a time, waits out IAM propagation, reads them back,\n" +
-				"probes, and prunes certificates of the same name group beyond the newest --keep unused ones.\n" +
+				"upload, tagged with the lineage record of what each listener served), switches the listeners\n" +
+				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
+				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
 				"Running it again after success changes nothing.\n" + exitCodesHelp("rotated"),
 			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
 				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "previous certificates kept for rollback; older unused ones are deleted"},
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
 				&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
 				&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
 				&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
@@ -85,8 +86,9 @@ func rotateCommands() []*cli.Command {
 			ArgsUsage: " ",
 			Description: "Undoes the newest rotation: the lineage record in the tags of the certificate a listener serves\n" +
 				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
-				"running it again finishes a partial rollback and then has nothing to do (--further goes back more). A certificate without a record (uploaded by an older certup) falls back to the upload\n" +
-				"before it: for IAM of the same name group, for ACM for the same domain; expired ones are not candidates.\n" +
+				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
+				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
+				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
 				exitCodesHelp("rolled back"),
 			Flags: concat(listenerFlags(), []cli.Flag{
 				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
