@@ -84,13 +84,6 @@ type AttachOptions struct {
 	Progress func(Event)
 }
 
-// Progress-only states of an Event: a listener is left in one of the states
-// above, never in these.
-const (
-	StateSwitching = "switching" // the change is being made
-	StateWaiting   = "waiting"   // the load balancer does not see the new certificate yet
-)
-
 // waitingEvent says whether attempt (a change the load balancer refused with
 // CertificateNotFound) is worth a progress event — the first, then every tenth —
 // and its detail. Attach and a rotation's switch both report this way.
@@ -107,7 +100,7 @@ func propagationError(l Listener, certARN string, wait time.Duration, attempts i
 		l, certARN, wait, words.Count(attempts, "attempt", "attempts"), ErrPropagation)
 }
 
-func (o AttachOptions) progress(region string, l Listener, state, detail string) {
+func (o AttachOptions) progress(region string, l Listener, state State, detail string) {
 	if o.Progress != nil {
 		o.Progress(Event{Region: region, Listener: l, State: state, Detail: detail})
 	}

@@ -25,7 +25,7 @@ func detailedExitFlag() cli.Flag {
 // outcomeCode is the exit code of a command whose run ended with outcome
 // (awsiam.OutcomeUnchanged, OutcomeChanged, OutcomePartial, or a failure);
 // detailed is --detailed-exitcode.
-func outcomeCode(outcome string, detailed bool) int {
+func outcomeCode(outcome awsiam.Outcome, detailed bool) int {
 	switch outcome {
 	case awsiam.OutcomeUnchanged:
 		return cmdutil.ExitOK
@@ -41,7 +41,7 @@ func outcomeCode(outcome string, detailed bool) int {
 }
 
 // changedOutcome is the outcome of a command that succeeded: changed or not.
-func changedOutcome(changed bool) string {
+func changedOutcome(changed bool) awsiam.Outcome {
 	if changed {
 		return awsiam.OutcomeChanged
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestOutcomeCode(t *testing.T) {
 	for _, tc := range []struct {
-		outcome  string
+		outcome  awsiam.Outcome
 		detailed bool
 		want     int
 	}{
