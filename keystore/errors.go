@@ -17,6 +17,9 @@ var (
 	ErrAliasNotFound = errors.New("alias not found")
 	// ErrAmbiguousAlias: no alias was given and the keystore holds several private keys.
 	ErrAmbiguousAlias = errors.New("several private keys")
+	// ErrAliasInUse: the alias to write holds an entry of another kind (a trusted
+	// certificate or a secret key), which is not replaced by a private key.
+	ErrAliasInUse = errors.New("alias holds another kind of entry")
 	// ErrNoPrivateKey: the keystore (or the chosen entry) holds no private key.
 	ErrNoPrivateKey = errors.New("no private key")
 	// ErrUnsupportedFormat: the bytes are not a keystore format this package reads.

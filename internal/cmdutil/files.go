@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/keybridge/keybridge/internal/safefile"
 )
 
 // File is one file to write.
@@ -39,7 +41,7 @@ func WriteFiles(files []File, force bool) (err error) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
-		wg.Go(func() { temps[i], errs[i] = writeTemp(f) })
+		wg.Go(func() { temps[i], errs[i] = safefile.Temp(f.Path, f.Data, f.Mode, -1, -1) })
 	}
 	wg.Wait()
 	defer func() {
@@ -60,41 +62,9 @@ func WriteFiles(files []File, force bool) (err error) {
 		}
 	}
 	for _, dir := range dirs(files) {
-		syncDir(dir)
+		safefile.SyncDir(dir)
 	}
 	return nil
-}
-
-func writeTemp(f File) (string, error) {
-	dir, base := filepath.Split(f.Path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", f.Path, err)
-	}
-	name := tmp.Name()
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("writing %s: %w", f.Path, err)
-	}
-	// CreateTemp makes the file 0600, so a key is never readable by others, even for a
-	// moment; a wider mode is set before any content is written.
-	if err := tmp.Chmod(f.Mode); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(f.Data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	return name, nil
 }
 
 func dirs(files []File) []string {
@@ -108,11 +78,4 @@ func dirs(files []File) []string {
 		}
 	}
 	return out
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
