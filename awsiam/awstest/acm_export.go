@@ -217,27 +217,11 @@ func (s *Server) acmRequest(r *request) (any, *apiError) {
 			domains = append(domains, d)
 		}
 	}
-	c := &acmCert{
-		arn:      "arn:aws:acm:" + r.region + ":" + s.opts.AccountID + ":certificate/" + newRequestID(),
-		imported: now,
-		token:    in.IdempotencyToken,
-		keyAlg:   in.KeyAlgorithm,
-		issued: &acmIssued{
-			domains:    domains,
-			keyAlg:     in.KeyAlgorithm,
-			exportable: in.Options.Export == "ENABLED",
-			requested:  now,
-		},
-	}
-	if s.acmIssueDelay >= 0 {
-		c.issued.issueAt = now.Add(s.acmIssueDelay)
-	}
-	c.visibleAt = now
+	c := s.newRequested(r.region, domains, in.KeyAlgorithm, in.Options.Export == "ENABLED")
+	c.token = in.IdempotencyToken
 	for _, t := range in.Tags {
 		c.tags = append(c.tags, tag{t.Key, t.Value})
 	}
-	rs.acm = append(rs.acm, c)
-	s.ready(c)
 	return map[string]string{"CertificateArn": c.arn}, nil
 }
 
@@ -372,4 +356,36 @@ func encryptPKCS8(key crypto.Signer, passphrase []byte) (string, error) {
 		return "", err
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})), nil
+}
+
+// RequestACMCertificate requests a certificate for domains in region as
+// RequestCertificate does (RSA 2048; exportable when export is true) and
+// returns its ARN. It is issued at once unless SetACMIssueDelay says otherwise.
+func (s *Server) RequestACMCertificate(region string, export bool, domains ...string) (string, error) {
+	if len(domains) == 0 {
+		return "", fmt.Errorf("awstest: no domain to request a certificate for")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newRequested(region, domains, "RSA_2048", export).arn, nil
+}
+
+// newRequested adds a certificate ACM was asked to issue, issued at once
+// unless the issue delay says otherwise.
+func (s *Server) newRequested(region string, domains []string, keyAlg string, export bool) *acmCert {
+	now := time.Now()
+	c := &acmCert{
+		arn:       "arn:aws:acm:" + region + ":" + s.opts.AccountID + ":certificate/" + newRequestID(),
+		imported:  now,
+		visibleAt: now,
+		keyAlg:    keyAlg,
+		issued:    &acmIssued{domains: domains, keyAlg: keyAlg, exportable: export, requested: now},
+	}
+	if s.acmIssueDelay >= 0 {
+		c.issued.issueAt = now.Add(s.acmIssueDelay)
+	}
+	rs := s.region(region)
+	rs.acm = append(rs.acm, c)
+	s.ready(c)
+	return c
 }
