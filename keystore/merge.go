@@ -45,9 +45,12 @@ func (p Passwords) KeyPass() []byte {
 // On any error nothing is written. The file must exist (errors.Is(err, fs.ErrNotExist)
 // otherwise): a new keystore is made with EncodeJKS or EncodePKCS12.
 //
+// The key password (pass.Key, or the store password) must open the key that alias
+// holds now, if any: the new key gets that password, which the server reading the
+// keystore expects.
+//
 // Errors wrap ErrWrongPassword (store password), ErrWrongKeyPassword (the key password
-// does not open alias's current key in a PKCS#12 file without a MAC, where nothing else
-// could tell a wrong store password), ErrAliasInUse (alias holds a certificate or a
+// does not open alias's current key), ErrAliasInUse (alias holds a certificate or a
 // secret key), ErrKeyMismatch, ErrPasswordEncoding, ErrUnsupportedFormat or
 // safefile.ErrOwner.
 func Merge(path string, pass Passwords, alias string, key crypto.PrivateKey, chain []*x509.Certificate) (changed bool, err error) {
@@ -171,6 +174,16 @@ func sameChain(chain []*x509.Certificate, kp *KeyPair) bool {
 		}
 	}
 	return true
+}
+
+// keptKeyPassword refuses to replace a key that the key password does not open: the
+// server that reads the keystore expects the entry's key under its old password (WSO2's
+// KeyPassword), and the new key would get another one.
+func keptKeyPassword(alias string, keyErr error) error {
+	if errors.Is(keyErr, ErrWrongKeyPassword) {
+		return errorf(ErrWrongKeyPassword, "wrong key password for alias %q: the key it replaces has a password of its own, which the new key must keep", alias)
+	}
+	return nil
 }
 
 // checkMerged reads a merged keystore back: the new entry must open with the key

@@ -226,6 +226,8 @@ func TestMergeRefusals(t *testing.T) {
 		{"wrong store password PKCS#12 with MAC", "keytool.p12", keystore.Passwords{Store: []byte("wrong-pass")}, "server", kp.Key, keystore.ErrWrongPassword},
 		{"wrong store password PKCS#12 without MAC", "nomac.p12", keystore.Passwords{Store: []byte("wrong-pass")}, "server", kp.Key, keystore.ErrWrongPassword},
 		{"wrong store password PKCS#12 without MAC, new alias", "nomac.p12", keystore.Passwords{Store: []byte("wrong-pass")}, "other", kp.Key, keystore.ErrWrongPassword},
+		{"key password of its own not given", "keypass.jks", keystore.Passwords{Store: password(t, "keypass.storepass")}, "mykey", kp.Key, keystore.ErrWrongKeyPassword},
+		{"wrong key password PKCS#12 without MAC", "nomac.p12", keystore.Passwords{Store: password(t, "nomac.storepass"), Key: []byte("wrong-pass")}, "server", kp.Key, keystore.ErrWrongKeyPassword},
 		{"trusted certificate alias", "wso2carbon.jks", wso2, "otherca", kp.Key, keystore.ErrAliasInUse},
 		{"JCEKS secret key alias", "jceks-secret.jceks", keystore.Passwords{Store: password(t, "jceks-secret.storepass")}, "aeskey", kp.Key, keystore.ErrAliasInUse},
 		{"key of another certificate", "wso2carbon.jks", wso2, "wso2carbon", testkit.RSAKey(t, 2048), keystore.ErrKeyMismatch},

@@ -77,13 +77,13 @@ func mergePKCS12(data []byte, pass Passwords, kp *KeyPair) ([]byte, bool, error)
 	if err != nil || same {
 		return nil, false, err
 	}
-	if keyErr != nil && !hasMAC(&pfx) && !anyEncrypted {
+	if keyErr != nil && !hasMAC(&pfx) && !anyEncrypted && pass.Key == nil {
 		// Nothing in this file checks the store password but the keys: a key that
-		// does not open means a wrong password, which must not be written in.
-		if pass.Key != nil {
-			return nil, false, keyErr
-		}
+		// does not open means a wrong store password, which must not be written in.
 		return nil, false, ErrWrongPassword
+	}
+	if err := keptKeyPassword(kp.Alias, keyErr); err != nil {
+		return nil, false, err
 	}
 	if old == nil && !hasMAC(&pfx) && !anyEncrypted && !anyKeyOpens(ks, pass.KeyPass()) {
 		return nil, false, ErrWrongPassword

@@ -120,12 +120,14 @@ func parseDERCert(data []byte) (*Keystore, error) {
 }
 
 func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
-	_, _, infos, err := decodePFX(data, storePass)
+	pfx, _, infos, err := decodePFX(data, storePass)
 	if err != nil {
 		return nil, err
 	}
+	checked := hasMAC(&pfx)
 	var bags []*p12Bag
 	for _, ci := range infos {
+		checked = checked || ci.ContentType.Equal(oidEncryptedDataContentType)
 		contents, err := safeContents(ci, storePass)
 		if err != nil {
 			return nil, err
@@ -134,7 +136,12 @@ func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
 			return nil, err
 		}
 	}
-	return p12Entries(bags, storePass)
+	ks, err := p12Entries(bags, storePass)
+	if err != nil {
+		return nil, err
+	}
+	ks.unchecked = !checked
+	return ks, nil
 }
 
 // decodePFX reads the outer layers of a PKCS#12 file: the PFX, its authenticated safe

@@ -108,12 +108,13 @@ func malformed(format Format, what string, err error) error {
 }
 
 // NeedsPassword reports whether data can only be read with a store password: always
-// for JKS, JCEKS and PKCS#12; for PEM only when it holds an encrypted key.
+// for JKS, JCEKS and PKCS#12; for PEM only when it holds an encrypted key; never for
+// a DER certificate or bytes of no format read here (reading them says so).
 func NeedsPassword(data []byte) bool {
 	switch DetectFormat(data) {
 	case FormatPEM:
 		return bytes.Contains(data, []byte("ENCRYPTED"))
-	case FormatDER:
+	case FormatDER, FormatUnknown:
 		return false
 	}
 	return true

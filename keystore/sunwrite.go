@@ -37,9 +37,10 @@ func mergeSun(data []byte, format Format, pass Passwords, kp *KeyPair, created t
 	if err != nil {
 		return nil, false, err
 	}
-	// A key the key password does not open is replaced all the same: the store
-	// password was verified, and the new key gets the password given.
-	same, _, err := sameEntry(findAlias(&Keystore{Entries: entries}, kp.Alias), kp, pass.KeyPass())
+	same, keyErr, err := sameEntry(findAlias(&Keystore{Entries: entries}, kp.Alias), kp, pass.KeyPass())
+	if err == nil {
+		err = keptKeyPassword(kp.Alias, keyErr)
+	}
 	if err != nil || same {
 		return nil, false, err
 	}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,8 +14,7 @@ import (
 )
 
 func main() {
-	app := newApp()
-	os.Exit(cmdutil.Run(app, interspersed(app, os.Args)))
+	os.Exit(cmdutil.Run(newApp(), os.Args))
 }
 
 func newApp() *cli.App {
@@ -154,56 +152,6 @@ func concat(lists ...[]cli.Flag) []cli.Flag {
 	var out []cli.Flag
 	for _, l := range lists {
 		out = append(out, l...)
-	}
-	return out
-}
-
-// interspersed moves the positional arguments of a subcommand after its flags,
-// so that "certup upload KEYSTORE --name N" works as the usage shows (the flag
-// parser stops at the first positional argument).
-func interspersed(app *cli.App, args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
-	var cmd *cli.Command
-	for _, c := range app.Commands {
-		if c.HasName(args[1]) {
-			cmd = c
-		}
-	}
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
-	flags, positional := []string{}, []string{}
-	rest := args[2:]
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		switch {
-		case a == "--":
-			positional = append(positional, rest[i+1:]...)
-			i = len(rest)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if !hasValue && takesValue[name] && i+1 < len(rest) {
-				flags = append(flags, rest[i+1])
-				i++
-			}
-		default:
-			positional = append(positional, a)
-		}
-	}
-	out := append([]string{args[0], args[1]}, flags...)
-	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
 	}
 	return out
 }

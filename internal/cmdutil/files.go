@@ -79,3 +79,37 @@ func dirs(files []File) []string {
 	}
 	return out
 }
+
+// ErrNotDir is returned by PrepareDir for a path that exists and is not a directory.
+var ErrNotDir = errors.New("not a directory")
+
+// PrepareDir checks that dir can take output files: an existing directory is used as
+// it is; a missing one (and its missing parents) is created with mode 0700. remove
+// undoes what was created, for a caller whose writing then failed; it removes only
+// directories that are still empty.
+func PrepareDir(dir string) (remove func(), err error) {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		return func() {}, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotDir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return func() {
+		for _, d := range created {
+			os.Remove(d)
+		}
+	}, nil
+}
