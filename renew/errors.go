@@ -27,6 +27,9 @@ var (
 	ErrNotIssued = errors.New("certificate not issued yet")
 	// ErrNoDomains: no names to request (none given, none in the current certificate).
 	ErrNoDomains = errors.New("no domain names to request")
+	// ErrTruststore: the truststore cannot be read or written (wraps the
+	// keystore error that says why).
+	ErrTruststore = errors.New("truststore")
 	// ErrAccountKey: the ACME account key file cannot be read or made.
 	ErrAccountKey = errors.New("unusable ACME account key")
 )

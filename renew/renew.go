@@ -38,6 +38,11 @@ type Config struct {
 	DryRun bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Truststore, when set, is a JKS or JCEKS truststore (WSO2's
+	// client-truststore.jks) that must hold the alias's certificate and its
+	// issuers as trusted entries; TruststorePass opens it.
+	Truststore     string
+	TruststorePass []byte
 }
 
 // Clients are the AWS clients a renewal uses: Route 53 for ACME's DNS-01,
@@ -97,9 +102,11 @@ type Result struct {
 	Domains  []string  `json:"domains,omitempty"`
 	Previous *CertInfo `json:"previous"`
 	New      *CertInfo `json:"new,omitempty"`
-	// Chain is the new certificate's chain, leaf first (for a truststore or a
-	// rotation); nil unless Renewed.
+	// Chain is the new certificate's chain, leaf first (for a rotation); nil
+	// unless Renewed.
 	Chain []*x509.Certificate `json:"-"`
+	// TruststoreAdded are the aliases added to the truststore.
+	TruststoreAdded []string `json:"truststore_added,omitempty"`
 }
 
 // current is the alias as it stands.
@@ -152,6 +159,15 @@ func inspect(cfg Config) (*current, error) {
 	if _, _, err := keystore.MergeData(data, cfg.Passwords, kp, time.Now()); err != nil {
 		return nil, fmt.Errorf("keystore %s cannot be written back: %w", cfg.Keystore, err)
 	}
+	if cfg.Truststore != "" {
+		ts, err := os.ReadFile(cfg.Truststore)
+		if err != nil {
+			return nil, fmt.Errorf("reading %w: %w", ErrTruststore, err)
+		}
+		if _, _, err := keystore.AddTrustedData(ts, cfg.TruststorePass, nil, cfg.Alias, time.Now()); err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrTruststore, cfg.Truststore, err)
+		}
+	}
 	return &current{key: key, chain: entry.Chain}, nil
 }
 
@@ -187,7 +203,7 @@ func Run(ctx context.Context, cfg Config, clients Clients, log *slog.Logger) (Re
 		res.Domains = chain[0].DNSNames
 		if bytes.Equal(chain[0].Raw, cur.chain[0].Raw) {
 			res.Action, res.Reason = Unchanged, "the keystore already holds ACM's current certificate"
-			return res, nil
+			return trust(cfg, cur.chain, res, log)
 		}
 		res.New = certInfo(chain[0])
 		if cfg.DryRun {
@@ -205,7 +221,10 @@ func Run(ctx context.Context, cfg Config, clients Clients, log *slog.Logger) (Re
 		res.Reason = decision.Reason
 		if !decision.Due {
 			res.Action = NotDue
-			return res, nil
+			if cfg.DryRun {
+				return res, nil
+			}
+			return trust(cfg, cur.chain, res, log)
 		}
 		if cfg.DryRun {
 			res.Action = WouldRenew
@@ -219,10 +238,28 @@ func Run(ctx context.Context, cfg Config, clients Clients, log *slog.Logger) (Re
 	}
 	if !changed {
 		res.Action = Unchanged
-		return res, nil
+		return trust(cfg, cur.chain, res, log)
 	}
 	res.Action, res.Chain = Renewed, chain
 	log.Info("renewed", "keystore", cfg.Keystore, "alias", cfg.Alias, "serial", res.New.Serial, "not_after", res.New.NotAfter)
+	return trust(cfg, chain, res, log)
+}
+
+// trust makes the truststore, if any, hold chain (the alias's certificate and
+// its issuers). It runs whatever the keystore step did, so a truststore that
+// failed once is brought up to date by the next run.
+func trust(cfg Config, chain []*x509.Certificate, res Result, log *slog.Logger) (Result, error) {
+	if cfg.Truststore == "" || cfg.DryRun {
+		return res, nil
+	}
+	added, err := keystore.AddTrusted(cfg.Truststore, cfg.TruststorePass, chain, cfg.Alias)
+	if err != nil {
+		return res, fmt.Errorf("adding the certificate to the %w %s (the keystore is %s): %w", ErrTruststore, cfg.Truststore, res.Action, err)
+	}
+	res.TruststoreAdded = added
+	if len(added) > 0 {
+		log.Info("truststore updated", "truststore", cfg.Truststore, "aliases", strings.Join(added, ","))
+	}
 	return res, nil
 }
 

@@ -45,6 +45,9 @@ func renewCommand() *cli.Command {
 			&cli.StringFlag{Name: "key-type", Usage: "new key `TYPE`: rsa2048, rsa3072, rsa4096, ec256, ec384 (default: the current key's)", Category: "ACME:"},
 			&cli.IntFlag{Name: "renew-within", Usage: "renew when fewer than `DAYS` remain, where the CA offers no renewal window (default: a third of the lifetime)"},
 			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say"},
+			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS/JCEKS truststore `FILE` (e.g. client-truststore.jks)"},
+			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
+			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
 			&cli.StringFlag{Name: "then", Usage: "run `CMD` (with sh -c) after the keystore changed, e.g. restart the server"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no order is placed)"},
 		}, cmdutil.PasswordFlags(), awsFlags()),
@@ -175,10 +178,35 @@ func renewConfig(c *cli.Context) (renew.Config, error) {
 		return cfg, err
 	}
 	cfg.Passwords = keystore.Passwords{Store: storePass, Key: keyPass}
+	cfg.Truststore = c.String("truststore")
+	file, env := c.String("truststore-pass-file"), c.String("truststore-pass-env")
+	switch {
+	case cfg.Truststore == "" && (file != "" || env != ""):
+		return cfg, cmdutil.UsageError("--truststore-pass-file and --truststore-pass-env need --truststore FILE")
+	case file != "" && env != "":
+		return cfg, cmdutil.UsageError("give --truststore-pass-file or --truststore-pass-env, not both")
+	case file != "":
+		if cfg.TruststorePass, err = keystore.ReadPasswordFile(file); err != nil {
+			return cfg, fmt.Errorf("reading --truststore-pass-file: %w", err)
+		}
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return cfg, cmdutil.UsageError("--truststore-pass-env %s: the variable is not set", env)
+		}
+		cfg.TruststorePass = []byte(v)
+	default:
+		cfg.TruststorePass = storePass
+	}
 	return cfg, nil
 }
 
 func printRenew(w io.Writer, r renew.Result) {
+	defer func() {
+		if len(r.TruststoreAdded) > 0 {
+			fmt.Fprintf(w, "truststore: added %s\n", strings.Join(r.TruststoreAdded, ", "))
+		}
+	}()
 	switch r.Action {
 	case renew.Renewed:
 		fmt.Fprintf(w, "renewed %s alias %s from %s: serial %s, valid until %s, names %s (%s)\n", r.Keystore, r.Alias, r.Source,
@@ -209,6 +237,10 @@ func runThen(c *cli.Context, command string, r renew.Result) error {
 func renewHint(err error) error {
 	var hint string
 	switch {
+	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrWrongPassword):
+		hint = "check the truststore's password: --truststore-pass-file or --truststore-pass-env (default: the store password)"
+	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrUnsupportedFormat):
+		hint = "give a JKS or JCEKS truststore; convert a PKCS#12 one with keytool -importkeystore -deststoretype JKS"
 	case errors.Is(err, renew.ErrCAUnreachable):
 		hint = "check --acme-directory and the network path to it; for a private CA's HTTPS add --acme-ca-bundle FILE"
 	case errors.Is(err, renew.ErrRateLimited):

@@ -156,9 +156,18 @@ func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 
 	// WSO2's certificate says CN=localhost and names no DNS name, and has years
 	// left: the names and --force are given.
-	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force")
-	if r.code != 10 {
+	ts := filepath.Join(e.dir, "client-truststore.jks")
+	if err := os.WriteFile(ts, []byte(fileBytes(t, filepath.Join(filepath.Dir(src), "client-truststore-4.4.jks"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tsBefore, _ := keystore.ReadFile(ts, pass)
+	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts)
+	if r.code != 10 || !strings.Contains(r.stdout, "truststore: added wso2carbon-2, wso2carbon-3") {
 		t.Fatalf("renew: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	tsAfter, _ := keystore.ReadFile(ts, pass)
+	if len(tsAfter.Entries) != len(tsBefore.Entries)+2 {
+		t.Fatalf("truststore entries %d -> %d, want the certificate and its issuer added", len(tsBefore.Entries), len(tsAfter.Entries))
 	}
 	afterKS, entry := readAlias(t, ks, "wso2carbon", pass)
 	if entry.Leaf().Equal(beforeEntry.Leaf()) || entry.Leaf().DNSNames[0] != "wso2.example.test" {
@@ -186,6 +195,13 @@ func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 		}
 	}
 	e.noChallengeRecords(t)
+
+	// Again without --force: not due, keystore and truststore left as they are.
+	before, tsBytes := fileBytes(t, ks), fileBytes(t, ts)
+	r = certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--truststore", ts)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "not due") || fileBytes(t, ks) != before || fileBytes(t, ts) != tsBytes {
+		t.Fatalf("re-run: %s", r)
+	}
 }
 
 func TestRenewFromACM(t *testing.T) {
@@ -253,6 +269,7 @@ func TestRenewFaults(t *testing.T) {
 		{"ACM not issued", []string{"x.example.test"}, []string{"--acm-certificate-arn", pending}, "not issued yet", "ISSUED", false},
 		{"wrong store password", []string{"www.example.test"}, []string{"--storepass-env", "WRONG"}, "wrong store password", "store password", true},
 		{"unknown alias", []string{"www.example.test"}, []string{"--alias", "nope"}, "alias not found", "list KEYSTORE", true},
+		{"truststore password wrong", []string{"www.example.test"}, []string{"--truststore", imported, "--truststore-pass-env", "WRONG"}, "wrong store password", "--truststore-pass-file", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.names[0] == testkit.PebbleBlockedDomain {
