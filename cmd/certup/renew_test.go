@@ -1,14 +1,23 @@
 package main_test
 
 import (
+	"bufio"
 	"crypto/elliptic"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,4 +319,114 @@ func TestRenewFaults(t *testing.T) {
 			e.noChallengeRecords(t)
 		})
 	}
+}
+
+// buildJKSProxy builds jksproxy beside the built certup, once.
+var buildJKSProxy = sync.OnceValues(func() (string, error) {
+	out := filepath.Join(filepath.Dir(bin), "jksproxy")
+	cmd := exec.Command("go", "build", "-o", out, "../jksproxy")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building jksproxy: %v\n%s", err, b)
+	}
+	return out, nil
+})
+
+// TestRenewIntoRunningJKSProxy: a jksproxy serves the keystore while certup
+// renews it; the proxy picks the new certificate up and no request fails.
+func TestRenewIntoRunningJKSProxy(t *testing.T) {
+	proxyBin, err := buildJKSProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newACMEEnv(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(backend.Close)
+
+	cmd := exec.Command(proxyBin, "--log-json", "--keystore", ks, "--storepass-file", pass, "--listen-https", "127.0.0.1:0",
+		"--listen-http", "", "--backend", backend.URL, "--reload-interval", "100ms",
+		"--health-check-path", "/health", "--health-interval", "100ms")
+	cmd.Env = append(os.Environ(), "KEYSTORE_PASSWORD=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &testkit.Buffer{}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(logs, sc.Text())
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "listening" && m["listener"] == "https" {
+				addr <- m["addr"].(string)
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var https string
+	select {
+	case https = <-addr:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("jksproxy did not listen:\n%s", logs.String())
+	}
+
+	var served atomic.Value
+	served.Store("")
+	var requests, failures atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}}
+		for i := 0; i < 20000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := c.Get("https://" + https + "/")
+			requests.Add(1)
+			if err != nil {
+				failures.Add(1)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				failures.Add(1)
+			}
+			served.Store(keystore.Fingerprint(resp.TLS.PeerCertificates[0]))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-done
+	}()
+	_, old := readAlias(t, ks, "server", []byte("changeit"))
+	testkit.WaitFor(t, 5*time.Second, "the old certificate served", func() bool { return served.Load() == keystore.Fingerprint(old.Leaf()) })
+
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs())
+	if r.code != 10 {
+		t.Fatalf("renew: %s", r)
+	}
+	_, renewed := readAlias(t, ks, "server", []byte("changeit"))
+	testkit.WaitFor(t, 5*time.Second, "the renewed certificate served", func() bool { return served.Load() == keystore.Fingerprint(renewed.Leaf()) })
+	n := requests.Load()
+	testkit.WaitFor(t, 5*time.Second, "more requests", func() bool { return requests.Load() > n+5 })
+	close(stop)
+	<-done
+	if failures.Load() != 0 || requests.Load() < 10 {
+		t.Fatalf("%d of %d requests failed while the keystore was renewed\n%s", failures.Load(), requests.Load(), logs.String())
+	}
+	t.Logf("%d requests, none failed", requests.Load())
 }

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bytes"
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -222,23 +220,4 @@ func (p *Pebble) PebbleRoot(t testing.TB) string {
 		t.Fatalf("pebble root: %v %q", err, body)
 	}
 	return string(body)
-}
-
-// Buffer is a bytes.Buffer safe for concurrent writers (a child process's
-// output, a logger's handler).
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
