@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1 })
 		},
 	}
-	return &env{aws: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), 90*24*time.Hour), clients: renew.NewClients(cfg)}
+	return &env{aws: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), testkit.PebbleConfig{}), clients: renew.NewClients(cfg)}
 }
 
 func (e *env) acme(t *testing.T) *renew.ACME {
@@ -177,6 +177,17 @@ func TestACMEFaults(t *testing.T) {
 			a.PropagationTimeout = 1500 * time.Millisecond
 			e.aws.SetRoute53Delay(time.Hour)
 			return func() { e.aws.SetRoute53Delay(0) }
+		}, renew.ErrDNSNotVisible},
+		{"resolver never answers it", []string{"hidden.example.test"}, func(a *renew.ACME) func() {
+			// Route 53 is INSYNC at once, but the resolver asked is another
+			// server, which knows no zone.
+			other, err := awstest.New(awstest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Resolvers = []string{other.DNSAddr()}
+			a.PropagationTimeout = 1500 * time.Millisecond
+			return other.Close
 		}, renew.ErrDNSNotVisible},
 		{"name the CA refuses", []string{testkit.PebbleBlockedDomain}, nil, renew.ErrUnauthorized},
 		{"CA unreachable", []string{"www.example.test"}, func(a *renew.ACME) func() {

@@ -35,14 +35,16 @@ type acmeEnv struct {
 	dir    string
 }
 
-func newACMEEnv(t *testing.T) *acmeEnv {
+func newACMEEnv(t *testing.T) *acmeEnv { return newACMEEnvWith(t, testkit.PebbleConfig{}) }
+
+func newACMEEnvWith(t *testing.T, pc testkit.PebbleConfig) *acmeEnv {
 	t.Helper()
 	srv := newServer(t, awstest.Options{})
 	zone, err := srv.AddHostedZone("example.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &acmeEnv{srv: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), 90*24*time.Hour), dir: t.TempDir()}
+	return &acmeEnv{srv: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), pc), dir: t.TempDir()}
 }
 
 // acmeArgs are the ACME source flags for this environment.
@@ -150,6 +152,34 @@ func TestRenewACMEIntoJKS(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("--then ran although nothing changed")
 	}
+}
+
+// TestRenewACMEWithEAB: a CA that requires external account binding refuses
+// an account without it and takes one with it; a dry run decides, places no
+// order and writes nothing.
+func TestRenewACMEWithEAB(t *testing.T) {
+	// Pebble's example key ID and base64url HMAC key.
+	e := newACMEEnvWith(t, testkit.PebbleConfig{EAB: map[string]string{"kid-1": "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"}})
+	ks, pass := writeJKS(t, "eab.example.test")
+	hmac := filepath.Join(e.dir, "eab-hmac")
+	if err := os.WriteFile(hmac, []byte("zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := fileBytes(t, ks)
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs())
+	if r.code != 1 || !strings.Contains(r.stderr, "externalAccountRequired") || !strings.Contains(r.stderr, "--acme-eab-kid") {
+		t.Fatalf("without EAB: %s", r)
+	}
+	eab := []string{"--acme-eab-kid", "kid-1", "--acme-eab-hmac-file", hmac}
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
+	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") || fileBytes(t, ks) != before || e.srv.Calls("route53:ChangeResourceRecordSets") != 0 {
+		t.Fatalf("dry run: %s (%d Route 53 changes)", r, e.srv.Calls("route53:ChangeResourceRecordSets"))
+	}
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab)
+	if r.code != 10 || fileBytes(t, ks) == before {
+		t.Fatalf("with EAB: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	e.noChallengeRecords(t)
 }
 
 func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {

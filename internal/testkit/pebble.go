@@ -94,10 +94,19 @@ type Pebble struct {
 	dir string
 }
 
+// PebbleConfig is what a test may choose of Pebble's configuration.
+type PebbleConfig struct {
+	// Validity of the certificates issued; default 90 days.
+	Validity time.Duration
+	// EAB, when set, makes external account binding required, with these
+	// key IDs and their base64url HMAC keys.
+	EAB map[string]string
+}
+
 // StartPebble starts Pebble on 127.0.0.1 ports it picks, validating DNS-01
 // through dnsServer ("host:port"), with validation sleeps off, no bad-nonce
 // injection and no authorization reuse. It stops when the test ends.
-func StartPebble(t testing.TB, dnsServer string, validity time.Duration) *Pebble {
+func StartPebble(t testing.TB, dnsServer string, pc PebbleConfig) *Pebble {
 	t.Helper()
 	bin := PebbleBinary(t)
 	dir := t.TempDir()
@@ -125,6 +134,9 @@ func StartPebble(t testing.TB, dnsServer string, validity time.Duration) *Pebble
 	keyFile := write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	bundle := write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}))
 
+	if pc.Validity == 0 {
+		pc.Validity = 90 * 24 * time.Hour
+	}
 	listen, mgmt := FreePort(t), FreePort(t)
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           listen,
@@ -138,8 +150,10 @@ func StartPebble(t testing.TB, dnsServer string, validity time.Duration) *Pebble
 		"retryAfter":              map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":            "ecdsa",
 		"profiles": map[string]any{
-			"default": map[string]any{"description": "test profile", "validityPeriod": int(validity.Seconds())},
+			"default": map[string]any{"description": "test profile", "validityPeriod": int(pc.Validity.Seconds())},
 		},
+		"externalAccountBindingRequired": len(pc.EAB) > 0,
+		"externalAccountMACKeys":         pc.EAB,
 	}}
 	data, err := json.Marshal(cfg)
 	if err != nil {
