@@ -84,4 +84,3 @@ func TestParseKeyType(t *testing.T) {
 		}
 	}
 }
-
