@@ -118,7 +118,7 @@ func MergeData(existing []byte, pass Passwords, kp *KeyPair, created time.Time) 
 		if _, perr := Parse(existing, pass.Store); perr != nil && !errors.Is(perr, ErrWrongPassword) {
 			return nil, false, perr
 		}
-		return nil, false, errorf(ErrUnsupportedFormat, "a %s file holds no keystore entries: merging needs a JKS, JCEKS or PKCS#12 keystore", format)
+		return nil, false, errorf(ErrUnsupportedFormat, "a %s file, not a keystore to put a key entry in (JKS, JCEKS or PKCS#12)", format)
 	}
 	if err != nil || !changed {
 		return nil, false, err

@@ -55,11 +55,14 @@ func mergePKCS12(data []byte, pass Passwords, kp *KeyPair) ([]byte, bool, error)
 			if rest, err := asn1.Unmarshal(rb.FullBytes, &sb); err != nil || len(rest) > 0 {
 				return nil, false, malformed(FormatPKCS12, "safe bag", err)
 			}
-			var b *p12Bag
-			if !sb.ID.Equal(oidSafeContentsBag) {
-				if b, err = newP12Bag(sb); err != nil {
-					return nil, false, err
-				}
+			if sb.ID.Equal(oidSafeContentsBag) {
+				// Neither Java nor OpenSSL nests them; what is inside could not be
+				// kept apart from the entry replaced.
+				return nil, false, errorf(ErrUnsupportedFormat, "PKCS#12 with nested safe contents: a key entry is not merged into it")
+			}
+			b, err := newP12Bag(sb)
+			if err != nil {
+				return nil, false, err
 			}
 			info.parsed = append(info.parsed, b)
 			if b != nil {
@@ -163,7 +166,15 @@ func mergePKCS12(data []byte, pass Passwords, kp *KeyPair) ([]byte, bool, error)
 
 	// What comes: the leaf named like the key, the issuers the file does not hold yet,
 	// and the key.
+	// The localKeyId ties the key to its leaf: the leaf's SHA-1 as OpenSSL makes it,
+	// or, should a kept bag use that already, the SHA-1 of the leaf and the alias.
 	localKeyID := sha1.Sum(kp.Leaf.Raw)
+	for _, b := range all {
+		if !remove(b) && bytes.Equal(b.localKeyID, localKeyID[:]) {
+			localKeyID = sha1.Sum(append(append([]byte(nil), kp.Leaf.Raw...), kp.Alias...))
+			break
+		}
+	}
 	attrs, err := p12EntryAttributes(kp.Alias, localKeyID[:])
 	if err != nil {
 		return nil, false, err

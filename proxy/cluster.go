@@ -22,10 +22,18 @@ type cluster struct {
 	rr       atomic.Uint64
 	sticky   bool
 	lean     bool // every backend is plain HTTP: requests take the forwarder
-	// appPrefix is "<StickyCookie>=" for scanning Set-Cookie lines.
-	appPrefix string
-	proxy     *httputil.ReverseProxy
-	log       *slog.Logger
+	// appPrefix and routePrefix are "<StickyCookie>=" and "<RouteCookie>="
+	// for scanning cookie lines.
+	appPrefix, routePrefix string
+	// tiered: a backend answered through a jksproxy of its own (its Via
+	// says so, or it set the route cookie): route cookies that are not this
+	// cluster's are its.
+	tiered atomic.Bool
+	// via is the Via value the proxy adds to responses ("1.1 jksproxy-…").
+	via     string
+	proxy   *httputil.ReverseProxy
+	metrics *metrics // nil in tests that use a cluster alone
+	log     *slog.Logger
 }
 
 // reqState travels with a request through the ReverseProxy.
@@ -34,12 +42,16 @@ type reqState struct {
 	tls      bool     // client connection is TLS (to us)
 	secure   bool     // the client used HTTPS (to us or a trusted balancer)
 	hasApp   bool     // request carries the application's session cookie
-	pinned   *backend // backend named by the request's KBSRV cookie
+	pinned   *backend // backend named by the request's route cookie
+	foreign  bool     // the route cookie names none of the cluster's backends
 	target   *backend // backend of the first attempt, chosen in rewrite
 	used     *backend // backend that answered
 	attempts int
 	watch    *connWatch // forwarder only
 	code     int        // status the forwarder answered with (499: client gone)
+	// closeAfter: the request failed by the client's fault before its body
+	// was read whole; the connection closes after the answer.
+	closeAfter bool
 
 	// The forwarder's scratch space for the response head. headBuf (nil:
 	// none), when the caller has one, holds the head's bytes for as long as
@@ -51,6 +63,12 @@ type reqState struct {
 	// connection for a close while a backend is slow to answer.
 	watchClient func()
 	context     context.Context // nil: none (the HTTP/1 loop)
+}
+
+// clientGone reports whether the client is known to have gone: the HTTP/1
+// loop's watch fired, or the net/http request's context was cancelled.
+func (st *reqState) clientGone() bool {
+	return st.watch != nil && st.watch.gone() || st.context != nil && st.context.Err() != nil
 }
 
 func (st *reqState) ctx() context.Context {
@@ -68,12 +86,16 @@ func stateFrom(ctx context.Context) *reqState {
 }
 
 func newCluster(cc ClusterConfig, log *slog.Logger) *cluster {
+	if cc.RouteCookie == "" {
+		cc.RouteCookie = StickyRouteCookie
+	}
 	cl := &cluster{
-		cfg:       cc,
-		byID:      make(map[string]*backend, len(cc.Backends)),
-		sticky:    cc.StickyCookie != "-",
-		appPrefix: cc.StickyCookie + "=",
-		log:       log.With("cluster", cc.Name),
+		cfg:         cc,
+		byID:        make(map[string]*backend, len(cc.Backends)),
+		sticky:      cc.StickyCookie != "-",
+		appPrefix:   cc.StickyCookie + "=",
+		routePrefix: cc.RouteCookie + "=",
+		log:         log.With("cluster", cc.Name),
 	}
 	for _, bc := range cc.Backends {
 		b := newBackend(bc, &cl.cfg, cl, log)
@@ -143,11 +165,15 @@ func (cl *cluster) pickFrom(exclude []*backend, healthyOnly bool) *backend {
 
 // routeCookies scans the request's cookies for the application's session
 // cookie and the proxy's route cookie.
-func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend) {
+func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend, foreign bool) {
 	return cl.routeCookieLines(h["Cookie"])
 }
 
-func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backend) {
+// routeCookieLines: hasApp, the request carries the application's session
+// cookie; pinned, the backend its route cookie names; foreign, a route
+// cookie names none of this cluster's backends (one of a proxy tier behind
+// this one, or a backend no longer configured).
+func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backend, foreign bool) {
 	for _, line := range lines {
 		for line != "" {
 			var part string
@@ -162,55 +188,124 @@ func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backen
 				if val != "" {
 					hasApp = true
 				}
-			case StickyRouteCookie:
+			case cl.cfg.RouteCookie:
 				if b, ok := cl.byID[strings.Trim(val, `"`)]; ok {
 					pinned = b
+				} else if val != "" {
+					foreign = true
 				}
 			}
 		}
 	}
-	return hasApp, pinned
+	return hasApp, pinned, foreign
 }
 
-// stripRouteCookie removes KBSRV from the Cookie header sent to a backend.
-func stripRouteCookie(h http.Header) {
-	lines := stripRouteCookieLines(h["Cookie"])
-	if len(lines) == 0 {
+// stripRouteCookie removes the route cookie from the Cookie header sent to
+// a backend (see stripRouteCookieLines).
+func (cl *cluster) stripRouteCookie(h http.Header) {
+	lines, changed := cl.stripRouteCookieLines(h["Cookie"])
+	switch {
+	case !changed:
+	case len(lines) == 0:
 		h.Del("Cookie")
-		return
+	default:
+		h["Cookie"] = lines
 	}
-	h["Cookie"] = lines
 }
 
-// stripRouteCookieLines returns the Cookie lines without KBSRV: the same
-// lines when it is not there.
-func stripRouteCookieLines(lines []string) []string {
+// stripRouteCookieLines returns the Cookie lines without the route cookie,
+// and whether that changed them (the same lines when it did not; none when
+// the route cookie was all they held). See keepCookie.
+func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 	found := false
 	for _, l := range lines {
-		if strings.Contains(l, StickyRouteCookie+"=") {
+		if strings.Contains(l, cl.routePrefix) {
 			found = true
 			break
 		}
 	}
 	if !found {
-		return lines
+		return lines, false
 	}
+	tiered := cl.tiered.Load()
 	var keep []string
+	changed := false
 	for _, line := range lines {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if part == "" || strings.HasPrefix(part, StickyRouteCookie+"=") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			if !cl.keepCookie(part, tiered) {
+				changed = true
 				continue
 			}
 			keep = append(keep, part)
 		}
 	}
-	if len(keep) == 0 {
-		return nil
+	if !changed {
+		return lines, false
 	}
-	return []string{strings.Join(keep, "; ")}
+	if len(keep) == 0 {
+		return nil, true
+	}
+	return []string{strings.Join(keep, "; ")}, true
+}
+
+// keepCookie reports whether a cookie ("name=value") goes on to a backend:
+// every one but the route cookie, which stays only when it names none of
+// this cluster's backends and they are jksproxies themselves (tiered): it
+// is theirs, and keeps the session on one application server behind them.
+func (cl *cluster) keepCookie(part string, tiered bool) bool {
+	v, ok := strings.CutPrefix(part, cl.routePrefix)
+	if !ok {
+		return true
+	}
+	_, ours := cl.byID[strings.Trim(v, `"`)]
+	return !ours && tiered
+}
+
+// routeCookieIn reports whether a Cookie field among fields may hold the
+// route cookie.
+func (cl *cluster) routeCookieIn(fields []hfield) bool {
+	for _, f := range fields {
+		if len(f.name) == 6 && equalFold(f.name, "Cookie") && strings.Contains(f.value, cl.routePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCookies appends the request's Cookie fields as one, without the
+// route cookie (see keepCookie); nothing when no cookie is left. It writes
+// in place: no allocation.
+func (cl *cluster) appendCookies(dst []byte, fields []hfield) []byte {
+	tiered := cl.tiered.Load()
+	start := len(dst)
+	dst = append(dst, "Cookie: "...)
+	first := true
+	for _, f := range fields {
+		if len(f.name) != 6 || !equalFold(f.name, "Cookie") {
+			continue
+		}
+		for line := f.value; line != ""; {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			if part = strings.TrimSpace(part); part == "" || !cl.keepCookie(part, tiered) {
+				continue
+			}
+			if !first {
+				dst = append(dst, "; "...)
+			}
+			dst = append(dst, part...)
+			first = false
+		}
+	}
+	if first {
+		return dst[:start]
+	}
+	return append(dst, "\r\n"...)
 }
 
 // modifyResponse binds the session to the backend that answered: when the
@@ -219,6 +314,10 @@ func stripRouteCookieLines(lines []string) []string {
 // session went to another backend than KBSRV named (failover), KBSRV is
 // rewritten so the session stays on the new backend.
 func (cl *cluster) modifyResponse(resp *http.Response) error {
+	resp.Header.Add("Via", cl.via)
+	if st := stateFrom(resp.Request.Context()); st != nil && st.used != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body = &observedBody{ReadCloser: resp.Body, cl: cl, st: st}
+	}
 	if !cl.sticky {
 		return nil
 	}
@@ -234,13 +333,20 @@ func (cl *cluster) stick(st *reqState, h http.Header) {
 }
 
 // stickCookie returns the Set-Cookie value for the route cookie that goes
-// with a response whose Set-Cookie values are setCookies ("": none).
+// with a response whose Set-Cookie values are setCookies ("": none). A
+// backend that sets the route cookie itself is a jksproxy tier that keeps
+// the session on its application server: its cookie is the one that
+// counts, and none is added.
 func (cl *cluster) stickCookie(st *reqState, setCookies []string) string {
 	if st == nil || st.used == nil {
 		return ""
 	}
 	var app *http.Cookie
 	for _, line := range setCookies {
+		if strings.HasPrefix(line, cl.routePrefix) {
+			cl.tiered.Store(true)
+			return ""
+		}
 		if !strings.HasPrefix(line, cl.appPrefix) {
 			continue
 		}
@@ -253,19 +359,23 @@ func (cl *cluster) stickCookie(st *reqState, setCookies []string) string {
 		deleted := app.Value == "" || app.MaxAge < 0 ||
 			(!app.Expires.IsZero() && app.Expires.Before(time.Now()))
 		if deleted {
-			return StickyRouteCookie + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+			return cl.cfg.RouteCookie + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
 		}
-		return routeCookie(st.used.id, app, st.secure || app.Secure)
-	case st.hasApp && st.pinned != st.used:
-		return routeCookie(st.used.id, nil, st.secure)
+		return cl.routeCookie(st.used.id, app, st.secure || app.Secure)
+	case st.hasApp && st.pinned != st.used && !(st.foreign && cl.tiered.Load()):
+		// Failover (or a session that came without a route cookie, or with
+		// one naming a backend this proxy no longer has): the session
+		// stays where it now is. A route cookie of a tier behind is left
+		// alone.
+		return cl.routeCookie(st.used.id, nil, st.secure)
 	}
 	return ""
 }
 
-func routeCookie(id string, app *http.Cookie, secure bool) string {
+func (cl *cluster) routeCookie(id string, app *http.Cookie, secure bool) string {
 	var sb strings.Builder
 	sb.Grow(96)
-	sb.WriteString(StickyRouteCookie)
+	sb.WriteString(cl.cfg.RouteCookie)
 	sb.WriteByte('=')
 	sb.WriteString(id)
 	sb.WriteString("; Path=/")
@@ -305,6 +415,7 @@ func itoa(n int) string {
 type replayBody struct {
 	rc      io.ReadCloser
 	touched atomic.Bool
+	err     error // what reading the client's body failed with
 
 	mu          sync.Mutex
 	final       bool // no further attempt: Close goes through
@@ -313,7 +424,11 @@ type replayBody struct {
 
 func (b *replayBody) Read(p []byte) (int, error) {
 	b.touched.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // Close is held back while the body is untouched and another attempt may
@@ -377,9 +492,7 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 	if b == nil {
 		b = cl.first(st)
 	}
-	var triedBuf [4]*backend
-	tried := triedBuf[:0]
-	retriedOther := false
+	a := attempts{cl: cl, st: st}
 	for {
 		out := req
 		if b != st.target || body != nil {
@@ -392,35 +505,43 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 				out.Body = body
 			}
 		}
-		st.attempts++
-		b.active.Add(1)
-		b.requests.Add(1)
+		a.begin(b)
 		resp, err := b.rt.RoundTrip(out)
 		if err == nil {
 			st.used = b
 			return resp, nil
 		}
-		b.active.Add(-1)
-		if req.Context().Err() != nil {
-			return nil, err
+		if body != nil && body.err != nil {
+			err = &clientBodyError{body.err}
 		}
-		var de *dialError
-		dial := errors.As(err, &de)
-		b.failures.Add(1)
-		b.markFailure(err, dial)
-		tried = append(tried, b)
-		switch {
-		case dial && (body == nil || !body.touched.Load()):
-		case !retriedOther && !isTimeout(err) && body == nil && idempotent(req.Method):
-			retriedOther = true
-		default:
-			return nil, err
-		}
-		next := cl.pick(tried)
+		next, _ := a.failed(b, err, body != nil && body.touched.Load(), body == nil && idempotent(req.Method))
 		if next == nil {
 			return nil, err
 		}
-		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
+}
+
+// observedBody is a response body on the ReverseProxy path, watched as the
+// forwarder's relay watches its own: a body read to its end clears the
+// backend's failures in a row, one that breaks off is charged to it unless
+// the client went away (see attribute).
+type observedBody struct {
+	io.ReadCloser
+	cl   *cluster
+	st   *reqState
+	done bool
+}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done {
+		b.done = true
+		if err == io.EOF {
+			b.st.used.ok()
+		} else {
+			attribute(b.cl.metrics, b.st, b.st.used, err)
+		}
+	}
+	return n, err
 }

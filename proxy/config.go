@@ -30,8 +30,9 @@ const (
 	LeastConn  Balance = "least_conn"
 )
 
-// StickyRouteCookie is the cookie in which the proxy records the backend a
-// session is bound to. Its value is the backend's ID.
+// StickyRouteCookie is the default name of the cookie in which the proxy
+// records the backend a session is bound to (ClusterConfig.RouteCookie).
+// Its value is the backend's ID.
 const StickyRouteCookie = "KBSRV"
 
 // Defaults taken by zero fields of Config and HealthConfig.
@@ -96,6 +97,14 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded headers
 	// are kept (and appended to). From anyone else they are replaced.
 	TrustedProxies []netip.Prefix
+	// AllowMethods lists the methods refused by default (CONNECT: 501,
+	// TRACE: 405) that are forwarded nonetheless.
+	AllowMethods []string
+	// Upgrades are the protocols a client may switch to through the proxy
+	// (Upgrade, 101 Switching Protocols), compared without case (default:
+	// websocket). A request asking for any other (h2c among them) goes on
+	// without its Upgrade field.
+	Upgrades []string
 	// ProxyProtocol requires a PROXY protocol (v1 or v2) header on every
 	// connection to the HTTPS listener.
 	ProxyProtocol bool
@@ -110,6 +119,24 @@ type Config struct {
 	// uploads pass and stalled ones are cut (default 60s, as nginx's
 	// client_body_timeout).
 	BodyTimeout time.Duration
+	// UnbufferedRequests turns request-body buffering off: bodies stream to
+	// the backend as they arrive, so a slow client holds a backend
+	// connection. By default a body is read whole before a backend is
+	// used.
+	UnbufferedRequests bool
+	// RequestBufferMemory is how much of a buffered request body is kept
+	// in memory (default 1 MiB); the rest goes to a temporary file.
+	RequestBufferMemory int64
+	// RequestBufferLimit is the largest request body that is buffered
+	// (default 64 MiB); a larger one streams, held to MinBodyRate.
+	RequestBufferLimit int64
+	// MinBodyRate is the lowest average rate, in bytes a second, at which a
+	// request body that streams to a backend must arrive, from 5 s after it
+	// began (default 4 KiB/s; negative: no minimum).
+	MinBodyRate int64
+	// TempDir holds the temporary files of buffered request bodies
+	// (default: the system's temporary directory).
+	TempDir string
 	// WriteTimeout is the longest the proxy waits for a client to accept
 	// response data: the deadline moves forward as data is written, so long
 	// downloads are not cut (default 60s).
@@ -154,7 +181,14 @@ type ClusterConfig struct {
 	// StickyCookie is the application's session cookie (default JSESSIONID);
 	// "-" disables stickiness.
 	StickyCookie string
-	Health       HealthConfig
+	// RouteCookie is the cookie that names a session's backend (default
+	// StickyRouteCookie). Proxies in tiers keep the same name: the tier
+	// nearest the application servers sets it, the others pass it on.
+	RouteCookie string
+	// UnbufferedRequests turns request-body buffering off for this cluster
+	// (see Config.UnbufferedRequests, which turns it off for all).
+	UnbufferedRequests bool
+	Health             HealthConfig
 
 	// RootCAs verifies HTTPS backends; nil means the system roots.
 	RootCAs *x509.CertPool
@@ -209,6 +243,19 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if len(c.Upgrades) == 0 {
+		c.Upgrades = []string{"websocket"}
+	}
+	if c.RequestBufferMemory <= 0 {
+		c.RequestBufferMemory = DefaultRequestBufferMemory
+	}
+	if c.RequestBufferLimit <= 0 {
+		c.RequestBufferLimit = DefaultRequestBufferLimit
+	}
+	c.RequestBufferLimit = max(c.RequestBufferLimit, c.RequestBufferMemory)
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = DefaultMinBodyRate
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
@@ -235,6 +282,9 @@ func (cc *ClusterConfig) setDefaults(i int) {
 	}
 	if cc.StickyCookie == "" {
 		cc.StickyCookie = "JSESSIONID"
+	}
+	if cc.RouteCookie == "" {
+		cc.RouteCookie = StickyRouteCookie
 	}
 	if cc.PreserveHost == nil {
 		t := true
@@ -311,6 +361,9 @@ func (c *Config) validate() error {
 		}
 		if cc.StickyCookie != "-" && !validCookieName(cc.StickyCookie) {
 			return fmt.Errorf("cluster %q: invalid sticky cookie name %q", cc.Name, cc.StickyCookie)
+		}
+		if !validCookieName(cc.RouteCookie) || cc.RouteCookie == cc.StickyCookie {
+			return fmt.Errorf("cluster %q: invalid route cookie name %q (a cookie name other than the session cookie's)", cc.Name, cc.RouteCookie)
 		}
 		if !strings.HasPrefix(cc.Health.Path, "/") {
 			return fmt.Errorf("cluster %q: health path %q does not start with /", cc.Name, cc.Health.Path)

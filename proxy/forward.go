@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -269,8 +270,9 @@ type sink interface {
 	// inform passes on an informational response (103 Early Hints).
 	inform(h *respHead) error
 	// header sends the status line and header fields, with setCookie ("":
-	// none) as one more Set-Cookie field.
-	header(h *respHead, setCookie string) error
+	// none) as one more Set-Cookie field and via as one more Via field
+	// (RFC 9110 7.6.3: a proxy names itself in what it forwards).
+	header(h *respHead, setCookie, via string) error
 	write(p []byte) error
 	flush() error
 	// trailers sends the fields that followed a chunked body.
@@ -279,69 +281,60 @@ type sink interface {
 	fail(code int)
 }
 
-// forward proxies one request: backend choice, retries and passive
-// ejection as in cluster.RoundTrip. An error means the response broke off
-// after it had begun (the client or the backend failed mid-body): the
-// client connection must be closed.
+// forward proxies one request: backend choice, retries and failure
+// attribution as in cluster.RoundTrip (both ask blame and retryPlan). An
+// error means the response broke off after it had begun (the client or the
+// backend failed mid-body): the client connection must be closed.
 func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
-	cl := st.cl
-	b := cl.first(st)
-	var triedBuf [4]*backend
-	tried := triedBuf[:0]
-	retriedOther := false
+	a := attempts{cl: st.cl, st: st}
+	b := st.cl.first(st)
 	for {
-		st.attempts++
-		b.active.Add(1)
-		b.requests.Add(1)
+		a.begin(b)
 		rh, c, err := s.roundTrip(k, fr, st, b)
 		if err == nil {
 			st.used = b
 			return s.relay(k, fr, st, b, rh, c)
 		}
-		b.active.Add(-1)
-		if st.watch.gone() {
-			s.failed(k, st, fr.method, fr.uri, true, err)
-			return nil
-		}
-		var de *dialError
-		dial := errors.As(err, &de)
-		b.failures.Add(1)
-		b.markFailure(err, dial)
-		tried = append(tried, b)
-		untouched := fr.body == nil || !fr.body.touched
-		switch {
-		case dial && untouched:
-		case !retriedOther && !isTimeout(err) && fr.body == nil && idempotent(fr.method):
-			retriedOther = true
-		default:
-			s.failed(k, st, fr.method, fr.uri, false, err)
-			return nil
-		}
-		next := cl.pick(tried)
+		next, f := a.failed(b, err, fr.body != nil && fr.body.touched, fr.body == nil && idempotent(fr.method))
 		if next == nil {
-			s.failed(k, st, fr.method, fr.uri, false, err)
+			s.failed(k, st, fr.method, fr.uri, f, err)
 			return nil
 		}
-		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
 }
 
-// failed answers a request no backend could serve: 502, or 504 after a
-// timeout; nothing when the client has gone (logged as 499).
-func (s *Server) failed(k sink, st *reqState, method, uri string, gone bool, err error) {
-	if gone {
+// attribute asks blame whose fault a failed attempt on b was, and charges
+// the backend or counts the client's failure accordingly. Every request
+// path calls it for every failed attempt.
+func attribute(m *metrics, st *reqState, b *backend, err error) fault {
+	f := blame(err, st.clientGone())
+	if f.client() {
+		m.clientFault(f)
+	} else {
+		var de *dialError
+		b.charge(err, errors.As(err, &de))
+	}
+	return f
+}
+
+// failed answers a request no backend could serve (see fault.status);
+// nothing when the client has gone (logged as 499).
+func (s *Server) failed(k sink, st *reqState, method, uri string, f fault, err error) {
+	code := f.status(isTimeout(err))
+	if code == 499 {
 		st.code = 499
 		return
 	}
-	code := http.StatusBadGateway
-	if isTimeout(err) {
-		code = http.StatusGatewayTimeout
-	}
 	// Copies: the HTTP/1 loop's strings are over its request buffer, and a
 	// log handler may keep what it is given.
-	s.log.Warn("proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method), "uri", strings.Clone(uri),
-		"status", code, "err", err)
+	level := slog.LevelWarn
+	if f.client() {
+		level = slog.LevelDebug
+		st.closeAfter = true // the rest of the body is not read
+	}
+	s.log.Log(context.Background(), level, "proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method),
+		"uri", strings.Clone(uri), "status", code, "fault", f.String(), "err", err)
 	k.fail(code)
 }
 
@@ -628,20 +621,6 @@ func skipOut(name string) bool {
 	return false
 }
 
-// hopHeaders are removed in both directions (RFC 9110 7.6.1), as
-// httputil.ReverseProxy does.
-var hopHeaders = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-}
-
 // connectionTokens returns the header names a Connection header lists.
 func connectionTokens(h http.Header) map[string]bool {
 	lines := h["Connection"]
@@ -665,14 +644,15 @@ func connectionTokens(h http.Header) map[string]bool {
 func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byte {
 	conn := connectionTokens(r.Header)
 	var cookies []string
+	strip := false
 	if st.cl.sticky {
-		cookies = stripRouteCookieLines(r.Header["Cookie"])
+		cookies, strip = st.cl.stripRouteCookieLines(r.Header["Cookie"])
 	}
 	for k, vv := range r.Header {
-		if hopHeaders[k] || skipOut(k) || conn[k] {
+		if hopField(k) || skipOut(k) || conn[k] {
 			continue
 		}
-		if k == "Cookie" && st.cl.sticky {
+		if k == "Cookie" && strip {
 			vv = cookies
 		}
 		for _, v := range vv {
@@ -688,10 +668,7 @@ func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byt
 
 // appendH1Head is appendHTTPHead for a request parsed by the HTTP/1 loop.
 func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) []byte {
-	var cookies []string
-	if st.cl.sticky && h.cookie {
-		cookies = stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
-	}
+	strip := st.cl.sticky && h.cookie && st.cl.routeCookieIn(h.fields)
 	te := false
 	for i, f := range h.fields {
 		if hopField(f.name) || skipOut(f.name) || h.conn && listedIn(h.fields, f.name) {
@@ -700,12 +677,9 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 			}
 			continue
 		}
-		if cookies != nil && len(f.name) == 6 && equalFold(f.name, "Cookie") {
-			if !firstField(h.fields, i, "Cookie") {
-				continue
-			}
-			for _, v := range cookies {
-				dst = appendField(dst, "Cookie", v)
+		if strip && len(f.name) == 6 && equalFold(f.name, "Cookie") {
+			if firstField(h.fields, i, "Cookie") {
+				dst = st.cl.appendCookies(dst, h.fields)
 			}
 			continue
 		}
@@ -727,13 +701,17 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 
 // fieldValues returns the values of the fields named name, in order.
 func fieldValues(fields []hfield, name string) []string {
-	var vv []string
+	return appendValues(nil, fields, name)
+}
+
+// appendValues appends the values of the fields named name to dst.
+func appendValues(dst []string, fields []hfield, name string) []string {
 	for _, f := range fields {
 		if equalFold(f.name, name) {
-			vv = append(vv, f.value)
+			dst = append(dst, f.value)
 		}
 	}
-	return vv
+	return dst
 }
 
 // fieldValue returns the first value of the field named name.
@@ -826,13 +804,6 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 	return bw.Flush()
 }
 
-// clientBodyError is a failure to read the client's request body (or to
-// pass an informational response on to the client).
-type clientBodyError struct{ err error }
-
-func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
-func (e *clientBodyError) Unwrap() error { return e.err }
-
 func isClientBodyError(err error) bool {
 	var ce *clientBodyError
 	return errors.As(err, &ce)
@@ -902,12 +873,13 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 			c.close()
 		}
 	}
-	if err := k.header(rh, setCookie); err != nil {
+	if err := k.header(rh, setCookie, st.cl.via); err != nil {
 		release(false)
 		return err
 	}
 	if bodyless(fr.method, rh.code) {
 		release(true)
+		b.ok()
 		return nil
 	}
 
@@ -928,6 +900,7 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 	bp := copyBuffers.Get().(*[copyBufSize]byte)
 	buf := bp[:]
 	var copyErr error
+	backendErr := false // copyErr came from reading the backend
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
@@ -944,28 +917,33 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 		}
 		if rerr == io.EOF {
 			if !rh.chunked && rh.length >= 0 && c.body.N > 0 {
-				copyErr = io.ErrUnexpectedEOF
+				copyErr, backendErr = io.ErrUnexpectedEOF, true
 			}
 			break
 		}
 		if rerr != nil {
-			copyErr = rerr
+			copyErr, backendErr = rerr, true
 			break
 		}
 	}
 	copyBuffers.Put(bp)
 	if copyErr == nil && rh.chunked {
 		copyErr = s.relayTrailers(k, c)
+		backendErr = copyErr != nil // the sinks' trailers do not fail
 	}
 	if copyErr == nil && st.watch.gone() {
 		copyErr = context.Canceled
 	}
 	if copyErr != nil {
 		release(false)
+		if backendErr {
+			attribute(s.metrics, st, b, copyErr)
+		}
 		s.log.Debug("response body copy failed", "cluster", st.cl.cfg.Name, "backend", b.url.Host, "err", copyErr)
 		return copyErr
 	}
 	release(rh.chunked || rh.length >= 0)
+	b.ok()
 	return nil
 }
 

@@ -28,46 +28,52 @@ type listenerHandler struct {
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
-	if r.URL.Path == s.cfg.HealthPath {
+	if r.URL.Host != "" {
+		// An absolute target names the host, whatever Host (or HTTP/2's
+		// :authority) says: net/http does this for HTTP/1 requests, and
+		// an HTTP/2 :path in absolute form is taken alike.
+		r.Host = r.URL.Host
+	}
+	v, cl := s.admit(admitIn{path: r.URL.Path, method: r.Method, host: r.Host, via: r.Header["Via"], redirect: !h.proxy})
+	switch v {
+	case admitHealth:
 		s.serveHealth(w, r)
 		return
-	}
-	if !h.proxy {
+	case admitRedirect:
 		s.redirect(w, r)
+		return
+	case refuseMethod, refuseLoop, refuseHost:
+		code, text, allow := refusal(v, r.Method)
+		if v == refuseLoop {
+			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)
+		}
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.metrics.observe(code, 0)
+		http.Error(w, text, code)
 		return
 	}
 	start := time.Now()
-	if via := r.Header["Via"]; len(via) > 0 && s.looped(via) {
-		s.metrics.observe(http.StatusLoopDetected, time.Since(start))
-		s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)
-		http.Error(w, "loop detected", http.StatusLoopDetected)
-		return
-	}
-	cl := s.route(r.Host)
-	if cl == nil {
-		s.metrics.observe(http.StatusMisdirectedRequest, time.Since(start))
-		http.Error(w, "no cluster serves this host", http.StatusMisdirectedRequest)
-		return
-	}
 	// One allocation for the request's state and its response writer.
 	pair := &struct {
 		st reqState
 		rw respWriter
 		cw connWatch
-	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
+		sp spool
+	}{rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
 		// The server set this write deadline as the request arrived (a
 		// little earlier): no need to set it again before wto/2 has passed.
 		deadline: start.Add(s.cfg.WriteTimeout)}}
 	st, rw := &pair.st, &pair.rw
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	s.newState(st, cl, h.tls, ap.Addr().Unmap(), r.Header.Get("X-Forwarded-Proto"), r.Header["Cookie"])
 	st.watch = &pair.cw
-	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
-		// TLS ended at a trusted balancer in front: cookies get Secure.
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
-			st.secure = true
-		}
-	}
-	if cl.sticky {
-		st.hasApp, st.pinned = cl.routeCookies(r.Header)
+	st.context = r.Context()
+	if r.ProtoMajor == 1 {
+		s.filterUpgrade(r.Header)
+	} else {
+		delete(r.Header, "Upgrade") // not an HTTP/2 field (RFC 9113 8.2.2)
 	}
 	defer func() {
 		// Also after ReverseProxy's ErrAbortHandler panic (the backend
@@ -80,13 +86,44 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
+		if !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests && r.ContentLength != 0 {
+			sp := &pair.sp
+			if err := s.bufferBody(sp, r.Body, r.ContentLength); err != nil {
+				s.bodyFailed(&httpSink{w: rw}, st, r.Method, r.RequestURI, err)
+				if st.code == 499 {
+					rw.code = 499
+				}
+				return
+			}
+			s.buffered(r, sp)
+		}
 	}
 	if cl.lean && leanOK(r) {
+		defer pair.sp.Close()
 		s.forwardHTTP(rw, r, st)
 		return
 	}
+	// ReverseProxy's transport closes the body (the spool) when it is done
+	// with it, which may be after ServeHTTP returns.
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	cl.proxy.ServeHTTP(rw, r)
+}
+
+// buffered makes a request's body the buffered sp: a whole body is sent
+// with its length (a chunked one too, unless it has trailers), and the
+// client's Expect is answered (net/http sent 100 Continue as the body was
+// read).
+func (s *Server) buffered(r *http.Request, sp *spool) {
+	r.Body = sp
+	r.Header.Del("Expect")
+	if sp.rest == nil && len(r.Trailer) == 0 {
+		r.ContentLength = sp.size()
+		r.TransferEncoding = nil
+		if r.ContentLength == 0 {
+			r.Body = http.NoBody
+			sp.Close()
+		}
+	}
 }
 
 // bodyReader moves the connection's read deadline forward while a request
@@ -244,7 +281,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del("X-Forwarded-Port")
 	if st.cl.sticky {
-		stripRouteCookie(out.Header)
+		st.cl.stripRouteCookie(out.Header)
 	}
 
 	fi := httpFwdIn(in)
@@ -410,7 +447,9 @@ func forwardedElement(client netip.Addr, clientIP, host, proto string) string {
 // proxyError answers when no backend could be reached (ReverseProxy).
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
-	s.failed(&httpSink{w: w}, st, r.Method, r.RequestURI, r.Context().Err() != nil, err)
+	// RoundTrip has charged the backend or counted the client's fault;
+	// this only decides the answer.
+	s.failed(&httpSink{w: w}, st, r.Method, r.RequestURI, blame(err, st.clientGone()), err)
 	if rw, ok := w.(*respWriter); ok && st.code == 499 {
 		rw.code = 499
 	}
@@ -428,7 +467,6 @@ func (s *Server) forwardHTTP(w *respWriter, r *http.Request, st *reqState) {
 	}
 	var buf [1024]byte
 	fr.head = s.appendHTTPHead(buf[:0], r, st)
-	st.context = r.Context()
 	stop := context.AfterFunc(r.Context(), st.watch.fire)
 	defer stop()
 	err := s.forward(&httpSink{w: w}, &fr, st)
@@ -459,7 +497,7 @@ func (k *httpSink) inform(rh *respHead) error {
 	return nil
 }
 
-func (k *httpSink) header(rh *respHead, setCookie string) error {
+func (k *httpSink) header(rh *respHead, setCookie, via string) error {
 	h := k.w.Header()
 	for _, f := range rh.fields {
 		switch {
@@ -482,6 +520,7 @@ func (k *httpSink) header(rh *respHead, setCookie string) error {
 	if setCookie != "" {
 		h.Add("Set-Cookie", setCookie)
 	}
+	h.Add("Via", via)
 	if len(k.declared) > 0 {
 		h.Add("Trailer", strings.Join(k.declared, ", "))
 	}

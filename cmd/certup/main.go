@@ -1,6 +1,8 @@
 // Command certup takes the certificate of a Java keystore to AWS: it uploads it to
 // IAM or imports it into ACM, attaches it to classic ELB and ALB/NLB listeners
-// (waiting out IAM propagation), sets JSESSIONID stickiness, lists certificates
+// (waiting out IAM propagation), sets JSESSIONID stickiness (on classic listeners
+// of every HTTP and HTTPS port and on the target groups of ALB listeners and
+// their rules), refuses before any change what AWS would refuse, lists certificates
 // with the listeners that use them and checks expiry from cron.
 package main
 
@@ -24,6 +26,7 @@ func newApp() *cli.App {
 		UsageText: "certup upload KEYSTORE [--name N | --name-prefix P] [--path /p/] [--tag k=v]… [--acm [--certificate-arn ARN]]\n" +
 			"certup attach --cert ARN|NAME (--elb NAME[:PORT] | --listener ARN [--sni])\n" +
 			"certup deploy KEYSTORE (--elb NAME[:PORT] | --listener ARN)… [--stickiness-cookie JSESSIONID]\n" +
+			"certup stickiness (--elb NAME[:PORT] | --listener ARN)… --cookie NAME|- [--dry-run] [--json]\n" +
 			"certup list [--path-prefix P] [--acm] [--json]\n" +
 			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
@@ -42,7 +45,7 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, list, check, rotate, rollback, prune or renew)", c.Args().First())
+				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, stickiness, list, check, rotate, rollback, prune or renew)", c.Args().First())
 			}
 			if err := cli.ShowAppHelp(c); err != nil {
 				return err
@@ -83,6 +86,7 @@ func newApp() *cli.App {
 				}, keystoreFlags(), awsFlags(), changeFlags()),
 				Action: deployAction,
 			},
+			stickinessCommand(),
 			{
 				Name:  "list",
 				Usage: "list certificates with their expiry and the listeners that use each",

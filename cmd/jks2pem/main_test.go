@@ -287,7 +287,7 @@ var badInputHints = map[string]string{
 	"wrong key password":          "check the key password given by --keypass-file or --keypass-env",
 	"several keys":                "choose the key with --alias NAME",
 	"trusted certificate alias":   "choose the alias of a private-key entry with --alias",
-	"truststore":                  "this holds certificates only (a truststore?)",
+	"truststore":                  "this keystore holds no private key (a truststore?)",
 	"not a keystore, no password": "give a JKS, JCEKS, PKCS#12",
 }
 

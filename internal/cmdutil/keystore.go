@@ -40,7 +40,7 @@ func KeystoreHint(err error, prog string) error {
 	case errors.Is(err, keystore.ErrAliasInUse):
 		hint = "choose another --alias, or remove that entry first with keytool -delete"
 	case errors.Is(err, keystore.ErrNoPrivateKey):
-		hint = "this holds certificates only (a truststore?); use the keystore with the server's private key"
+		hint = "this keystore holds no private key (a truststore?); use the keystore with the server's private key"
 	case errors.Is(err, keystore.ErrKeyMismatch):
 		hint = KeyMismatchHint
 	case errors.Is(err, keystore.ErrTooLarge):
