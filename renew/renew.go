@@ -38,8 +38,8 @@ type Config struct {
 	DryRun bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Truststore, when set, is a JKS or JCEKS truststore (WSO2's
-	// client-truststore.jks) that must hold the alias's certificate and its
+	// Truststore, when set, is a JKS, JCEKS or PKCS#12 truststore (WSO2's
+	// client-truststore.jks or .p12) that must hold the alias's certificate and its
 	// issuers as trusted entries; TruststorePass opens it.
 	Truststore     string
 	TruststorePass []byte

@@ -45,7 +45,7 @@ func renewCommand() *cli.Command {
 			&cli.StringFlag{Name: "key-type", Usage: "new key `TYPE`: rsa2048, rsa3072, rsa4096, ec256, ec384 (default: the current key's)", Category: "ACME:"},
 			&cli.IntFlag{Name: "renew-within", Usage: "renew when fewer than `DAYS` remain, where the CA offers no renewal window (default: a third of the lifetime)"},
 			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say"},
-			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS/JCEKS truststore `FILE` (e.g. client-truststore.jks)"},
+			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS, JCEKS or PKCS#12 truststore `FILE` (e.g. client-truststore.jks)"},
 			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
 			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
 			&cli.StringFlag{Name: "then", Usage: "run `CMD` (with sh -c) after the keystore changed, e.g. restart the server"},
@@ -75,7 +75,13 @@ func renewAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := commandLogger(errWriter(c), c.Bool("debug"))
-	awsCfg, err := loadAWSConfig(ctx, c, c.String("region"), log)
+	region := c.String("region")
+	if region == "" && cfg.ACME != nil && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_PROFILE") == "" {
+		// ACME needs only Route 53, which is global (its calls are signed for
+		// us-east-1): no region to choose.
+		region = "us-east-1"
+	}
+	awsCfg, err := loadAWSConfig(ctx, c, region, log)
 	if err != nil {
 		return err
 	}
@@ -240,7 +246,7 @@ func renewHint(err error) error {
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrWrongPassword):
 		hint = "check the truststore's password: --truststore-pass-file or --truststore-pass-env (default: the store password)"
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrUnsupportedFormat):
-		hint = "give a JKS or JCEKS truststore; convert a PKCS#12 one with keytool -importkeystore -deststoretype JKS"
+		hint = "give a JKS, JCEKS or PKCS#12 truststore"
 	case errors.Is(err, renew.ErrCAUnreachable):
 		hint = "check --acme-directory and the network path to it; for a private CA's HTTPS add --acme-ca-bundle FILE"
 	case errors.Is(err, renew.ErrRateLimited):
