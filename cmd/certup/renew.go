@@ -233,7 +233,9 @@ func runThen(c *cli.Context, command string, r renew.Result) error {
 	cmd.Stdout, cmd.Stderr = outWriter(c), errWriter(c)
 	cmd.Env = append(os.Environ(), "CERTUP_KEYSTORE="+r.Keystore, "CERTUP_ALIAS="+r.Alias, "CERTUP_SERIAL="+r.New.Serial)
 	if err := cmd.Run(); err != nil {
-		return cmdutil.Hint(fmt.Errorf("the keystore was renewed, but the --then command failed: %w", err),
+		// %v, not %w: an *exec.ExitError is an exit coder, which cmdutil.Run
+		// would take for a usage error (exit 2).
+		return cmdutil.Hint(fmt.Errorf("the keystore was renewed, but the --then command failed: %v", err),
 			"fix the command and run it by hand; running certup renew again will not repeat it, the keystore is current")
 	}
 	return nil

@@ -171,13 +171,36 @@ func TestRenewACMEWithEAB(t *testing.T) {
 		t.Fatalf("without EAB: %s", r)
 	}
 	eab := []string{"--acme-eab-kid", "kid-1", "--acme-eab-hmac-file", hmac}
-	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
+	// No AWS_REGION: ACME needs only Route 53, which is global.
+	var noRegion []string
+	for _, kv := range testEnv(t) {
+		if !strings.HasPrefix(kv, "AWS_REGION=") {
+			noRegion = append(noRegion, kv)
+		}
+	}
+	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
 	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") || fileBytes(t, ks) != before || e.srv.Calls("route53:ChangeResourceRecordSets") != 0 {
 		t.Fatalf("dry run: %s (%d Route 53 changes)", r, e.srv.Calls("route53:ChangeResourceRecordSets"))
 	}
-	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab)
-	if r.code != 10 || fileBytes(t, ks) == before {
+	// With EAB, an RSA key asked for (the current one is EC), and a --then that fails:
+	// the keystore is renewed all the same, and the failure is reported.
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--key-type", "rsa2048", "--then", "exit 3")
+	if r.code != 1 || !strings.Contains(r.stderr, "the keystore was renewed, but the --then command failed: exit status 3") || fileBytes(t, ks) == before {
 		t.Fatalf("with EAB: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	_, entry := readAlias(t, ks, "server", []byte("changeit"))
+	key, err := entry.PrivateKey([]byte("changeit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alg, bits := keystore.KeyDescription(key.Public()); alg != "RSA" || bits != 2048 {
+		t.Fatalf("--key-type rsa2048 gave %s %d", alg, bits)
+	}
+	// --reuse-key: the same key in the next certificate.
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force")
+	_, again := readAlias(t, ks, "server", []byte("changeit"))
+	if r.code != 10 || again.Leaf().Equal(entry.Leaf()) || !keystore.KeyMatchesCert(key, again.Leaf()) {
+		t.Fatalf("--reuse-key: %s", r)
 	}
 	e.noChallengeRecords(t)
 }
