@@ -33,11 +33,13 @@ step "pebble -config pebble.json -dnsserver $dns"
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 "$pebble" -config "$work/pebble.json" -dnsserver "$dns" >"$work/pebble.log" 2>&1 &
 pebble_pid=$!
 trap 'kill "$pebble_pid" 2>/dev/null || true; cleanup' EXIT
+# Pebble logs the directory's address before it listens: wait for the port itself.
 for _ in $(seq 1 100); do
-	grep -q "ACME directory available" "$work/pebble.log" && break
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 	sleep 0.1
 done
-grep "ACME directory available" "$work/pebble.log" || { cat "$work/pebble.log" >&2; exit 1; }
+(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { cat "$work/pebble.log" >&2; exit 1; }
+grep "ACME directory available" "$work/pebble.log"
 
 cp testdata/wso2carbon.jks "$work/wso2carbon.jks"
 step "jks2pem list wso2carbon.jks   (before: WSO2's self-signed CN=localhost)"
