@@ -339,6 +339,12 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrRateLimited, err)
 	}
 	var pd *acme.ProblemDetails
+	if errors.As(err, &pd) && pd.Method == "" && pd.URL == "" {
+		// A problem that came inside a challenge (not as the answer to a
+		// request) is the CA's validation failing, whatever its type: Boulder
+		// and Pebble say unauthorized for a TXT record they could not find.
+		return fmt.Errorf("%w: %w", ErrOrderInvalid, err)
+	}
 	if errors.As(err, &pd) {
 		switch strings.TrimPrefix(pd.Type, "urn:ietf:params:acme:error:") {
 		case "rateLimited":

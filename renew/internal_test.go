@@ -39,7 +39,11 @@ func TestLongestZone(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	problem := func(typ string) error {
-		return &acme.ProblemDetails{Type: "urn:ietf:params:acme:error:" + typ, HTTPStatus: 403}
+		return &acme.ProblemDetails{Type: "urn:ietf:params:acme:error:" + typ, HTTPStatus: 403, Method: "POST", URL: "https://ca/order"}
+	}
+	// What a challenge object carries: no request behind it.
+	challenge := func(typ string) error {
+		return fmt.Errorf("invalid authorization: %w", &acme.ProblemDetails{Type: "urn:ietf:params:acme:error:" + typ, HTTPStatus: 403})
 	}
 	for _, tc := range []struct {
 		name string
@@ -54,6 +58,8 @@ func TestClassify(t *testing.T) {
 		{"CAA", problem("caa"), ErrUnauthorized},
 		{"wrapped problem", fmt.Errorf("solving: %w", problem("incorrectResponse")), ErrOrderInvalid},
 		{"dns problem", problem("dns"), ErrOrderInvalid},
+		{"validation failed (unauthorized in a challenge)", challenge("unauthorized"), ErrOrderInvalid},
+		{"validation failed (dns in a challenge)", challenge("dns"), ErrOrderInvalid},
 		{"connection refused", &url.Error{Op: "Get", URL: "https://ca/dir", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, ErrCAUnreachable},
 		{"own sentinel kept", fmt.Errorf("x: %w", ErrDNSNotVisible), ErrDNSNotVisible},
 	} {

@@ -190,6 +190,17 @@ func TestACMEFaults(t *testing.T) {
 			return other.Close
 		}, renew.ErrDNSNotVisible},
 		{"name the CA refuses", []string{testkit.PebbleBlockedDomain}, nil, renew.ErrUnauthorized},
+		{"CA cannot validate", []string{"www.example.test"}, func(a *renew.ACME) func() {
+			// certup sees the record, but this CA asks a DNS server that knows
+			// no zone: the challenge, hence the order, ends invalid.
+			blind, err := awstest.New(awstest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := testkit.StartPebble(t, blind.DNSAddr(), testkit.PebbleConfig{})
+			a.Directory, a.CABundle = p.Directory, p.CABundle
+			return blind.Close
+		}, renew.ErrOrderInvalid},
 		{"CA unreachable", []string{"www.example.test"}, func(a *renew.ACME) func() {
 			a.Directory = "https://" + testkit.FreePort(t) + "/dir"
 			return func() {}
