@@ -205,6 +205,27 @@ func TestRenewACMEWithEAB(t *testing.T) {
 	e.noChallengeRecords(t)
 }
 
+// TestRenewOrderInvalid: the CA looks the record up in a DNS server that does
+// not have it, so the order ends invalid: exit 1, one line and a hint, the
+// keystore untouched, the record removed.
+func TestRenewOrderInvalid(t *testing.T) {
+	e := newACMEEnv(t)
+	blind := newServer(t, awstest.Options{})
+	other := testkit.StartPebble(t, blind.DNSAddr(), testkit.PebbleConfig{})
+	ks, pass := writeJKS(t, "www.example.test")
+	before := fileBytes(t, ks)
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(),
+		"--acme-directory", other.Directory, "--acme-ca-bundle", other.CABundle)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 1 || len(lines) != 2 || !strings.Contains(lines[0], "order failed at the CA") || !strings.Contains(lines[1], "--debug") {
+		t.Fatalf("want exit 1, one error line and a hint: %s", r)
+	}
+	if fileBytes(t, ks) != before {
+		t.Fatal("keystore changed after a failed order")
+	}
+	e.noChallengeRecords(t)
+}
+
 func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 	src := filepath.Join(testkit.SharedWSO2(t), "wso2carbon-4.10.p12")
 	e := newACMEEnv(t)
