@@ -34,6 +34,19 @@ func Run(t Target, p Probe) Result {
 	for _, b := range t.Backends {
 		b.Reset()
 	}
+	r := Exchange(t, p)
+	settle(t.Backends)
+	for _, b := range t.Backends {
+		r.Seen = append(r.Seen, b.Seen()...)
+	}
+	r.BackendsUp, r.UpNote = afterCheck(t)
+	return r
+}
+
+// Exchange is the client's half of Run: it sends p and classifies what the
+// client got, without looking at the backends (the chaos test sends probes
+// as hostile traffic with it).
+func Exchange(t Target, p Probe) Result {
 	wait := p.Wait
 	if wait == 0 {
 		wait = DefaultWait
@@ -47,11 +60,6 @@ func Run(t Target, p Probe) Result {
 	default:
 		r.Err = "unknown protocol " + p.Proto.String()
 	}
-	settle(t.Backends)
-	for _, b := range t.Backends {
-		r.Seen = append(r.Seen, b.Seen()...)
-	}
-	r.BackendsUp, r.UpNote = afterCheck(t)
 	return r
 }
 
@@ -145,12 +153,13 @@ func runH1(addr string, p Probe, wait time.Duration, r *Result) {
 			break
 		}
 	}
-	r.Statuses, r.Informational, r.Unparsed = nil, nil, ""
 	parseH1(got, r)
 }
 
 // parseH1 reads the answers in b into r; done reports whether the last one
 // is a complete final answer (or a 101, after which the bytes are tunnelled).
+// A final answer that says "Connection: close" counts as closing the
+// connection, however long the server then lingers before it does.
 func parseH1(b []byte, r *Result) (done bool) {
 	r.Statuses, r.Informational, r.Unparsed = nil, nil, ""
 	br := bufio.NewReader(bytes.NewReader(b))
@@ -179,6 +188,7 @@ func parseH1(b []byte, r *Result) (done bool) {
 			return false
 		}
 		r.Statuses = append(r.Statuses, resp.StatusCode)
+		r.Closed = r.Closed || resp.Close
 		done = true
 	}
 }
