@@ -2,6 +2,8 @@ package probes
 
 import (
 	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log"
@@ -145,7 +147,7 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.seen = append(r.seen, s)
 	r.mu.Unlock()
 	if up := req.Header.Get("Upgrade"); up != "" {
-		r.upgrade(w, up)
+		r.upgrade(w, up, req.Header.Get("Sec-WebSocket-Key"))
 		return
 	}
 	if c := req.URL.Query().Get("set-cookie"); c != "" {
@@ -154,15 +156,21 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = fmt.Fprintf(w, "backend=%s\n", r.Name)
 }
 
-// upgrade switches to whatever protocol was asked for and echoes lines.
-func (r *Recorder) upgrade(w http.ResponseWriter, proto string) {
+// upgrade switches to whatever protocol was asked for and echoes lines. A
+// WebSocket key is answered as RFC 6455 §4.2.2 says (HAProxy checks it).
+func (r *Recorder) upgrade(w http.ResponseWriter, proto, wsKey string) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n\r\n", proto)
+	accept := ""
+	if wsKey != "" {
+		sum := sha1.Sum([]byte(wsKey + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		accept = "Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n"
+	}
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\n%s\r\n", proto, accept)
 	if brw.Flush() != nil {
 		return
 	}

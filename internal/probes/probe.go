@@ -239,14 +239,64 @@ func seenText(seen []Seen) string {
 		return "none"
 	}
 	var s []string
-	for _, x := range seen {
+	n := 0
+	for i, x := range seen {
 		t := x.Method + " " + x.URI
 		if x.BodyErr != "" {
 			t += " (body cut)"
 		}
+		n++
+		if i+1 < len(seen) && seen[i+1].Method == x.Method && seen[i+1].URI == x.URI && seen[i+1].BodyErr == x.BodyErr {
+			continue // the same request again: counted
+		}
+		if n > 1 {
+			t += fmt.Sprintf(" ×%d", n)
+		}
 		s = append(s, t)
+		n = 0
 	}
 	return strings.Join(s, ", ")
+}
+
+// String summarises the expectation, e.g. "400; closed; reaches none".
+func (e Expect) String() string {
+	var parts []string
+	if len(e.Status) > 0 {
+		s := statusList(e.Status)
+		if e.Answers > 1 {
+			s = fmt.Sprintf("%d× %s", e.Answers, s)
+		}
+		if e.Within > 0 {
+			s += " within " + e.Within.String()
+		}
+		parts = append(parts, s)
+	}
+	switch e.Conn {
+	case ConnOpen:
+		parts = append(parts, "kept open")
+	case ConnClosed:
+		parts = append(parts, "closed")
+	}
+	if e.Reach != ReachAny {
+		parts = append(parts, "reaches "+e.Reach.String())
+	}
+	for _, h := range e.NoHeader {
+		parts = append(parts, "no "+h)
+	}
+	for _, h := range e.HasHeader {
+		parts = append(parts, "with "+h)
+	}
+	if e.Host != "" {
+		parts = append(parts, "Host "+e.Host)
+	}
+	if e.URI != "" {
+		parts = append(parts, "target "+e.URI)
+	}
+	if e.Body > 0 {
+		parts = append(parts, fmt.Sprintf("%d-byte body", e.Body))
+	}
+	parts = append(parts, "backends up")
+	return strings.Join(parts, "; ")
 }
 
 // Answer summarises what the client got, e.g. "400 closed", "200 200 open",

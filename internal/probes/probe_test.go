@@ -98,3 +98,20 @@ func TestProbeNames(t *testing.T) {
 		t.Errorf("%d probes", len(seen))
 	}
 }
+
+func TestSummaries(t *testing.T) {
+	r := Result{Statuses: []int{400}, Informational: []int{100}, Closed: true, BackendsUp: true,
+		Seen: []Seen{{Method: "GET", URI: "/"}, {Method: "GET", URI: "/"}, {Method: "POST", URI: "/a", BodyErr: "unexpected EOF"}}}
+	for _, c := range []struct{ got, want string }{
+		{r.Answer(), "100 400 closed"},
+		{r.Backend(), "saw GET / ×2, POST /a (body cut)"},
+		{Result{Statuses: []int{StreamReset}, Resets: []string{"CANCEL", "CANCEL"}, First: time.Second, UpNote: "b1 took none"}.Answer(), "reset RST_STREAM CANCEL open after 1s"},
+		{Result{UpNote: "b1 took none"}.Backend(), "saw none; DOWN: b1 took none"},
+		{bad(400).String(), "400; closed; reaches none; backends up"},
+		{Expect{Status: []int{200}, Answers: 2, Conn: ConnOpen, NoHeader: []string{"Upgrade"}}.String(), "2× 200; kept open; no Upgrade; backends up"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
