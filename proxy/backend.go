@@ -27,12 +27,15 @@ type backend struct {
 	active  atomic.Int64 // requests in flight, for least_conn
 
 	requests atomic.Uint64
-	failures atomic.Uint64 // connection errors
+	failures atomic.Uint64 // failures charged to the backend (see blame)
+
+	// fails counts consecutive failures while up (checks and requests);
+	// written under mu, read without it by ok.
+	fails atomic.Int32
 
 	mu        sync.Mutex // guards the fields below
 	checked   bool       // the first active check has run
 	successes int        // consecutive successful checks while down
-	fails     int        // consecutive failures while up
 }
 
 // dialError marks an error from connecting to a backend: nothing of the
@@ -92,18 +95,37 @@ func (b *backend) markFailure(err error, immediate bool) {
 	if !b.healthy.Load() {
 		return
 	}
-	b.fails++
-	if immediate || b.fails >= b.cluster.cfg.Health.Fall {
+	if n := b.fails.Add(1); immediate || int(n) >= b.cluster.cfg.Health.Fall {
 		b.healthy.Store(false)
-		b.fails = 0
+		b.fails.Store(0)
 		b.log.Warn("backend down", "err", err)
 	}
+}
+
+// ok records a response the backend finished (passive health, as
+// HAProxy's observe layer7): the consecutive-failure count starts again.
+// It does not bring an ejected backend back; the checks do. One atomic
+// load when nothing failed.
+func (b *backend) ok() {
+	if b.fails.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.fails.Store(0)
+	b.mu.Unlock()
+}
+
+// charge records a failure blame put on the backend; dial failures eject at
+// once.
+func (b *backend) charge(err error, dial bool) {
+	b.failures.Add(1)
+	b.markFailure(err, dial)
 }
 
 func (b *backend) markSuccess() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.fails = 0
+	b.fails.Store(0)
 	if b.healthy.Load() {
 		return
 	}

@@ -25,6 +25,7 @@ type cluster struct {
 	// appPrefix is "<StickyCookie>=" for scanning Set-Cookie lines.
 	appPrefix string
 	proxy     *httputil.ReverseProxy
+	metrics   *metrics // nil in tests that use a cluster alone
 	log       *slog.Logger
 }
 
@@ -40,6 +41,9 @@ type reqState struct {
 	attempts int
 	watch    *connWatch // forwarder only
 	code     int        // status the forwarder answered with (499: client gone)
+	// closeAfter: the request failed by the client's fault before its body
+	// was read whole; the connection closes after the answer.
+	closeAfter bool
 
 	// The forwarder's scratch space for the response head. headBuf (nil:
 	// none), when the caller has one, holds the head's bytes for as long as
@@ -51,6 +55,12 @@ type reqState struct {
 	// connection for a close while a backend is slow to answer.
 	watchClient func()
 	context     context.Context // nil: none (the HTTP/1 loop)
+}
+
+// clientGone reports whether the client is known to have gone: the HTTP/1
+// loop's watch fired, or the net/http request's context was cancelled.
+func (st *reqState) clientGone() bool {
+	return st.watch != nil && st.watch.gone() || st.context != nil && st.context.Err() != nil
 }
 
 func (st *reqState) ctx() context.Context {
@@ -305,6 +315,7 @@ func itoa(n int) string {
 type replayBody struct {
 	rc      io.ReadCloser
 	touched atomic.Bool
+	err     error // what reading the client's body failed with
 
 	mu          sync.Mutex
 	final       bool // no further attempt: Close goes through
@@ -313,7 +324,11 @@ type replayBody struct {
 
 func (b *replayBody) Read(p []byte) (int, error) {
 	b.touched.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // Close is held back while the body is untouched and another attempt may
@@ -401,25 +416,23 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		b.active.Add(-1)
-		if req.Context().Err() != nil {
-			return nil, err
+		if body != nil && body.err != nil {
+			err = &clientBodyError{body.err}
 		}
+		f := attribute(cl.metrics, st, b, err)
 		var de *dialError
 		dial := errors.As(err, &de)
-		b.failures.Add(1)
-		b.markFailure(err, dial)
 		tried = append(tried, b)
-		switch {
-		case dial && (body == nil || !body.touched.Load()):
-		case !retriedOther && !isTimeout(err) && body == nil && idempotent(req.Method):
-			retriedOther = true
-		default:
-			return nil, err
+		sent := body != nil && body.touched.Load()
+		retry, other := retryPlan(f, err, dial, sent, body == nil && idempotent(req.Method), retriedOther)
+		var next *backend
+		if retry {
+			next = cl.pick(tried)
 		}
-		next := cl.pick(tried)
 		if next == nil {
 			return nil, err
 		}
+		retriedOther = retriedOther || other
 		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}

@@ -110,6 +110,24 @@ type Config struct {
 	// uploads pass and stalled ones are cut (default 60s, as nginx's
 	// client_body_timeout).
 	BodyTimeout time.Duration
+	// UnbufferedRequests turns request-body buffering off: bodies stream to
+	// the backend as they arrive, so a slow client holds a backend
+	// connection. By default a body is read whole before a backend is
+	// used.
+	UnbufferedRequests bool
+	// RequestBufferMemory is how much of a buffered request body is kept
+	// in memory (default 1 MiB); the rest goes to a temporary file.
+	RequestBufferMemory int64
+	// RequestBufferLimit is the largest request body that is buffered
+	// (default 64 MiB); a larger one streams, held to MinBodyRate.
+	RequestBufferLimit int64
+	// MinBodyRate is the lowest average rate, in bytes a second, at which a
+	// request body that streams to a backend must arrive, from 5 s after it
+	// began (default 4 KiB/s; negative: no minimum).
+	MinBodyRate int64
+	// TempDir holds the temporary files of buffered request bodies
+	// (default: the system's temporary directory).
+	TempDir string
 	// WriteTimeout is the longest the proxy waits for a client to accept
 	// response data: the deadline moves forward as data is written, so long
 	// downloads are not cut (default 60s).
@@ -208,6 +226,16 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RequestBufferMemory <= 0 {
+		c.RequestBufferMemory = DefaultRequestBufferMemory
+	}
+	if c.RequestBufferLimit <= 0 {
+		c.RequestBufferLimit = DefaultRequestBufferLimit
+	}
+	c.RequestBufferLimit = max(c.RequestBufferLimit, c.RequestBufferMemory)
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = DefaultMinBodyRate
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout

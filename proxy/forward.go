@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -279,10 +280,10 @@ type sink interface {
 	fail(code int)
 }
 
-// forward proxies one request: backend choice, retries and passive
-// ejection as in cluster.RoundTrip. An error means the response broke off
-// after it had begun (the client or the backend failed mid-body): the
-// client connection must be closed.
+// forward proxies one request: backend choice, retries and failure
+// attribution as in cluster.RoundTrip (both ask blame and retryPlan). An
+// error means the response broke off after it had begun (the client or the
+// backend failed mid-body): the client connection must be closed.
 func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
 	cl := st.cl
 	b := cl.first(st)
@@ -299,49 +300,57 @@ func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
 			return s.relay(k, fr, st, b, rh, c)
 		}
 		b.active.Add(-1)
-		if st.watch.gone() {
-			s.failed(k, st, fr.method, fr.uri, true, err)
-			return nil
-		}
+		f := attribute(s.metrics, st, b, err)
 		var de *dialError
 		dial := errors.As(err, &de)
-		b.failures.Add(1)
-		b.markFailure(err, dial)
 		tried = append(tried, b)
-		untouched := fr.body == nil || !fr.body.touched
-		switch {
-		case dial && untouched:
-		case !retriedOther && !isTimeout(err) && fr.body == nil && idempotent(fr.method):
-			retriedOther = true
-		default:
-			s.failed(k, st, fr.method, fr.uri, false, err)
-			return nil
+		sent := fr.body != nil && fr.body.touched
+		retry, other := retryPlan(f, err, dial, sent, fr.body == nil && idempotent(fr.method), retriedOther)
+		var next *backend
+		if retry {
+			next = cl.pick(tried)
 		}
-		next := cl.pick(tried)
 		if next == nil {
-			s.failed(k, st, fr.method, fr.uri, false, err)
+			s.failed(k, st, fr.method, fr.uri, f, err)
 			return nil
 		}
+		retriedOther = retriedOther || other
 		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
 }
 
-// failed answers a request no backend could serve: 502, or 504 after a
-// timeout; nothing when the client has gone (logged as 499).
-func (s *Server) failed(k sink, st *reqState, method, uri string, gone bool, err error) {
-	if gone {
+// attribute asks blame whose fault a failed attempt on b was, and charges
+// the backend or counts the client's failure accordingly. Every request
+// path calls it for every failed attempt.
+func attribute(m *metrics, st *reqState, b *backend, err error) fault {
+	f := blame(err, st.clientGone())
+	if f.client() {
+		m.clientFault(f)
+	} else {
+		var de *dialError
+		b.charge(err, errors.As(err, &de))
+	}
+	return f
+}
+
+// failed answers a request no backend could serve (see fault.status);
+// nothing when the client has gone (logged as 499).
+func (s *Server) failed(k sink, st *reqState, method, uri string, f fault, err error) {
+	code := f.status(isTimeout(err))
+	if code == 499 {
 		st.code = 499
 		return
 	}
-	code := http.StatusBadGateway
-	if isTimeout(err) {
-		code = http.StatusGatewayTimeout
-	}
 	// Copies: the HTTP/1 loop's strings are over its request buffer, and a
 	// log handler may keep what it is given.
-	s.log.Warn("proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method), "uri", strings.Clone(uri),
-		"status", code, "err", err)
+	level := slog.LevelWarn
+	if f.client() {
+		level = slog.LevelDebug
+		st.closeAfter = true // the rest of the body is not read
+	}
+	s.log.Log(context.Background(), level, "proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method),
+		"uri", strings.Clone(uri), "status", code, "fault", f.String(), "err", err)
 	k.fail(code)
 }
 
@@ -826,13 +835,6 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 	return bw.Flush()
 }
 
-// clientBodyError is a failure to read the client's request body (or to
-// pass an informational response on to the client).
-type clientBodyError struct{ err error }
-
-func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
-func (e *clientBodyError) Unwrap() error { return e.err }
-
 func isClientBodyError(err error) bool {
 	var ce *clientBodyError
 	return errors.As(err, &ce)
@@ -908,6 +910,7 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 	}
 	if bodyless(fr.method, rh.code) {
 		release(true)
+		b.ok()
 		return nil
 	}
 
@@ -928,6 +931,7 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 	bp := copyBuffers.Get().(*[copyBufSize]byte)
 	buf := bp[:]
 	var copyErr error
+	backendErr := false // copyErr came from reading the backend
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
@@ -944,28 +948,33 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 		}
 		if rerr == io.EOF {
 			if !rh.chunked && rh.length >= 0 && c.body.N > 0 {
-				copyErr = io.ErrUnexpectedEOF
+				copyErr, backendErr = io.ErrUnexpectedEOF, true
 			}
 			break
 		}
 		if rerr != nil {
-			copyErr = rerr
+			copyErr, backendErr = rerr, true
 			break
 		}
 	}
 	copyBuffers.Put(bp)
 	if copyErr == nil && rh.chunked {
 		copyErr = s.relayTrailers(k, c)
+		backendErr = copyErr != nil // the sinks' trailers do not fail
 	}
 	if copyErr == nil && st.watch.gone() {
 		copyErr = context.Canceled
 	}
 	if copyErr != nil {
 		release(false)
+		if backendErr {
+			attribute(s.metrics, st, b, copyErr)
+		}
 		s.log.Debug("response body copy failed", "cluster", st.cl.cfg.Name, "backend", b.url.Host, "err", copyErr)
 		return copyErr
 	}
 	release(rh.chunked || rh.length >= 0)
+	b.ok()
 	return nil
 }
 

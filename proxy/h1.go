@@ -520,7 +520,20 @@ func (c *h1Conn) serve(headLen int) int {
 	in.host = h.host
 	fr.head = s.appendH1Head(rq.head[:0], &h, st, &in)
 
-	err := s.forward(k, fr, st)
+	var err error
+	if fr.body != nil && !s.cfg.UnbufferedRequests {
+		var sp *spool
+		if sp, err = s.bufferBody(&rq.body, h.length); err != nil {
+			s.bodyFailed(k, st, h.method, h.target, err)
+			err = nil
+		} else {
+			defer sp.Close()
+			fr.body.rc = sp
+		}
+	}
+	if st.code == 0 && k.code == 0 {
+		err = s.forward(k, fr, st)
+	}
 	code := k.code
 	switch {
 	case st.code == 499:
@@ -548,7 +561,7 @@ func (c *h1Conn) serve(headLen int) int {
 		err = k.end()
 	}
 	c.stopWatch()
-	if err != nil || code == 499 || k.close || rq.body.n > 0 {
+	if err != nil || code == 499 || k.close || st.closeAfter || rq.body.n > 0 {
 		return nextClose
 	}
 	return nextHead

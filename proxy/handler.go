@@ -60,6 +60,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		deadline: start.Add(s.cfg.WriteTimeout)}}
 	st, rw := &pair.st, &pair.rw
 	st.watch = &pair.cw
+	st.context = r.Context()
 	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
 		// TLS ended at a trusted balancer in front: cookies get Secure.
 		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
@@ -80,6 +81,18 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
+		if !s.cfg.UnbufferedRequests && r.ContentLength != 0 {
+			sp, err := s.bufferBody(r.Body, r.ContentLength)
+			if err != nil {
+				s.bodyFailed(&httpSink{w: rw}, st, r.Method, r.RequestURI, err)
+				if st.code == 499 {
+					rw.code = 499
+				}
+				return
+			}
+			defer sp.Close()
+			s.buffered(r, sp)
+		}
 	}
 	if cl.lean && leanOK(r) {
 		s.forwardHTTP(rw, r, st)
@@ -87,6 +100,22 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	cl.proxy.ServeHTTP(rw, r)
+}
+
+// buffered makes a request's body the buffered sp: a whole body is sent
+// with its length (a chunked one too, unless it has trailers), and the
+// client's Expect is answered (net/http sent 100 Continue as the body was
+// read).
+func (s *Server) buffered(r *http.Request, sp *spool) {
+	r.Body = sp
+	r.Header.Del("Expect")
+	if sp.rest == nil && len(r.Trailer) == 0 {
+		r.ContentLength = sp.size()
+		r.TransferEncoding = nil
+		if r.ContentLength == 0 {
+			r.Body = http.NoBody
+		}
+	}
 }
 
 // bodyReader moves the connection's read deadline forward while a request
@@ -410,7 +439,9 @@ func forwardedElement(client netip.Addr, clientIP, host, proto string) string {
 // proxyError answers when no backend could be reached (ReverseProxy).
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateFrom(r.Context())
-	s.failed(&httpSink{w: w}, st, r.Method, r.RequestURI, r.Context().Err() != nil, err)
+	// RoundTrip has charged the backend or counted the client's fault;
+	// this only decides the answer.
+	s.failed(&httpSink{w: w}, st, r.Method, r.RequestURI, blame(err, st.clientGone()), err)
 	if rw, ok := w.(*respWriter); ok && st.code == 499 {
 		rw.code = 499
 	}
@@ -428,7 +459,6 @@ func (s *Server) forwardHTTP(w *respWriter, r *http.Request, st *reqState) {
 	}
 	var buf [1024]byte
 	fr.head = s.appendHTTPHead(buf[:0], r, st)
-	st.context = r.Context()
 	stop := context.AfterFunc(r.Context(), st.watch.fire)
 	defer stop()
 	err := s.forward(&httpSink{w: w}, &fr, st)

@@ -21,6 +21,17 @@ type metrics struct {
 	sumNanos atomic.Uint64
 	count    atomic.Uint64
 	conns    atomic.Int64
+	// clientFaults counts requests that failed by their client's fault,
+	// by fault (faultBackend's slot stays 0).
+	clientFaults [numFaults]atomic.Uint64
+}
+
+// clientFault counts a request that failed by its client's fault; a nil
+// m counts nothing.
+func (m *metrics) clientFault(f fault) {
+	if m != nil && f < numFaults {
+		m.clientFaults[f].Add(1)
+	}
 }
 
 func newMetrics() *metrics {
@@ -103,11 +114,16 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 			sample("jksproxy_backend_requests_total", backendLabels(cl, be), float64(be.requests.Load()))
 		}
 	}
-	header("jksproxy_backend_connection_errors_total", "counter", "Attempts that failed without a response from the backend.")
+	header("jksproxy_backend_connection_errors_total", "counter", "Attempts that failed by the backend's fault (connect refused or timed out, reset or malformed before a complete response head, response broken off).")
 	for _, cl := range s.clusters {
 		for _, be := range cl.backends {
 			sample("jksproxy_backend_connection_errors_total", backendLabels(cl, be), float64(be.failures.Load()))
 		}
+	}
+
+	header("jksproxy_client_failures_total", "counter", "Requests that failed by their client's fault (gone, bad, stalled, slow or too large body); never charged to a backend.")
+	for f := faultClientGone; f < numFaults; f++ {
+		sample("jksproxy_client_failures_total", `reason="`+f.String()+`"`, float64(m.clientFaults[f].Load()))
 	}
 
 	header("jksproxy_open_connections", "gauge", "Client connections open on the HTTPS and HTTP listeners.")

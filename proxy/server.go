@@ -88,6 +88,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	pool := newBufferPool()
 	for _, cc := range cfg.Clusters {
 		cl := newCluster(cc, logger)
+		cl.metrics = s.metrics
 		cl.proxy = &httputil.ReverseProxy{
 			Rewrite:        s.rewrite,
 			Transport:      cl,

@@ -1,0 +1,225 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Request-body buffering (on unless Config.UnbufferedRequests): a request
+// body is read whole before a backend connection is taken, as nginx's
+// proxy_request_buffering does, so a slow client costs the proxy memory
+// and a goroutine, never an application server's worker thread. The first
+// RequestBufferMemory bytes stay in memory, grown as data arrives (a client
+// that announces 1 MiB and sends 1 byte costs a few KiB); the rest, up to
+// RequestBufferLimit, goes to a private temporary file (0600, removed as
+// soon as it is created). A body larger than RequestBufferLimit streams
+// through, and must keep up MinBodyRate.
+
+// Defaults of the request-body buffering.
+const (
+	DefaultRequestBufferMemory = 1 << 20
+	DefaultRequestBufferLimit  = 64 << 20
+	DefaultMinBodyRate         = 4 << 10
+	// minRateGrace: a streamed body is held to MinBodyRate from this long
+	// after it began (Kestrel's MinRequestBodyDataRate has 5 s too).
+	minRateGrace = 5 * time.Second
+	// firstBodyChunk is the memory a buffered body starts with.
+	firstBodyChunk = 16 << 10
+)
+
+// spool is a buffered request body: mem, then the file's first fileLen
+// bytes, then (a body over the limit) the rest still to be read from the
+// client.
+type spool struct {
+	mem     []byte
+	file    *os.File
+	fileLen int64
+	rest    io.Reader // nil: the body is whole
+
+	rd io.Reader
+}
+
+// size is the length of the buffered part.
+func (sp *spool) size() int64 { return int64(len(sp.mem)) + sp.fileLen }
+
+func (sp *spool) Read(p []byte) (int, error) {
+	if sp.rd == nil {
+		rs := []io.Reader{bytes.NewReader(sp.mem)}
+		if sp.file != nil {
+			rs = append(rs, io.NewSectionReader(sp.file, 0, sp.fileLen))
+		}
+		if sp.rest != nil {
+			rs = append(rs, sp.rest)
+		}
+		sp.rd = io.MultiReader(rs...)
+	}
+	return sp.rd.Read(p)
+}
+
+// Close removes what the body kept (the file is already unlinked).
+func (sp *spool) Close() error {
+	if sp.file != nil {
+		err := sp.file.Close()
+		sp.file = nil
+		return err
+	}
+	return nil
+}
+
+// bufferBody reads a request body of length bytes (-1: unknown) from src.
+// An error is the client's (wrapped in clientBodyError) or the temporary
+// file's; on error nothing is left behind.
+func (s *Server) bufferBody(src io.Reader, length int64) (*spool, error) {
+	cfg := &s.cfg
+	sp := &spool{}
+	if length == 0 {
+		return sp, nil
+	}
+	if length > cfg.RequestBufferLimit {
+		// Too large to hold: it streams, held to the minimum rate.
+		sp.rest = newRateReader(src, cfg.MinBodyRate)
+		return sp, nil
+	}
+	memMax := cfg.RequestBufferMemory
+	first := min(firstBodyChunk, memMax)
+	if length >= 0 {
+		first = min(first, length)
+	}
+	sp.mem = make([]byte, 0, first)
+	// Memory first, grown as the body arrives.
+	for int64(len(sp.mem)) < memMax {
+		if len(sp.mem) == cap(sp.mem) {
+			grown := make([]byte, len(sp.mem), min(2*int64(cap(sp.mem)), memMax))
+			copy(grown, sp.mem)
+			sp.mem = grown
+		}
+		want := int64(cap(sp.mem))
+		if length >= 0 {
+			want = min(want, length)
+		}
+		n, err := src.Read(sp.mem[len(sp.mem):want])
+		sp.mem = sp.mem[:len(sp.mem)+n]
+		if length >= 0 && int64(len(sp.mem)) == length {
+			return sp, nil
+		}
+		if err == io.EOF {
+			if length >= 0 {
+				return nil, &clientBodyError{io.ErrUnexpectedEOF}
+			}
+			return sp, nil
+		}
+		if err != nil {
+			return nil, &clientBodyError{err}
+		}
+	}
+	// Then a file, up to the limit.
+	f, err := os.CreateTemp(cfg.TempDir, "jksproxy-body-*")
+	if err != nil {
+		return nil, fmt.Errorf("buffering request body: %w", err)
+	}
+	sp.file = f
+	if err := os.Remove(f.Name()); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("buffering request body: %w", err)
+	}
+	fileMax := cfg.RequestBufferLimit - memMax
+	if length >= 0 {
+		fileMax = length - memMax
+	}
+	bp := copyBuffers.Get().(*[copyBufSize]byte)
+	defer copyBuffers.Put(bp)
+	n, err := copyN(f, src, fileMax, bp[:])
+	sp.fileLen = n
+	var fe *fileError
+	switch {
+	case errors.As(err, &fe):
+		sp.Close()
+		return nil, fmt.Errorf("buffering request body: %w", fe.err)
+	case err == io.EOF && length < 0:
+		return sp, nil
+	case err == io.EOF:
+		sp.Close()
+		return nil, &clientBodyError{io.ErrUnexpectedEOF}
+	case err != nil:
+		sp.Close()
+		return nil, &clientBodyError{err}
+	case length < 0:
+		// The limit is reached: what is left streams.
+		sp.rest = newRateReader(src, cfg.MinBodyRate)
+	}
+	return sp, nil
+}
+
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+
+// copyN copies up to n bytes from src to f; io.EOF when src ended first,
+// a *fileError when f failed.
+func copyN(f *os.File, src io.Reader, n int64, buf []byte) (int64, error) {
+	var done int64
+	for done < n {
+		p := buf[:min(int64(len(buf)), n-done)]
+		k, err := src.Read(p)
+		if k > 0 {
+			if _, werr := f.Write(p[:k]); werr != nil {
+				return done, &fileError{werr}
+			}
+			done += int64(k)
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// rateReader fails a body that, minRateGrace after it began, has arrived at
+// less than min bytes a second on average (0: no minimum).
+type rateReader struct {
+	r     io.Reader
+	min   int64
+	start time.Time
+	n     int64
+}
+
+func newRateReader(r io.Reader, min int64) io.Reader {
+	if min <= 0 {
+		return r
+	}
+	return &rateReader{r: r, min: min, start: time.Now()}
+}
+
+func (rr *rateReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	rr.n += int64(n)
+	if err == nil {
+		if el := time.Since(rr.start); el > minRateGrace && float64(rr.n) < float64(rr.min)*el.Seconds() {
+			return n, errBodyTooSlow
+		}
+	}
+	return n, err
+}
+
+// bodyFailed answers a request whose body could not be buffered: the
+// client's fault (see blame), counted as such, or the proxy's own (its
+// temporary file failed): 500.
+func (s *Server) bodyFailed(k sink, st *reqState, method, uri string, err error) {
+	var ce *clientBodyError
+	if !errors.As(err, &ce) {
+		s.log.Error("proxy error", "cluster", st.cl.cfg.Name, "method", strings.Clone(method),
+			"uri", strings.Clone(uri), "status", http.StatusInternalServerError, "err", err)
+		st.closeAfter = true
+		k.fail(http.StatusInternalServerError)
+		return
+	}
+	f := blame(err, st.clientGone())
+	s.metrics.clientFault(f)
+	s.failed(k, st, method, uri, f, err)
+}

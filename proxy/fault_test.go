@@ -1,0 +1,232 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestBlame(t *testing.T) {
+	refused := &dialError{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	dialCanceled := &dialError{&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		gone   bool
+		want   fault
+		status int
+	}{
+		{"connect refused", refused, false, faultBackend, 502},
+		{"connect timed out", &dialError{timeoutErr{}}, false, faultBackend, 504},
+		{"reset before the head", fmt.Errorf("read: %w", syscall.ECONNRESET), false, faultBackend, 502},
+		{"EOF before the head", io.ErrUnexpectedEOF, false, faultBackend, 502},
+		{"malformed head", errBadResponse, false, faultBackend, 502},
+		{"no head in time", timeoutErr{}, false, faultBackend, 504},
+		{"dial cancelled by the client", dialCanceled, false, faultClientGone, 499},
+		{"wait cancelled", context.Canceled, false, faultClientGone, 499},
+		{"client gone, backend read cut", timeoutErr{}, true, faultClientGone, 499},
+		{"client gone, backend refused", refused, true, faultClientGone, 499},
+		{"malformed chunked body", &clientBodyError{errors.New("malformed chunked encoding")}, false, faultClientBody, 400},
+		{"body cut off", &clientBodyError{io.ErrUnexpectedEOF}, false, faultClientGone, 499},
+		{"body stalled", &clientBodyError{timeoutErr{}}, false, faultClientStall, 408},
+		{"body too slow", &clientBodyError{errBodyTooSlow}, false, faultClientSlow, 408},
+		{"body too large", &clientBodyError{errBodyTooLarge}, false, faultTooLarge, 413},
+		{"body over MaxBytesReader", &clientBodyError{&http.MaxBytesError{Limit: 1}}, false, faultTooLarge, 413},
+		{"wrapped body error", fmt.Errorf("write: %w", &clientBodyError{errors.New("x")}), false, faultClientBody, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := blame(tc.err, tc.gone)
+			if got != tc.want {
+				t.Fatalf("blame = %v, want %v", got, tc.want)
+			}
+			if s := got.status(isTimeout(tc.err)); s != tc.status {
+				t.Errorf("status = %d, want %d", s, tc.status)
+			}
+			if got.client() == (tc.want == faultBackend) {
+				t.Errorf("client() = %v for %v", got.client(), got)
+			}
+		})
+	}
+}
+
+func TestRetryPlan(t *testing.T) {
+	other := errors.New("connection reset")
+	for _, tc := range []struct {
+		name                                  string
+		f                                     fault
+		err                                   error
+		dial, sent, replayable, retriedBefore bool
+		retry, afterConnect                   bool
+	}{
+		{"dial failed, nothing sent", faultBackend, other, true, false, false, false, true, false},
+		{"dial failed, again", faultBackend, other, true, false, false, true, true, false},
+		{"dial failed after body read", faultBackend, other, true, true, false, false, false, false},
+		{"GET reset", faultBackend, other, false, false, true, false, true, true},
+		{"GET reset twice", faultBackend, other, false, false, true, true, false, false},
+		{"GET timed out", faultBackend, timeoutErr{}, false, false, true, false, false, false},
+		{"POST reset", faultBackend, other, false, true, false, false, false, false},
+		{"client gone", faultClientGone, context.Canceled, true, false, true, false, false, false},
+		{"bad body", faultClientBody, other, false, true, false, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			retry, after := retryPlan(tc.f, tc.err, tc.dial, tc.sent, tc.replayable, tc.retriedBefore)
+			if retry != tc.retry || after != tc.afterConnect {
+				t.Fatalf("retryPlan = %v, %v; want %v, %v", retry, after, tc.retry, tc.afterConnect)
+			}
+		})
+	}
+}
+
+// TestPassiveOKClearsFailures: a finished response starts the count of
+// failures in a row again, so scattered failures never add up to Fall.
+func TestPassiveOKClearsFailures(t *testing.T) {
+	cl := newCluster(ClusterConfig{Name: "c", Health: HealthConfig{Fall: 2},
+		Backends: []BackendConfig{{URL: "http://127.0.0.1:1"}}}, slog.New(slog.DiscardHandler))
+	b := cl.backends[0]
+	for range 3 {
+		b.charge(errors.New("reset"), false)
+		b.ok()
+	}
+	if !b.healthy.Load() {
+		t.Fatal("backend ejected by failures that each followed a good response")
+	}
+	b.charge(errors.New("reset"), false)
+	b.charge(errors.New("reset"), false)
+	if b.healthy.Load() {
+		t.Fatal("two failures in a row with Fall 2 did not eject")
+	}
+}
+
+// faultServer is a proxy over one backend that a single charge ejects
+// (Fall 1) and no check brings back (the first check only).
+func faultServer(t *testing.T, cfg Config, backend string) *running {
+	t.Helper()
+	cc := oneCluster(backend)
+	cc[0].Health = HealthConfig{Path: "/", Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 1}
+	cfg.Clusters = cc
+	return startServer(t, cfg)
+}
+
+// mustStayUp checks that no backend was charged and /healthz says 200.
+func mustStayUp(t *testing.T, r *running) {
+	t.Helper()
+	for _, cl := range r.s.clusters {
+		for _, b := range cl.backends {
+			if !b.healthy.Load() || b.failures.Load() != 0 {
+				t.Fatalf("backend %s: healthy %v, charged %d times", b.url, b.healthy.Load(), b.failures.Load())
+			}
+		}
+	}
+	if code, _ := r.s.healthStatus(); code != 200 {
+		t.Fatalf("/healthz would answer %d", code)
+	}
+}
+
+func clientFaults(r *running) uint64 {
+	var n uint64
+	for f := range numFaults {
+		n += r.s.metrics.clientFaults[f].Load()
+	}
+	return n
+}
+
+// TestClientFaultsChargeNoBackend: what clients do wrong with their
+// request bodies, over HTTP/1 (the own loop and net/http) and HTTP/2, never
+// ejects a backend nor turns /healthz red, and is counted as the client's.
+func TestClientFaultsChargeNoBackend(t *testing.T) {
+	slow := make(chan struct{})
+	t.Cleanup(func() { close(slow) })
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-slow:
+			case <-r.Context().Done():
+			}
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(backend.Close)
+	ca := newTestCA(t)
+	leaf := ca.leaf(t, "localhost")
+	for _, buffering := range []bool{true, false} {
+		t.Run(fmt.Sprintf("buffering=%v", buffering), func(t *testing.T) {
+			r := faultServer(t, Config{ListenHTTP: "127.0.0.1:0", ListenHTTPS: "127.0.0.1:0",
+				Certificate:        func() (*tls.Certificate, error) { return leaf, nil },
+				UnbufferedRequests: !buffering, BodyTimeout: 300 * time.Millisecond}, backend.URL)
+			addr := r.addrs["http"]
+
+			// Malformed chunked body (net/http reads it): 400.
+			rc := dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+			if resp, _ := rc.read("POST"); resp.StatusCode != 400 {
+				t.Errorf("malformed chunked body: %d, want 400", resp.StatusCode)
+			}
+			// Content-Length body cut off by the client (the own loop).
+			rc = dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+			time.Sleep(50 * time.Millisecond)
+			rc.c.Close()
+			// Chunked body cut off by the client.
+			rc = dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+			time.Sleep(50 * time.Millisecond)
+			rc.c.Close()
+			// A stalled body: 408.
+			rc = dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+			if resp, _ := rc.read("POST"); resp.StatusCode != 408 {
+				t.Errorf("stalled body: %d, want 408", resp.StatusCode)
+			}
+			// HTTP/2: an upload reset mid-body, and a request reset while
+			// the backend thinks.
+			h2 := clientFor(ca)
+			for _, path := range []string{"/upload", "/slow"} {
+				ctx, cancel := context.WithCancel(context.Background())
+				pr, pw := io.Pipe()
+				var body io.Reader = pr
+				if path == "/slow" {
+					body = nil
+				}
+				req, _ := http.NewRequestWithContext(ctx, "POST", "https://"+r.addrs["https"]+path, body)
+				if path == "/upload" {
+					req.ContentLength = 1000
+					go func() { pw.Write([]byte(strings.Repeat("x", 100))) }()
+				}
+				time.AfterFunc(150*time.Millisecond, cancel)
+				if resp, err := h2.Do(req); err == nil {
+					resp.Body.Close()
+					t.Errorf("%s: answered %d, want the reset to cut it", path, resp.StatusCode)
+				}
+				pw.Close()
+			}
+			// Let the proxy notice each end.
+			time.Sleep(400 * time.Millisecond)
+			mustStayUp(t, r)
+			if n := clientFaults(r); n < 4 {
+				t.Errorf("client failures counted: %d, want at least 4", n)
+			}
+			resp, body := get(t, http.DefaultClient, "http://"+addr+"/")
+			if resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("after the client faults: %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
