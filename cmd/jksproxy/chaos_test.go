@@ -151,6 +151,19 @@ func TestChaos(t *testing.T) {
 		t.Errorf("in %d of %d samples /healthz was not 200, %d backend-down lines in /metrics, e.g.:\n%s",
 			unhealthy.Load(), samples.Load(), down.Load(), strings.Join(seenBad, "\n"))
 	}
+	// The hostile clients' failures are counted as theirs.
+	var clientFaults float64
+	for _, l := range strings.Split(metrics(t, p.addr("admin")), "\n") {
+		if strings.HasPrefix(l, "jksproxy_client_failures_total") {
+			var v float64
+			fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v)
+			clientFaults += v
+		}
+	}
+	t.Logf("jksproxy_client_failures_total: %v in all", clientFaults)
+	if clientFaults < float64(hostile.Load())/4 {
+		t.Errorf("/metrics counts %v client failures for %d hostile exchanges", clientFaults, hostile.Load())
+	}
 	if normal.Load() < 100 || hostile.Load() < 50 || samples.Load() < 20 {
 		t.Errorf("too little traffic to tell: %d normal, %d hostile, %d samples", normal.Load(), hostile.Load(), samples.Load())
 	}
@@ -200,6 +213,7 @@ func TestSlowUploaders(t *testing.T) {
 		open, busy := conns()
 		worst, worstBusy = max(worst, open), max(worstBusy, busy)
 	}
+	t.Logf("while %d clients sent at 1 byte/s: up to %d backend connections open (%d before), %d requests in progress", clients, worst, before, worstBusy)
 	if worstBusy > 0 || worst > before+2 {
 		t.Errorf("while %d clients sent a body at 1 byte/s the backends had up to %d connections open (%d before) and %d requests in progress; want none taken by the uploads",
 			clients, worst, before, worstBusy)
