@@ -72,8 +72,13 @@ func TestProbes(t *testing.T) {
 	results := make([]probes.Result, len(all))
 	down := make([][]string, len(all))
 	const workers = 4
+	start := time.Now()
 	var wg sync.WaitGroup
-	next := make(chan int)
+	next := make(chan int, len(all)) // filled first: a worker that stops early blocks no one
+	for i := range all {
+		next <- i
+	}
+	close(next)
 	for w := 0; w < workers; w++ {
 		pt := newProbeTarget(t)
 		if n := len(upLine.FindAllString(metrics(t, pt.p.addr("admin")), -1)); n != 2 {
@@ -93,11 +98,6 @@ func TestProbes(t *testing.T) {
 			}
 		}()
 	}
-	start := time.Now()
-	for i := range all {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	t.Logf("%d probes in %v", len(all), time.Since(start).Round(time.Millisecond))
 	for i, p := range all {
