@@ -77,6 +77,7 @@ type Row struct {
 	Proto    string             `json:"proto"`
 	Why      string             `json:"why"`
 	Expect   string             `json:"jksproxy_expected"`
+	Own      bool               `json:"jksproxy_feature,omitempty"`
 	Outcomes map[string]Outcome `json:"outcomes"`
 }
 
@@ -107,7 +108,7 @@ func run(jks, ngx, hap, only, out string) error {
 	}
 	rows := make([]Row, len(list))
 	for i, p := range list {
-		rows[i] = Row{Probe: p.Name, Proto: p.Proto.String(), Why: p.Why, Expect: p.Expect.String(), Outcomes: map[string]Outcome{}}
+		rows[i] = Row{Probe: p.Name, Proto: p.Proto.String(), Why: p.Why, Expect: p.Expect.String(), Own: p.Own, Outcomes: map[string]Outcome{}}
 	}
 	for _, s := range servers {
 		b1, err := probes.StartRecorder("b1")
@@ -414,19 +415,39 @@ func table(servers []server, rows []Row) string {
 	b.WriteString("\nEach cell: what the client got; what the two backends saw (DOWN: a backend took no request afterwards, i.e. the server ejected it). ")
 	b.WriteString("✓: the outcome meets jksproxy's expectation for the probe (internal/probes, asserted in `make test`).\n\n")
 	b.WriteString("| summary | " + names(servers) + " |\n|---|" + strings.Repeat("---|", len(servers)) + "\n")
-	meets := func(s server) (n int) {
-		for _, r := range rows {
-			if r.Outcomes[s.Name].Meets {
-				n++
-			}
+	// The probes of jksproxy's own route cookie are left out of the
+	// comparisons: to the peers it is a cookie like any other.
+	common := 0
+	for _, r := range rows {
+		if !r.Own {
+			common++
 		}
-		return n
 	}
 	var cells []string
 	for _, s := range servers {
-		cells = append(cells, fmt.Sprintf("%d/%d", meets(s), len(rows)))
+		n := 0
+		for _, r := range rows {
+			if !r.Own && r.Outcomes[s.Name].Meets {
+				n++
+			}
+		}
+		cells = append(cells, fmt.Sprintf("%d/%d", n, common))
 	}
-	fmt.Fprintf(&b, "| meets jksproxy's expectation | %s |\n", strings.Join(cells, " | "))
+	fmt.Fprintf(&b, "| meets jksproxy's expectation (all but its own cookie's probes) | %s |\n", strings.Join(cells, " | "))
+	cells = cells[:0]
+	for _, s := range servers {
+		n, own := 0, 0
+		for _, r := range rows {
+			if r.Own {
+				own++
+				if r.Outcomes[s.Name].Meets {
+					n++
+				}
+			}
+		}
+		cells = append(cells, fmt.Sprintf("%d/%d", n, own))
+	}
+	fmt.Fprintf(&b, "| keeps jksproxy's route cookie from the backend | %s |\n", strings.Join(cells, " | "))
 	cells = cells[:0]
 	for _, s := range servers {
 		n := 0
@@ -442,13 +463,30 @@ func table(servers []server, rows []Row) string {
 	for _, s := range servers {
 		n := 0
 		for _, r := range rows {
-			if same(r.Outcomes[s.Name], r.Outcomes["jksproxy"]) {
+			if !r.Own && same(r.Outcomes[s.Name], r.Outcomes["jksproxy"]) {
 				n++
 			}
 		}
-		cells = append(cells, fmt.Sprintf("%d/%d", n, len(rows)))
+		cells = append(cells, fmt.Sprintf("%d/%d", n, common))
 	}
 	fmt.Fprintf(&b, "| same status, backend reach and health as jksproxy | %s |\n\n", strings.Join(cells, " | "))
+	// Where the expectation tells them apart.
+	for _, s := range servers[1:] {
+		var better, worse []string
+		for _, r := range rows {
+			j, o := r.Outcomes["jksproxy"].Meets, r.Outcomes[s.Name].Meets
+			switch {
+			case r.Own:
+			case j && !o:
+				better = append(better, r.Probe)
+			case o && !j:
+				worse = append(worse, r.Probe)
+			}
+		}
+		fmt.Fprintf(&b, "- jksproxy meets its expectation, %s does not (%d): %s\n", s.Name, len(better), orNone(better))
+		fmt.Fprintf(&b, "- %s meets jksproxy's expectation, jksproxy does not (%d): %s\n", s.Name, len(worse), orNone(worse))
+	}
+	b.WriteString("\n")
 	b.WriteString("| probe | jksproxy's expected outcome | " + names(servers) + " |\n|---|---|" + strings.Repeat("---|", len(servers)) + "\n")
 	for _, r := range rows {
 		cells = cells[:0]
@@ -460,7 +498,11 @@ func table(servers []server, rows []Row) string {
 			}
 			cells = append(cells, mark+esc(o.Answer)+"; "+esc(o.Backend))
 		}
-		fmt.Fprintf(&b, "| **%s** %s | %s | %s |\n", r.Probe, esc(r.Why), esc(r.Expect), strings.Join(cells, " | "))
+		own := ""
+		if r.Own {
+			own = " (jksproxy's own cookie)"
+		}
+		fmt.Fprintf(&b, "| **%s**%s %s | %s | %s |\n", r.Probe, own, esc(r.Why), esc(r.Expect), strings.Join(cells, " | "))
 	}
 	return b.String()
 }
@@ -479,6 +521,13 @@ func same(a, b Outcome) bool {
 		return strings.Join(s, " ")
 	}
 	return status(a) == status(b) && a.Reached == b.Reached && a.Up == b.Up
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
 }
 
 func names(servers []server) string {

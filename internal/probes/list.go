@@ -144,20 +144,20 @@ func All() []Probe {
 			Expect: Expect{Status: []int{405, 501}, Answers: 1, Reach: ReachNone}},
 
 		// --- header policy (issue 13, Why 4)
-		{Name: "h1-route-cookie-only", Why: "the route cookie alone never reaches the application",
+		{Name: "h1-route-cookie-only", Own: true, Why: "the route cookie alone never reaches the application",
 			Send:   get("/", "Cookie: "+RouteCookie+"=0123456789abcdef\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}}},
-		{Name: "h1-route-cookie-among", Why: "the route cookie among others is removed, the others kept",
+		{Name: "h1-route-cookie-among", Own: true, Why: "the route cookie among others is removed, the others kept",
 			Send: get("/", "Cookie: a=1; "+RouteCookie+"=0123456789abcdef; b=2\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie},
 				HasHeader: []string{"Cookie: a=1", "Cookie: b=2"}}},
-		{Name: "h1-route-cookie-chunked", Why: "the route cookie on a chunked upload (another request path) never reaches the application",
+		{Name: "h1-route-cookie-chunked", Own: true, Why: "the route cookie on a chunked upload (another request path) never reaches the application",
 			Send:   post("/", "Cookie: "+RouteCookie+"=0123456789abcdef\r\nTransfer-Encoding: chunked\r\n", "3\r\nabc\r\n0\r\n\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}, Body: 3}},
-		{Name: "h1-route-cookie-expect", Why: "the route cookie on an Expect: 100-continue upload never reaches the application",
+		{Name: "h1-route-cookie-expect", Own: true, Why: "the route cookie on an Expect: 100-continue upload never reaches the application",
 			Send:   post("/", "Cookie: "+RouteCookie+"=0123456789abcdef\r\nContent-Length: 3\r\nExpect: 100-continue\r\n", "abc"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}, Body: 3}},
-		{Name: "h1-route-cookie-websocket", Why: "the route cookie on a WebSocket upgrade never reaches the application",
+		{Name: "h1-route-cookie-websocket", Own: true, Why: "the route cookie on a WebSocket upgrade never reaches the application",
 			Send:   get("/ws", "Cookie: a=1; "+RouteCookie+"=0123456789abcdef\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
 			Expect: Expect{Status: []int{101}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}, HasHeader: []string{"Cookie: a=1"}}},
 		{Name: "h1-connection-listed-chunked", Why: "a field named in Connection is not forwarded on a chunked upload either",
@@ -220,10 +220,10 @@ func All() []Probe {
 				h.Request(true, ":method", "GET", ":scheme", "https", ":authority", "probe.example", ":path", "http://other.example/p?q=1")
 			},
 			Expect: Expect{Status: []int{200, 400, StreamReset}, Answers: 1, Reach: ReachAtMostOne, Host: "other.example", URI: "/p?q=1"}},
-		{Name: "h2-route-cookie-only", Why: "the route cookie alone never reaches the application",
+		{Name: "h2-route-cookie-only", Own: true, Why: "the route cookie alone never reaches the application",
 			Frames: func(h *H2) { h.Get("/", "cookie", RouteCookie+"=0123456789abcdef") },
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}}},
-		{Name: "h2-route-cookie-split", Why: "cookie fields sent separately (RFC 9113 §8.2.3), the route cookie among them",
+		{Name: "h2-route-cookie-split", Own: true, Why: "cookie fields sent separately (RFC 9113 §8.2.3), the route cookie among them",
 			Frames: func(h *H2) {
 				h.Get("/", "cookie", "a=1", "cookie", RouteCookie+"=0123456789abcdef", "cookie", "b=2")
 			},

@@ -65,6 +65,10 @@ type Probe struct {
 	// HTTP/2: Frames writes the probe's frames after the connection preface.
 	Frames func(*H2)
 
+	// Own marks a probe of a jksproxy feature its peers do not have (its
+	// route cookie): nginx and HAProxy pass that cookie on like any other.
+	Own bool
+
 	// Wait bounds the wait for answers (default DefaultWait).
 	Wait time.Duration
 
