@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +154,9 @@ func (b *backend) check(ctx context.Context) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if viaJksproxy(resp.Header["Via"]) {
+		b.cluster.tiered.Store(true)
+	}
 	if resp.StatusCode < h.ExpectMin || resp.StatusCode > h.ExpectMax {
 		return fmt.Errorf("health check %s answered %d", h.Path, resp.StatusCode)
 	}
@@ -190,4 +194,15 @@ func (b *backend) healthLoop(ctx context.Context) {
 		}
 		b.pool.prune()
 	}
+}
+
+// viaJksproxy reports whether a response passed a jksproxy on its way
+// (see Server.via).
+func viaJksproxy(via []string) bool {
+	for _, v := range via {
+		if strings.Contains(v, viaPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -22,11 +22,18 @@ type cluster struct {
 	rr       atomic.Uint64
 	sticky   bool
 	lean     bool // every backend is plain HTTP: requests take the forwarder
-	// appPrefix is "<StickyCookie>=" for scanning Set-Cookie lines.
-	appPrefix string
-	proxy     *httputil.ReverseProxy
-	metrics   *metrics // nil in tests that use a cluster alone
-	log       *slog.Logger
+	// appPrefix and routePrefix are "<StickyCookie>=" and "<RouteCookie>="
+	// for scanning cookie lines.
+	appPrefix, routePrefix string
+	// tiered: a backend answered through a jksproxy of its own (its Via
+	// says so, or it set the route cookie): route cookies that are not this
+	// cluster's are its.
+	tiered atomic.Bool
+	// via is the Via value the proxy adds to responses ("1.1 jksproxy-…").
+	via     string
+	proxy   *httputil.ReverseProxy
+	metrics *metrics // nil in tests that use a cluster alone
+	log     *slog.Logger
 }
 
 // reqState travels with a request through the ReverseProxy.
@@ -35,7 +42,8 @@ type reqState struct {
 	tls      bool     // client connection is TLS (to us)
 	secure   bool     // the client used HTTPS (to us or a trusted balancer)
 	hasApp   bool     // request carries the application's session cookie
-	pinned   *backend // backend named by the request's KBSRV cookie
+	pinned   *backend // backend named by the request's route cookie
+	foreign  bool     // the route cookie names none of the cluster's backends
 	target   *backend // backend of the first attempt, chosen in rewrite
 	used     *backend // backend that answered
 	attempts int
@@ -78,12 +86,16 @@ func stateFrom(ctx context.Context) *reqState {
 }
 
 func newCluster(cc ClusterConfig, log *slog.Logger) *cluster {
+	if cc.RouteCookie == "" {
+		cc.RouteCookie = StickyRouteCookie
+	}
 	cl := &cluster{
-		cfg:       cc,
-		byID:      make(map[string]*backend, len(cc.Backends)),
-		sticky:    cc.StickyCookie != "-",
-		appPrefix: cc.StickyCookie + "=",
-		log:       log.With("cluster", cc.Name),
+		cfg:         cc,
+		byID:        make(map[string]*backend, len(cc.Backends)),
+		sticky:      cc.StickyCookie != "-",
+		appPrefix:   cc.StickyCookie + "=",
+		routePrefix: cc.RouteCookie + "=",
+		log:         log.With("cluster", cc.Name),
 	}
 	for _, bc := range cc.Backends {
 		b := newBackend(bc, &cl.cfg, cl, log)
@@ -153,11 +165,15 @@ func (cl *cluster) pickFrom(exclude []*backend, healthyOnly bool) *backend {
 
 // routeCookies scans the request's cookies for the application's session
 // cookie and the proxy's route cookie.
-func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend) {
+func (cl *cluster) routeCookies(h http.Header) (hasApp bool, pinned *backend, foreign bool) {
 	return cl.routeCookieLines(h["Cookie"])
 }
 
-func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backend) {
+// routeCookieLines: hasApp, the request carries the application's session
+// cookie; pinned, the backend its route cookie names; foreign, a route
+// cookie names none of this cluster's backends (one of a proxy tier behind
+// this one, or a backend no longer configured).
+func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backend, foreign bool) {
 	for _, line := range lines {
 		for line != "" {
 			var part string
@@ -172,55 +188,75 @@ func (cl *cluster) routeCookieLines(lines []string) (hasApp bool, pinned *backen
 				if val != "" {
 					hasApp = true
 				}
-			case StickyRouteCookie:
+			case cl.cfg.RouteCookie:
 				if b, ok := cl.byID[strings.Trim(val, `"`)]; ok {
 					pinned = b
+				} else if val != "" {
+					foreign = true
 				}
 			}
 		}
 	}
-	return hasApp, pinned
+	return hasApp, pinned, foreign
 }
 
-// stripRouteCookie removes KBSRV from the Cookie header sent to a backend.
-func stripRouteCookie(h http.Header) {
-	lines := stripRouteCookieLines(h["Cookie"])
-	if len(lines) == 0 {
+// stripRouteCookie removes the route cookie from the Cookie header sent to
+// a backend (see stripRouteCookieLines).
+func (cl *cluster) stripRouteCookie(h http.Header) {
+	lines, changed := cl.stripRouteCookieLines(h["Cookie"])
+	switch {
+	case !changed:
+	case len(lines) == 0:
 		h.Del("Cookie")
-		return
+	default:
+		h["Cookie"] = lines
 	}
-	h["Cookie"] = lines
 }
 
-// stripRouteCookieLines returns the Cookie lines without KBSRV: the same
-// lines when it is not there.
-func stripRouteCookieLines(lines []string) []string {
+// stripRouteCookieLines returns the Cookie lines without the route cookie,
+// and whether that changed them (the same lines when it did not; none when
+// the route cookie was all they held). A route cookie that names none of
+// this cluster's backends stays when the backends are jksproxies
+// themselves (cl.tiered): it is theirs, and keeps the session on one
+// application server behind them.
+func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 	found := false
 	for _, l := range lines {
-		if strings.Contains(l, StickyRouteCookie+"=") {
+		if strings.Contains(l, cl.routePrefix) {
 			found = true
 			break
 		}
 	}
 	if !found {
-		return lines
+		return lines, false
 	}
+	tiered := cl.tiered.Load()
 	var keep []string
+	changed := false
 	for _, line := range lines {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
-			if part == "" || strings.HasPrefix(part, StickyRouteCookie+"=") {
+			if part == "" {
 				continue
+			}
+			if v, ok := strings.CutPrefix(part, cl.routePrefix); ok {
+				if _, ours := cl.byID[strings.Trim(v, `"`)]; ours || !tiered {
+					changed = true
+					continue
+				}
 			}
 			keep = append(keep, part)
 		}
 	}
-	if len(keep) == 0 {
-		return nil
+	if !changed {
+		return lines, false
 	}
-	return []string{strings.Join(keep, "; ")}
+	if len(keep) == 0 {
+		return nil, true
+	}
+	return []string{strings.Join(keep, "; ")}, true
 }
 
 // modifyResponse binds the session to the backend that answered: when the
@@ -229,6 +265,7 @@ func stripRouteCookieLines(lines []string) []string {
 // session went to another backend than KBSRV named (failover), KBSRV is
 // rewritten so the session stays on the new backend.
 func (cl *cluster) modifyResponse(resp *http.Response) error {
+	resp.Header.Add("Via", cl.via)
 	if !cl.sticky {
 		return nil
 	}
@@ -244,13 +281,20 @@ func (cl *cluster) stick(st *reqState, h http.Header) {
 }
 
 // stickCookie returns the Set-Cookie value for the route cookie that goes
-// with a response whose Set-Cookie values are setCookies ("": none).
+// with a response whose Set-Cookie values are setCookies ("": none). A
+// backend that sets the route cookie itself is a jksproxy tier that keeps
+// the session on its application server: its cookie is the one that
+// counts, and none is added.
 func (cl *cluster) stickCookie(st *reqState, setCookies []string) string {
 	if st == nil || st.used == nil {
 		return ""
 	}
 	var app *http.Cookie
 	for _, line := range setCookies {
+		if strings.HasPrefix(line, cl.routePrefix) {
+			cl.tiered.Store(true)
+			return ""
+		}
 		if !strings.HasPrefix(line, cl.appPrefix) {
 			continue
 		}
@@ -263,19 +307,23 @@ func (cl *cluster) stickCookie(st *reqState, setCookies []string) string {
 		deleted := app.Value == "" || app.MaxAge < 0 ||
 			(!app.Expires.IsZero() && app.Expires.Before(time.Now()))
 		if deleted {
-			return StickyRouteCookie + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+			return cl.cfg.RouteCookie + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
 		}
-		return routeCookie(st.used.id, app, st.secure || app.Secure)
-	case st.hasApp && st.pinned != st.used:
-		return routeCookie(st.used.id, nil, st.secure)
+		return cl.routeCookie(st.used.id, app, st.secure || app.Secure)
+	case st.hasApp && st.pinned != st.used && !(st.foreign && cl.tiered.Load()):
+		// Failover (or a session that came without a route cookie, or with
+		// one naming a backend this proxy no longer has): the session
+		// stays where it now is. A route cookie of a tier behind is left
+		// alone.
+		return cl.routeCookie(st.used.id, nil, st.secure)
 	}
 	return ""
 }
 
-func routeCookie(id string, app *http.Cookie, secure bool) string {
+func (cl *cluster) routeCookie(id string, app *http.Cookie, secure bool) string {
 	var sb strings.Builder
 	sb.Grow(96)
-	sb.WriteString(StickyRouteCookie)
+	sb.WriteString(cl.cfg.RouteCookie)
 	sb.WriteByte('=')
 	sb.WriteString(id)
 	sb.WriteString("; Path=/")

@@ -30,8 +30,9 @@ const (
 	LeastConn  Balance = "least_conn"
 )
 
-// StickyRouteCookie is the cookie in which the proxy records the backend a
-// session is bound to. Its value is the backend's ID.
+// StickyRouteCookie is the default name of the cookie in which the proxy
+// records the backend a session is bound to (ClusterConfig.RouteCookie).
+// Its value is the backend's ID.
 const StickyRouteCookie = "KBSRV"
 
 // Defaults taken by zero fields of Config and HealthConfig.
@@ -172,7 +173,14 @@ type ClusterConfig struct {
 	// StickyCookie is the application's session cookie (default JSESSIONID);
 	// "-" disables stickiness.
 	StickyCookie string
-	Health       HealthConfig
+	// RouteCookie is the cookie that names a session's backend (default
+	// StickyRouteCookie). Proxies in tiers keep the same name: the tier
+	// nearest the application servers sets it, the others pass it on.
+	RouteCookie string
+	// UnbufferedRequests turns request-body buffering off for this cluster
+	// (see Config.UnbufferedRequests, which turns it off for all).
+	UnbufferedRequests bool
+	Health             HealthConfig
 
 	// RootCAs verifies HTTPS backends; nil means the system roots.
 	RootCAs *x509.CertPool
@@ -264,6 +272,9 @@ func (cc *ClusterConfig) setDefaults(i int) {
 	if cc.StickyCookie == "" {
 		cc.StickyCookie = "JSESSIONID"
 	}
+	if cc.RouteCookie == "" {
+		cc.RouteCookie = StickyRouteCookie
+	}
 	if cc.PreserveHost == nil {
 		t := true
 		cc.PreserveHost = &t
@@ -339,6 +350,9 @@ func (c *Config) validate() error {
 		}
 		if cc.StickyCookie != "-" && !validCookieName(cc.StickyCookie) {
 			return fmt.Errorf("cluster %q: invalid sticky cookie name %q", cc.Name, cc.StickyCookie)
+		}
+		if !validCookieName(cc.RouteCookie) || cc.RouteCookie == cc.StickyCookie {
+			return fmt.Errorf("cluster %q: invalid route cookie name %q (a cookie name other than the session cookie's)", cc.Name, cc.RouteCookie)
 		}
 		if !strings.HasPrefix(cc.Health.Path, "/") {
 			return fmt.Errorf("cluster %q: health path %q does not start with /", cc.Name, cc.Health.Path)

@@ -230,3 +230,107 @@ func TestClientFaultsChargeNoBackend(t *testing.T) {
 		})
 	}
 }
+
+// cookieBackend answers with the Cookie fields it received, joined by "|"
+// ("-": none).
+func cookieBackend(t *testing.T) *httptest.Server {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		c := strings.Join(r.Header["Cookie"], "|")
+		if c == "" {
+			c = "-"
+		}
+		io.WriteString(w, c)
+	}))
+	t.Cleanup(be.Close)
+	return be
+}
+
+// TestRouteCookieNeverReachesTheApp: on every request path the route
+// cookie naming a backend is taken off, also when it is the only cookie
+// (the HTTP/1 loop sent that one on).
+func TestRouteCookieNeverReachesTheApp(t *testing.T) {
+	be := cookieBackend(t)
+	ca := newTestCA(t)
+	leaf := ca.leaf(t, "localhost")
+	cc := oneCluster(be.URL)
+	cc[0].Backends[0].ID = "app1"
+	cc[0].Health.Interval = time.Hour
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", ListenHTTPS: "127.0.0.1:0", Clusters: cc,
+		Certificate: func() (*tls.Certificate, error) { return leaf, nil }})
+	for _, cookie := range []string{"KBSRV=app1", "a=1; KBSRV=app1", "KBSRV=app1; JSESSIONID=s"} {
+		want := strings.TrimPrefix(strings.ReplaceAll(cookie, "KBSRV=app1", ""), "; ")
+		want = strings.TrimSuffix(want, "; ")
+		if want == "" {
+			want = "-"
+		}
+		t.Run(cookie, func(t *testing.T) {
+			// The own HTTP/1 loop, then net/http (a chunked body is
+			// handed over), then HTTP/2.
+			rc := dialRaw(t, r.addrs["http"])
+			rc.send("GET / HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\n\r\n")
+			if _, got := rc.read("GET"); got != want {
+				t.Errorf("HTTP/1 loop: backend got Cookie %q, want %q", got, want)
+			}
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
+			if _, got := rc.read("POST"); got != want {
+				t.Errorf("net/http: backend got Cookie %q, want %q", got, want)
+			}
+			resp, got := get(t, clientFor(ca), "https://"+r.addrs["https"]+"/", "Cookie", cookie)
+			if resp.ProtoMajor != 2 || got != want {
+				t.Errorf("HTTP/%d: backend got Cookie %q, want %q", resp.ProtoMajor, got, want)
+			}
+		})
+	}
+}
+
+// TestTwoTiersKeepSessions: a jksproxy in front of two jksproxies in front
+// of two application servers, every proxy with default stickiness: each
+// response carries one route cookie (the inner tier's), and a session
+// stays on one application server whichever inner proxy takes it.
+func TestTwoTiersKeepSessions(t *testing.T) {
+	apps := []string{demoBackend(t, "app1").URL, demoBackend(t, "app2").URL}
+	var inner []string
+	for range 2 {
+		cc := oneCluster(apps...)
+		r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+		inner = append(inner, "http://"+r.addrs["http"])
+	}
+	cc := oneCluster(inner...)
+	cc[0].Health.Path = "/health"
+	outer := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+	waitUntil(t, 5*time.Second, func() bool { return outer.s.clusters[0].tiered.Load() })
+	for session := range 4 {
+		c := &http.Client{Timeout: 5 * time.Second}
+		var cookies []string
+		first := ""
+		for i := range 8 {
+			req, _ := http.NewRequest("GET", "http://"+outer.addrs["http"]+"/", nil)
+			for _, ck := range cookies {
+				req.Header.Add("Cookie", ck)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			n := 0
+			for _, sc := range resp.Header["Set-Cookie"] {
+				if strings.HasPrefix(sc, "KBSRV=") {
+					n++
+				}
+				cookies = append(cookies, strings.SplitN(sc, ";", 2)[0])
+			}
+			if n > 1 {
+				t.Fatalf("session %d request %d: %d KBSRV cookies: %q", session, i, n, resp.Header["Set-Cookie"])
+			}
+			app := resp.Header.Get("X-Backend")
+			if first == "" {
+				first = app
+			} else if app != first {
+				t.Fatalf("session %d request %d: went to %s, began on %s", session, i, app, first)
+			}
+		}
+	}
+}

@@ -75,6 +75,8 @@ type fileCluster struct {
 	Hosts                  []string      `yaml:"hosts"`
 	Balance                string        `yaml:"balance"`
 	StickyCookie           string        `yaml:"sticky_cookie"`
+	RouteCookie            string        `yaml:"route_cookie"`
+	RequestBuffering       *bool         `yaml:"request_buffering"`
 	PreserveHost           *bool         `yaml:"preserve_host"`
 	Backends               []fileBackend `yaml:"backends"`
 	Health                 fileHealth    `yaml:"health"`
@@ -170,6 +172,8 @@ func parseConfig(data []byte, dir string) ([]ClusterConfig, error) {
 			Hosts:                  c.Hosts,
 			Balance:                Balance(c.Balance),
 			StickyCookie:           c.StickyCookie,
+			RouteCookie:            c.RouteCookie,
+			UnbufferedRequests:     c.RequestBuffering != nil && !*c.RequestBuffering,
 			PreserveHost:           c.PreserveHost,
 			MaxIdleConnsPerBackend: c.MaxIdleConnsPerBackend,
 			DialTimeout:            c.DialTimeout,

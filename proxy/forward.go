@@ -270,8 +270,9 @@ type sink interface {
 	// inform passes on an informational response (103 Early Hints).
 	inform(h *respHead) error
 	// header sends the status line and header fields, with setCookie ("":
-	// none) as one more Set-Cookie field.
-	header(h *respHead, setCookie string) error
+	// none) as one more Set-Cookie field and via as one more Via field
+	// (RFC 9110 7.6.3: a proxy names itself in what it forwards).
+	header(h *respHead, setCookie, via string) error
 	write(p []byte) error
 	flush() error
 	// trailers sends the fields that followed a chunked body.
@@ -674,14 +675,15 @@ func connectionTokens(h http.Header) map[string]bool {
 func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byte {
 	conn := connectionTokens(r.Header)
 	var cookies []string
+	strip := false
 	if st.cl.sticky {
-		cookies = stripRouteCookieLines(r.Header["Cookie"])
+		cookies, strip = st.cl.stripRouteCookieLines(r.Header["Cookie"])
 	}
 	for k, vv := range r.Header {
 		if hopHeaders[k] || skipOut(k) || conn[k] {
 			continue
 		}
-		if k == "Cookie" && st.cl.sticky {
+		if k == "Cookie" && strip {
 			vv = cookies
 		}
 		for _, v := range vv {
@@ -698,8 +700,9 @@ func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byt
 // appendH1Head is appendHTTPHead for a request parsed by the HTTP/1 loop.
 func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) []byte {
 	var cookies []string
+	strip := false
 	if st.cl.sticky && h.cookie {
-		cookies = stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
+		cookies, strip = st.cl.stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
 	}
 	te := false
 	for i, f := range h.fields {
@@ -709,7 +712,7 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 			}
 			continue
 		}
-		if cookies != nil && len(f.name) == 6 && equalFold(f.name, "Cookie") {
+		if strip && len(f.name) == 6 && equalFold(f.name, "Cookie") {
 			if !firstField(h.fields, i, "Cookie") {
 				continue
 			}
@@ -904,7 +907,7 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 			c.close()
 		}
 	}
-	if err := k.header(rh, setCookie); err != nil {
+	if err := k.header(rh, setCookie, st.cl.via); err != nil {
 		release(false)
 		return err
 	}

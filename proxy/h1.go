@@ -505,7 +505,7 @@ func (c *h1Conn) serve(headLen int) int {
 		st.secure = true
 	}
 	if cl.sticky && h.cookie {
-		st.hasApp, st.pinned = cl.routeCookieLines(fieldValues(h.fields, "Cookie"))
+		st.hasApp, st.pinned, st.foreign = cl.routeCookieLines(fieldValues(h.fields, "Cookie"))
 	}
 	k := &rq.sink
 	*k = h1Sink{c: c, head: h.method == http.MethodHead, minor: h.minor,
@@ -521,7 +521,7 @@ func (c *h1Conn) serve(headLen int) int {
 	fr.head = s.appendH1Head(rq.head[:0], &h, st, &in)
 
 	var err error
-	if fr.body != nil && !s.cfg.UnbufferedRequests {
+	if fr.body != nil && !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests {
 		var sp *spool
 		if sp, err = s.bufferBody(&rq.body, h.length); err != nil {
 			s.bodyFailed(k, st, h.method, h.target, err)
@@ -694,7 +694,7 @@ func (k *h1Sink) inform(rh *respHead) error {
 	return k.flush()
 }
 
-func (k *h1Sink) header(rh *respHead, setCookie string) error {
+func (k *h1Sink) header(rh *respHead, setCookie, via string) error {
 	k.code = rh.code
 	bw := k.c.bw
 	k.writeStatus(rh.code, rh.reason)
@@ -714,6 +714,7 @@ func (k *h1Sink) header(rh *respHead, setCookie string) error {
 	if setCookie != "" {
 		writeHeaderLine(bw, "Set-Cookie", setCookie)
 	}
+	writeHeaderLine(bw, "Via", via)
 	if !rh.date {
 		writeHeaderLine(bw, "Date", httpDate())
 	}

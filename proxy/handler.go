@@ -68,7 +68,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if cl.sticky {
-		st.hasApp, st.pinned = cl.routeCookies(r.Header)
+		st.hasApp, st.pinned, st.foreign = cl.routeCookies(r.Header)
 	}
 	defer func() {
 		// Also after ReverseProxy's ErrAbortHandler panic (the backend
@@ -81,7 +81,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
-		if !s.cfg.UnbufferedRequests && r.ContentLength != 0 {
+		if !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests && r.ContentLength != 0 {
 			sp, err := s.bufferBody(r.Body, r.ContentLength)
 			if err != nil {
 				s.bodyFailed(&httpSink{w: rw}, st, r.Method, r.RequestURI, err)
@@ -273,7 +273,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del("X-Forwarded-Port")
 	if st.cl.sticky {
-		stripRouteCookie(out.Header)
+		st.cl.stripRouteCookie(out.Header)
 	}
 
 	fi := httpFwdIn(in)
@@ -489,7 +489,7 @@ func (k *httpSink) inform(rh *respHead) error {
 	return nil
 }
 
-func (k *httpSink) header(rh *respHead, setCookie string) error {
+func (k *httpSink) header(rh *respHead, setCookie, via string) error {
 	h := k.w.Header()
 	for _, f := range rh.fields {
 		switch {
@@ -512,6 +512,7 @@ func (k *httpSink) header(rh *respHead, setCookie string) error {
 	if setCookie != "" {
 		h.Add("Set-Cookie", setCookie)
 	}
+	h.Add("Via", via)
 	if len(k.declared) > 0 {
 		h.Add("Trailer", strings.Join(k.declared, ", "))
 	}

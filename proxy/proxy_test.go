@@ -128,6 +128,8 @@ clusters:
   - name: default
     hosts: ["*"]
     sticky_cookie: "-"
+    route_cookie: TIER
+    request_buffering: false
     preserve_host: false
     backends: [http://10.0.0.3:8080]
 `
@@ -148,7 +150,11 @@ clusters:
 		c.Health.ExpectMin != 200 || c.Health.ExpectMax != 302 {
 		t.Errorf("cluster 0 = %+v", c)
 	}
-	if ccs[1].StickyCookie != "-" || ccs[1].PreserveHost == nil || *ccs[1].PreserveHost {
+	if c.UnbufferedRequests || c.RouteCookie != "" {
+		t.Errorf("cluster 0: buffering off %v, route cookie %q; want the defaults", c.UnbufferedRequests, c.RouteCookie)
+	}
+	if ccs[1].StickyCookie != "-" || ccs[1].PreserveHost == nil || *ccs[1].PreserveHost ||
+		ccs[1].RouteCookie != "TIER" || !ccs[1].UnbufferedRequests {
 		t.Errorf("cluster 1 = %+v", ccs[1])
 	}
 
@@ -180,30 +186,48 @@ func TestRouteCookies(t *testing.T) {
 		cookie     []string
 		hasApp     bool
 		pinned     string
-		strippedTo string
+		foreign    bool
+		strippedTo string // what reaches the backend; "-": no Cookie field
+		tieredTo   string // the same when the backends are jksproxies
 	}{
-		{nil, false, "", ""},
-		{[]string{"JSESSIONID=abc"}, true, "", "JSESSIONID=abc"},
-		{[]string{"JSESSIONID=abc; KBSRV=b"}, true, "b", "JSESSIONID=abc"},
-		{[]string{"KBSRV=a", "x=1;JSESSIONID=z"}, true, "a", "x=1; JSESSIONID=z"},
-		{[]string{"KBSRV=zzz; JSESSIONID="}, false, "", "JSESSIONID="},
-		{[]string{"KBSRV=\"b\""}, false, "b", ""},
+		{nil, false, "", false, "-", "-"},
+		{[]string{"JSESSIONID=abc"}, true, "", false, "JSESSIONID=abc", "JSESSIONID=abc"},
+		{[]string{"JSESSIONID=abc; KBSRV=b"}, true, "b", false, "JSESSIONID=abc", "JSESSIONID=abc"},
+		{[]string{"KBSRV=a", "x=1;JSESSIONID=z"}, true, "a", false, "x=1; JSESSIONID=z", "x=1; JSESSIONID=z"},
+		{[]string{"KBSRV=zzz; JSESSIONID="}, false, "", true, "JSESSIONID=", "KBSRV=zzz; JSESSIONID="},
+		{[]string{"KBSRV=\"b\""}, false, "b", false, "-", "-"},
+		// The route cookie alone: no Cookie field at all.
+		{[]string{"KBSRV=a"}, false, "a", false, "-", "-"},
+		{[]string{"KBSRV=zzz"}, false, "", true, "-", "KBSRV=zzz"},
+		{[]string{"XKBSRV=a"}, false, "", false, "XKBSRV=a", "XKBSRV=a"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.cookie, "|"), func(t *testing.T) {
 			h := http.Header{"Cookie": tt.cookie}
-			hasApp, pinned := cl.routeCookies(h)
+			hasApp, pinned, foreign := cl.routeCookies(h)
 			id := ""
 			if pinned != nil {
 				id = pinned.id
 			}
-			if hasApp != tt.hasApp || id != tt.pinned {
-				t.Errorf("routeCookies = %v, %q; want %v, %q", hasApp, id, tt.hasApp, tt.pinned)
+			if hasApp != tt.hasApp || id != tt.pinned || foreign != tt.foreign {
+				t.Errorf("routeCookies = %v, %q, %v; want %v, %q, %v", hasApp, id, foreign, tt.hasApp, tt.pinned, tt.foreign)
 			}
-			stripRouteCookie(h)
-			if got := strings.Join(h["Cookie"], "|"); got != tt.strippedTo && strings.Contains(strings.Join(tt.cookie, ""), "KBSRV") {
-				t.Errorf("stripped Cookie = %q, want %q", got, tt.strippedTo)
+			for _, tiered := range []bool{false, true} {
+				cl.tiered.Store(tiered)
+				h := http.Header{"Cookie": tt.cookie}
+				cl.stripRouteCookie(h)
+				got, want := strings.Join(h["Cookie"], "|"), tt.strippedTo
+				if len(h["Cookie"]) == 0 {
+					got = "-"
+				}
+				if tiered {
+					want = tt.tieredTo
+				}
+				if got != want {
+					t.Errorf("tiered %v: Cookie sent = %q, want %q", tiered, got, want)
+				}
 			}
+			cl.tiered.Store(false)
 		})
 	}
 }
@@ -225,9 +249,12 @@ func TestModifyResponseSticky(t *testing.T) {
 		{"failover repins", reqState{used: b, hasApp: true, pinned: a}, "", "KBSRV=b; Path=/"},
 		{"no session no cookie", reqState{used: b}, "", ""},
 		{"other cookie ignored", reqState{used: b}, "JSESSIONIDX=1", ""},
+		{"a tier behind set its own", reqState{used: b}, "KBSRV=app1; Path=/", ""},
+		{"stale route cookie repins", reqState{used: b, hasApp: true, foreign: true}, "", "KBSRV=b; Path=/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			cl.tiered.Store(false)
 			st := tt.st
 			st.cl = cl
 			req := httptest.NewRequest("GET", "/", nil)
@@ -241,7 +268,7 @@ func TestModifyResponseSticky(t *testing.T) {
 			}
 			var got string
 			for _, l := range resp.Header["Set-Cookie"] {
-				if strings.HasPrefix(l, "KBSRV=") {
+				if strings.HasPrefix(l, "KBSRV=") && l != tt.setCookie {
 					got = l
 				}
 			}

@@ -19,6 +19,9 @@ import (
 	"time"
 )
 
+// viaPrefix begins every jksproxy's Via pseudonym.
+const viaPrefix = "jksproxy-"
+
 // Server is a configured proxy; Serve runs it.
 type Server struct {
 	cfg      Config
@@ -62,7 +65,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	var tok [4]byte
 	_, _ = rand.Read(tok[:])
-	s.via = "jksproxy-" + hex.EncodeToString(tok[:])
+	s.via = viaPrefix + hex.EncodeToString(tok[:])
 	s.viaHeaders = [2]string{"1.1 " + s.via, "2.0 " + s.via}
 	if cfg.MaxConns > 0 {
 		s.sem = make(chan struct{}, cfg.MaxConns)
@@ -89,6 +92,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	for _, cc := range cfg.Clusters {
 		cl := newCluster(cc, logger)
 		cl.metrics = s.metrics
+		cl.via = s.viaHeaders[0]
 		cl.proxy = &httputil.ReverseProxy{
 			Rewrite:        s.rewrite,
 			Transport:      cl,
