@@ -15,8 +15,9 @@ import (
 // TestTiers: jksproxies in two and three tiers, every one with default flags
 // (plain HTTP on loopback, nothing else set), over two application servers.
 // Each client's session (JSESSIONID and the proxies' route cookie) stays on
-// one application server however the front tiers balance, and no response
-// carries more than one route cookie.
+// one application server however the front tiers balance, no response
+// carries more than one route cookie, and when that server dies the session
+// moves to the other one and stays there.
 func TestTiers(t *testing.T) {
 	for _, tiers := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d tiers", tiers), func(t *testing.T) {
@@ -38,42 +39,63 @@ func TestTiers(t *testing.T) {
 				layer = next
 			}
 			front := layer[0]
+			var last *http.Client
+			var lastApp string
 			for c := 0; c < 4; c++ {
 				jar, _ := cookiejar.New(nil)
-				client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-				var app, session string
-				for i := 0; i < 20; i++ {
-					resp, err := client.Get(front + "/")
-					if err != nil {
-						t.Fatalf("client %d request %d: %v", c, i, err)
-					}
-					body := readAll(resp)
-					if resp.StatusCode != 200 {
-						t.Fatalf("client %d request %d: %d %q", c, i, resp.StatusCode, body)
-					}
-					var routes []string
-					for _, sc := range resp.Header.Values("Set-Cookie") {
-						if strings.HasPrefix(sc, probes.RouteCookie+"=") {
-							routes = append(routes, sc)
-						}
-					}
-					if len(routes) > 1 {
-						t.Errorf("client %d request %d: %d route cookies: %q", c, i, len(routes), routes)
-					}
-					if i == 0 {
-						app, session = field(body, "backend"), field(body, "session")
-						if len(routes) != 1 {
-							t.Errorf("client %d: the first answer set %d route cookies, want 1", c, len(routes))
-						}
-						continue
-					}
-					if got, s := field(body, "backend"), field(body, "session"); got != app || s != session {
-						t.Fatalf("client %d request %d went to %s session %s; the session is on %s session %s", c, i, got, s, app, session)
-					}
+				last = &http.Client{Jar: jar, Timeout: 5 * time.Second}
+				lastApp = followSession(t, last, front, fmt.Sprintf("client %d", c), 20)
+			}
+			// The application server holding the last client's session dies:
+			// the session moves to the other one, once, and stays there.
+			for _, a := range apps {
+				if a.name == lastApp {
+					a.kill()
 				}
+			}
+			if moved := followSession(t, last, front, "after the failover", 10); moved == lastApp {
+				t.Errorf("the session stayed on the killed %s", lastApp)
 			}
 		})
 	}
+}
+
+// followSession sends n requests with client's cookies and checks that they
+// reach one application server in one session, and that the first answer
+// sets exactly one route cookie and none sets more; it returns the server.
+func followSession(t *testing.T, client *http.Client, front, who string, n int) string {
+	t.Helper()
+	var app, session string
+	for i := 0; i < n; i++ {
+		resp, err := client.Get(front + "/")
+		if err != nil {
+			t.Fatalf("%s, request %d: %v", who, i, err)
+		}
+		body := readAll(resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s, request %d: %d %q", who, i, resp.StatusCode, body)
+		}
+		var routes []string
+		for _, sc := range resp.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(sc, probes.RouteCookie+"=") {
+				routes = append(routes, sc)
+			}
+		}
+		if len(routes) > 1 {
+			t.Errorf("%s, request %d: %d route cookies: %q", who, i, len(routes), routes)
+		}
+		if i == 0 {
+			app, session = field(body, "backend"), field(body, "session")
+			if len(routes) != 1 {
+				t.Errorf("%s: the first answer set %d route cookies, want 1", who, len(routes))
+			}
+			continue
+		}
+		if got, s := field(body, "backend"), field(body, "session"); got != app || s != session {
+			t.Fatalf("%s, request %d went to %s session %s; the session is on %s session %s", who, i, got, s, app, session)
+		}
+	}
+	return app
 }
 
 func readAll(resp *http.Response) string {
