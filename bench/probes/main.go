@@ -171,9 +171,11 @@ func once(s server, dir string, p probes.Probe, b1, b2 *probes.Recorder) (probes
 	if err := cmd.Start(); err != nil {
 		return probes.Result{}, err
 	}
-	defer stop(cmd)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer stop(cmd, exited)
 	for _, a := range []string{http, https} {
-		if err := waitListening(a, cmd); err != nil {
+		if err := waitListening(a, exited); err != nil {
 			log, _ := os.ReadFile(filepath.Join(sdir, "log"))
 			return probes.Result{}, fmt.Errorf("%w\n%s", err, log)
 		}
@@ -182,29 +184,29 @@ func once(s server, dir string, p probes.Probe, b1, b2 *probes.Recorder) (probes
 	return probes.Run(probes.Target{HTTP: http, HTTPS: https, Backends: []*probes.Recorder{b1, b2}}, p), nil
 }
 
-func stop(cmd *exec.Cmd) {
+// stop sends SIGTERM to the process alone, then SIGKILL after 5 s.
+func stop(cmd *exec.Cmd, exited <-chan struct{}) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(5 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
+		<-exited
 	}
 }
 
-func waitListening(addr string, cmd *exec.Cmd) error {
+func waitListening(addr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
 			return nil
 		}
-		if cmd.ProcessState != nil {
+		select {
+		case <-exited:
 			return errors.New("exited at start")
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("not listening on %s after 10s", addr)
 }
