@@ -97,6 +97,14 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded headers
 	// are kept (and appended to). From anyone else they are replaced.
 	TrustedProxies []netip.Prefix
+	// AllowMethods lists the methods refused by default (CONNECT: 501,
+	// TRACE: 405) that are forwarded nonetheless.
+	AllowMethods []string
+	// Upgrades are the protocols a client may switch to through the proxy
+	// (Upgrade, 101 Switching Protocols), compared without case (default:
+	// websocket). A request asking for any other (h2c among them) goes on
+	// without its Upgrade field.
+	Upgrades []string
 	// ProxyProtocol requires a PROXY protocol (v1 or v2) header on every
 	// connection to the HTTPS listener.
 	ProxyProtocol bool
@@ -234,6 +242,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if len(c.Upgrades) == 0 {
+		c.Upgrades = []string{"websocket"}
 	}
 	if c.RequestBufferMemory <= 0 {
 		c.RequestBufferMemory = DefaultRequestBufferMemory

@@ -638,20 +638,6 @@ func skipOut(name string) bool {
 	return false
 }
 
-// hopHeaders are removed in both directions (RFC 9110 7.6.1), as
-// httputil.ReverseProxy does.
-var hopHeaders = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-}
-
 // connectionTokens returns the header names a Connection header lists.
 func connectionTokens(h http.Header) map[string]bool {
 	lines := h["Connection"]
@@ -680,7 +666,7 @@ func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byt
 		cookies, strip = st.cl.stripRouteCookieLines(r.Header["Cookie"])
 	}
 	for k, vv := range r.Header {
-		if hopHeaders[k] || skipOut(k) || conn[k] {
+		if hopField(k) || skipOut(k) || conn[k] {
 			continue
 		}
 		if k == "Cookie" && strip {

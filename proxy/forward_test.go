@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/http/httputil"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -393,5 +394,75 @@ func TestForwardBoundsBackendResponseHeader(t *testing.T) {
 				t.Errorf("body %q", body)
 			}
 		})
+	}
+}
+
+// recordingTransport answers every request with a response carrying
+// respHeader, and keeps the request it was given.
+type recordingTransport struct {
+	out        *http.Request
+	respHeader http.Header
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.out = r
+	return &http.Response{StatusCode: 200, Header: rt.respHeader.Clone(), Body: http.NoBody, Request: r}, nil
+}
+
+// TestHopByHopTable ties the one hop-by-hop table to what
+// httputil.ReverseProxy (the path for HTTPS backends and upgrades) removes:
+// in requests and responses, the own forwarder's paths drop exactly the
+// fields ReverseProxy drops.
+func TestHopByHopTable(t *testing.T) {
+	// Every field either list might hold, and some that neither should.
+	candidates := []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings", "Alt-Svc",
+		"X-Keep", "Proxy-Foo", "Trailers", "Tea", "Connections", "Keep-Alives", "Content-Type"}
+	hdr := http.Header{}
+	for _, name := range candidates {
+		hdr.Set(name, "v") // no value ReverseProxy keeps (Te: trailers, Connection: upgrade)
+	}
+	rt := &recordingTransport{respHeader: hdr}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {}, Transport: rt}
+	in := httptest.NewRequest("GET", "http://x/", nil)
+	in.Header = hdr.Clone()
+	w := httptest.NewRecorder()
+	rp.ServeHTTP(w, in)
+	if rt.out == nil {
+		t.Fatal("ReverseProxy sent nothing")
+	}
+	s := &Server{viaHeaders: [2]string{"1.1 p", "2.0 p"}}
+	st := &reqState{cl: &cluster{}}
+	head := string(s.appendHTTPHead(nil, in, st))
+	fields := make([]hfield, 0, len(candidates))
+	for _, name := range candidates {
+		fields = append(fields, hfield{name, "v"})
+	}
+	h1 := string(s.appendH1Head(nil, &reqHead{fields: fields}, st, &fwdIn{}))
+	rec := httptest.NewRecorder()
+	k := &httpSink{w: rec}
+	_ = k.header(&respHead{code: 200, fields: fields}, "", "1.1 p")
+	for _, name := range candidates {
+		want := hopField(name)
+		if got := rt.out.Header.Get(name) == ""; got != want {
+			t.Errorf("%s: ReverseProxy request drops it: %v; hopField: %v", name, got, want)
+		}
+		if got := w.Header().Get(name) == ""; got != want {
+			t.Errorf("%s: ReverseProxy response drops it: %v; hopField: %v", name, got, want)
+		}
+		if got := !strings.Contains(head, name+": "); got != want {
+			t.Errorf("%s: net/http request head drops it: %v", name, got)
+		}
+		if got := !strings.Contains(h1, name+": "); got != want {
+			t.Errorf("%s: HTTP/1 loop request head drops it: %v", name, got)
+		}
+		if got := rec.Header().Get(name) == ""; got != want {
+			t.Errorf("%s: forwarded response drops it: %v", name, got)
+		}
+		for _, v := range []string{strings.ToLower(name), strings.ToUpper(name)} {
+			if hopField(v) != want {
+				t.Errorf("hopField(%q) = %v", v, !want)
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,6 +217,10 @@ type h1Conn struct {
 	released  bool      // this idle wait runs on a fresh goroutine
 	rdl, wdl  time.Time // read and write deadlines last set
 
+	// closeFirst: the head at rb[r:] of this length is handed to net/http
+	// with Connection: close (0: none).
+	closeFirst int
+
 	watchDone chan struct{} // a client watch is running
 	watchByte bool          // the watch read the next request's first byte
 }
@@ -263,6 +268,7 @@ const (
 	nextClose          // the connection is done
 	nextRelease        // idle for stackRelease: continue on a fresh goroutine
 	nextHandoff        // the head is larger than the buffer: net/http takes over
+	nextBad            // the head is refused at once: 400, and close
 )
 
 // run serves requests until the connection ends, is handed over, or has
@@ -284,6 +290,10 @@ func (c *h1Conn) run() {
 		case nextHandoff:
 			c.handOff()
 			return
+		case nextBad:
+			c.reject()
+			c.close()
+			return
 		}
 	}
 }
@@ -302,6 +312,9 @@ func (c *h1Conn) next(headLen *int) int {
 		if i := bytes.Index(c.rb[c.r:c.w], crlfcrlf); i >= 0 {
 			*headLen = i + 4
 			return nextHead
+		}
+		if badHead(c.rb[c.r:c.w]) {
+			return nextBad
 		}
 		if c.r > 0 {
 			c.w = copy(c.rb[:], c.rb[c.r:c.w])
@@ -431,6 +444,9 @@ func (c *h1Conn) handOff() {
 	var prefix []byte
 	if c.rb != nil {
 		prefix = bytes.Clone(c.rb[c.r:c.w])
+		if n := c.closeFirst; n > 0 {
+			prefix = slices.Concat(prefix[:n-2], []byte("Connection: close\r\n\r\n"), prefix[n:])
+		}
 		c.r = c.w
 	}
 	c.releaseBuffers()
@@ -473,22 +489,35 @@ func (c *h1Conn) serve(headLen int) int {
 		h1Reqs.Put(rq)
 	}()
 	if !ok {
+		b := c.rb[c.r : c.r+headLen]
+		if badHead(b) {
+			return nextBad
+		}
+		if smuggles(bytesString(b, nil)) {
+			// net/http reads it as chunked (Content-Length removed, as
+			// RFC 9112 6.3 says); told to close after answering it, it
+			// serves nothing more of this connection.
+			c.closeFirst = headLen
+		}
 		return nextHandoff
 	}
 	path, _, _ := strings.Cut(h.target, "?")
 	if strings.IndexByte(path, '%') >= 0 {
 		return nextHandoff // net/http decodes it before comparing with the health path
 	}
-	if path == s.cfg.HealthPath {
-		if h.length > 0 {
-			return nextHandoff
-		}
+	var via []string
+	if h.fwd {
+		via = fieldValues(h.fields, "Via")
+	}
+	v, cl := s.admit(admitIn{path: path, method: h.method, host: h.host, via: via})
+	switch {
+	case v == admitHealth && h.length <= 0:
 		c.r += headLen
 		c.first = false
 		return c.health(&h)
-	}
-	cl := s.route(h.host)
-	if cl == nil || !cl.lean || h.fwd && s.looped(fieldValues(h.fields, "Via")) {
+	case v != admitForward || !cl.lean:
+		// net/http answers by the same admission (or serves HTTPS
+		// backends).
 		return nextHandoff
 	}
 	c.r += headLen
@@ -496,17 +525,19 @@ func (c *h1Conn) serve(headLen int) int {
 	start := time.Now()
 
 	st := &rq.st
-	*st = reqState{cl: cl, tls: c.srv.tls, secure: c.srv.tls, watch: &rq.watch}
+	xfProto := ""
+	if h.fwd && !c.srv.tls {
+		xfProto = fieldValue(h.fields, "X-Forwarded-Proto")
+	}
+	var cookies []string
+	if h.cookie && cl.sticky {
+		cookies = fieldValues(h.fields, "Cookie")
+	}
+	s.newState(st, cl, c.srv.tls, c.in.client, xfProto, cookies)
+	st.watch = &rq.watch
 	rq.c = c
 	st.watchClient = rq.watchFn
 	st.headBuf = rq.respBuf[:]
-	if !c.srv.tls && len(s.cfg.TrustedProxies) > 0 && c.in.client.IsValid() && s.trusted(c.in.client) &&
-		fieldValue(h.fields, "X-Forwarded-Proto") == "https" {
-		st.secure = true
-	}
-	if cl.sticky && h.cookie {
-		st.hasApp, st.pinned, st.foreign = cl.routeCookieLines(fieldValues(h.fields, "Cookie"))
-	}
 	k := &rq.sink
 	*k = h1Sink{c: c, head: h.method == http.MethodHead, minor: h.minor,
 		close: h.close || !c.srv.keepAlive.Load(), body: &rq.body}
@@ -565,6 +596,16 @@ func (c *h1Conn) serve(headLen int) int {
 		return nextClose
 	}
 	return nextHead
+}
+
+// reject answers a request head that is refused at once: 400, and the
+// connection closes.
+func (c *h1Conn) reject() {
+	c.acquireBuffers()
+	k := h1Sink{c: c, minor: 1, close: true}
+	k.simple(http.StatusBadRequest, "", "bad request\n")
+	_ = k.end()
+	c.srv.s.metrics.observe(http.StatusBadRequest, 0)
 }
 
 // health answers the health path.

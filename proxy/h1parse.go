@@ -437,24 +437,32 @@ func bodyless(method string, code int) bool {
 	return method == "HEAD" || code < 200 || code == 204 || code == 304
 }
 
-// hopField reports whether a field is hop-by-hop (RFC 9110 7.6.1), as
-// httputil.ReverseProxy removes them.
+// hopByHop are the header fields that concern one connection only (RFC
+// 9110 7.6.1), which a proxy removes in both directions: the list
+// httputil.ReverseProxy removes (TestHopByHopTable holds them together),
+// for every request path of the proxy.
+var hopByHop = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// hopByLen holds hopByHop by length, for hopField.
+var hopByLen = func() (t [20][]string) {
+	for _, h := range hopByHop {
+		t[len(h)] = append(t[len(h)], h)
+	}
+	return t
+}()
+
+// hopField reports whether a field is one of hopByHop, in any case.
 func hopField(name string) bool {
-	switch len(name) {
-	case 2:
-		return equalFold(name, "TE")
-	case 7:
-		return equalFold(name, "Trailer") || equalFold(name, "Upgrade")
-	case 10:
-		return equalFold(name, "Connection") || equalFold(name, "Keep-Alive")
-	case 16:
-		return equalFold(name, "Proxy-Connection")
-	case 17:
-		return equalFold(name, "Transfer-Encoding")
-	case 18:
-		return equalFold(name, "Proxy-Authenticate")
-	case 19:
-		return equalFold(name, "Proxy-Authorization")
+	if len(name) >= len(hopByLen) {
+		return false
+	}
+	for _, h := range hopByLen[len(name)] {
+		if equalFold(name, h) {
+			return true
+		}
 	}
 	return false
 }

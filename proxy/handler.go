@@ -28,47 +28,51 @@ type listenerHandler struct {
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
-	if r.URL.Path == s.cfg.HealthPath {
+	if r.URL.Host != "" {
+		// An absolute target names the host, whatever Host (or HTTP/2's
+		// :authority) says: net/http does this for HTTP/1 requests, and
+		// an HTTP/2 :path in absolute form is taken alike.
+		r.Host = r.URL.Host
+	}
+	v, cl := s.admit(admitIn{path: r.URL.Path, method: r.Method, host: r.Host, via: r.Header["Via"], redirect: !h.proxy})
+	switch v {
+	case admitHealth:
 		s.serveHealth(w, r)
 		return
-	}
-	if !h.proxy {
+	case admitRedirect:
 		s.redirect(w, r)
+		return
+	case refuseMethod, refuseLoop, refuseHost:
+		code, text, allow := refusal(v, r.Method)
+		if v == refuseLoop {
+			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)
+		}
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.metrics.observe(code, 0)
+		http.Error(w, text, code)
 		return
 	}
 	start := time.Now()
-	if via := r.Header["Via"]; len(via) > 0 && s.looped(via) {
-		s.metrics.observe(http.StatusLoopDetected, time.Since(start))
-		s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)
-		http.Error(w, "loop detected", http.StatusLoopDetected)
-		return
-	}
-	cl := s.route(r.Host)
-	if cl == nil {
-		s.metrics.observe(http.StatusMisdirectedRequest, time.Since(start))
-		http.Error(w, "no cluster serves this host", http.StatusMisdirectedRequest)
-		return
-	}
 	// One allocation for the request's state and its response writer.
 	pair := &struct {
 		st reqState
 		rw respWriter
 		cw connWatch
-	}{st: reqState{cl: cl, tls: h.tls, secure: h.tls}, rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
+	}{rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
 		// The server set this write deadline as the request arrived (a
 		// little earlier): no need to set it again before wto/2 has passed.
 		deadline: start.Add(s.cfg.WriteTimeout)}}
 	st, rw := &pair.st, &pair.rw
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	s.newState(st, cl, h.tls, ap.Addr().Unmap(), r.Header.Get("X-Forwarded-Proto"), r.Header["Cookie"])
 	st.watch = &pair.cw
 	st.context = r.Context()
-	if !h.tls && len(s.cfg.TrustedProxies) > 0 && r.Header.Get("X-Forwarded-Proto") == "https" {
-		// TLS ended at a trusted balancer in front: cookies get Secure.
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && s.trusted(ap.Addr().Unmap()) {
-			st.secure = true
-		}
-	}
-	if cl.sticky {
-		st.hasApp, st.pinned, st.foreign = cl.routeCookies(r.Header)
+	if r.ProtoMajor == 1 {
+		s.filterUpgrade(r.Header)
+	} else {
+		delete(r.Header, "Upgrade") // not an HTTP/2 field (RFC 9113 8.2.2)
 	}
 	defer func() {
 		// Also after ReverseProxy's ErrAbortHandler panic (the backend

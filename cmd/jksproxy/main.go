@@ -39,6 +39,8 @@ func newApp() *cli.App {
 		&cli.IntFlag{Name: "redirect-port", Usage: "HTTPS `PORT` put in redirects (default: the --listen-https port)", Category: "Listeners:"},
 		&cli.StringFlag{Name: "health-path", Value: "/healthz", Usage: "`PATH` of the proxy's own health check on every listener", Category: "Listeners:"},
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "keep X-Forwarded-* and Forwarded from peers in `CIDR` (repeatable)", Category: "Listeners:"},
+		&cli.StringSliceFlag{Name: "upgrade", Value: cli.NewStringSlice("websocket"), Usage: "`PROTOCOL` a client may switch to through the proxy (repeatable); a request asking for another one (h2c among them) goes on without its Upgrade", Category: "Listeners:"},
+		&cli.StringSliceFlag{Name: "allow-method", Usage: "forward `METHOD` CONNECT or TRACE, refused by default (repeatable)", Category: "Listeners:"},
 		&cli.BoolFlag{Name: "proxy-protocol", Usage: "require a PROXY protocol v1/v2 header on the HTTPS listener (ELB TCP listener, NLB)", Category: "Listeners:"},
 
 		&cli.StringSliceFlag{Name: "backend", Usage: "backend `URL` http(s)://host:port (repeatable); one cluster for every host", Category: "Backends:"},

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,15 @@ func ServeTLS(t testing.TB, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ServeConns(t, ln, func(c net.Conn) {
+		_ = c.(*tls.Conn).Handshake()
+	})
+	return ln.Addr().String()
+}
+
+// ServeConns accepts connections on ln until the test ends, each handled by handle
+// on its own goroutine and closed after it.
+func ServeConns(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -197,10 +207,9 @@ func ServeTLS(t testing.TB, cfg *tls.Config) string {
 				return
 			}
 			go func() {
-				_ = c.(*tls.Conn).Handshake()
-				c.Close()
+				defer c.Close()
+				handle(c)
 			}()
 		}
 	}()
-	return ln.Addr().String()
 }
