@@ -52,6 +52,12 @@ const (
 	// the rapid-reset attack (CVE-2023-44487).
 	h2MaxQueuedStreams = 4 * h2MaxStreams
 	h2ReadBuf          = 16 << 10
+	// As nginx does against rapid reset: more than h2NewStreamsAtOnce
+	// new streams in what one read brought are refused (REFUSED_STREAM),
+	// and a connection with more than h2MaxRefused refused streams is
+	// closed with GOAWAY.
+	h2NewStreamsAtOnce = 2 * h2MaxStreams
+	h2MaxRefused       = max(h2MaxStreams, 100)
 )
 
 // errStreamGone: the stream was reset or its connection has ended.
@@ -72,6 +78,8 @@ type h2Conn struct {
 	// The reading goroutine's own.
 	maxID       uint32 // the highest stream a client opened
 	sawSettings bool
+	newStreams  int // streams opened since the last read that waited
+	refused     int // streams refused
 
 	mu      sync.Mutex
 	cond    sync.Cond // windows opened, the queue drained, the connection ended
@@ -295,6 +303,9 @@ func (c *h2Conn) serve() {
 	c.kick()
 	c.mu.Unlock()
 	for {
+		if c.br.Buffered() == 0 {
+			c.newStreams = 0
+		}
 		f, err := c.fr.ReadFrame()
 		if err == nil {
 			err = c.process(f)
@@ -599,7 +610,11 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	if f.HasPriority() && f.Priority.StreamDep == id {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
-	if open >= h2MaxStreams {
+	c.newStreams++
+	if open >= h2MaxStreams || c.newStreams > h2NewStreamsAtOnce {
+		if c.refused++; c.refused > h2MaxRefused {
+			return http2.ConnectionError(http2.ErrCodeNo)
+		}
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
 	st = &h2Stream{c: c, id: id, start: time.Now()}
