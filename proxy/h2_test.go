@@ -52,7 +52,10 @@ func dialH2(t *testing.T, addr string, settings ...http2.Setting) *h2Client {
 }
 
 // batch makes the framer write into c.out until flush sends it in one write.
-func (c *h2Client) batch() { c.fr = http2.NewFramer(&c.out, c.conn); c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil) }
+func (c *h2Client) batch() {
+	c.fr = http2.NewFramer(&c.out, c.conn)
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+}
 
 func (c *h2Client) flush() {
 	if _, err := c.conn.Write(c.out.Bytes()); err != nil {
