@@ -126,6 +126,7 @@ type h2Stream struct {
 	hasBody bool
 
 	body  h2Body
+	fwdc  fwdCache
 	watch connWatch
 	st    reqState
 	sink  h2Sink
@@ -148,7 +149,6 @@ func (h *h1Server) serveH2(nc, tc net.Conn) {
 	if ta, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		c.in.port = portString(ta.Port)
 	}
-	c.in.cache = &c.fwdc
 	c.in.h2 = true
 	if !h.trackH2(c) {
 		tc.Close()
@@ -732,6 +732,9 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 		return bad
 	}
 	st.hasBody = !f.StreamEnded()
+	if st.hasBody {
+		st.body.ready = make(chan struct{}, 1) // before any DATA: the reader signals on it
+	}
 	h.fields, h.host, h.target = fields, authority, target
 	if st.hasBody {
 		h.length = st.length
@@ -850,9 +853,18 @@ func (st *h2Stream) run() {
 		fr.length = st.length // -1: sent chunked unless buffered
 		fr.body = &countingBody{rc: &st.body}
 	}
+	// The connection's Forwarded cache is shared by its handlers: each
+	// works on a copy.
 	in := c.in
 	in.host = h.host
+	c.mu.Lock()
+	st.fwdc = c.fwdc
+	c.mu.Unlock()
+	in.cache = &st.fwdc
 	fr.head = s.appendH1Head(st.head[:0], h, rs, &in)
+	c.mu.Lock()
+	c.fwdc = st.fwdc
+	c.mu.Unlock()
 	var err error
 	if fr.body != nil && !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests {
 		sp, berr := s.bufferBody(&st.body, st.length)
@@ -927,9 +939,6 @@ type h2Body struct {
 }
 
 func (b *h2Body) signal() {
-	if b.ready == nil {
-		return
-	}
 	select {
 	case b.ready <- struct{}{}:
 	default:
@@ -970,9 +979,6 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	}()
 	for {
 		b.mu.Lock()
-		if b.ready == nil {
-			b.ready = make(chan struct{}, 1)
-		}
 		if b.r < len(b.buf) {
 			n := copy(p, b.buf[b.r:])
 			b.r += n
