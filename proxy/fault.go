@@ -28,8 +28,6 @@ const (
 	// faultClientSlow: the client sent its request body below the minimum
 	// data rate.
 	faultClientSlow
-	// faultTooLarge: the request body is larger than the proxy takes.
-	faultTooLarge
 
 	numFaults
 )
@@ -47,8 +45,6 @@ func (f fault) String() string {
 		return "stalled_body"
 	case faultClientSlow:
 		return "slow_body"
-	case faultTooLarge:
-		return "body_too_large"
 	}
 	return "unknown"
 }
@@ -67,8 +63,6 @@ func (f fault) status(timeout bool) int {
 		return http.StatusBadRequest
 	case faultClientStall, faultClientSlow:
 		return http.StatusRequestTimeout
-	case faultTooLarge:
-		return http.StatusRequestEntityTooLarge
 	}
 	if timeout {
 		return http.StatusGatewayTimeout
@@ -83,9 +77,6 @@ type clientBodyError struct{ err error }
 func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
 
-// errBodyTooLarge: a request body over the configured limit.
-var errBodyTooLarge = errors.New("request body too large")
-
 // errBodyTooSlow: a request body that arrives below the minimum data rate.
 var errBodyTooSlow = errors.New("request body arrives below the minimum data rate")
 
@@ -95,23 +86,23 @@ var errBodyTooSlow = errors.New("request body arrives below the minimum data rat
 // Every request path asks this one function before it charges a backend.
 func blame(err error, clientGone bool) fault {
 	var ce *clientBodyError
-	var mbe *http.MaxBytesError
 	switch {
-	case clientGone:
-		return faultClientGone
 	case errors.As(err, &ce):
+		// Before clientGone: net/http cancels a request's context when a
+		// read of its body fails, a stalled one too, which still gets its
+		// 408.
 		switch {
-		case errors.Is(ce.err, errBodyTooLarge) || errors.As(ce.err, &mbe):
-			return faultTooLarge
 		case errors.Is(ce.err, errBodyTooSlow):
 			return faultClientSlow
 		case isTimeout(ce.err):
 			return faultClientStall
-		case errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
+		case clientGone || errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
 			// The client closed its connection before its body was whole.
 			return faultClientGone
 		}
 		return faultClientBody
+	case clientGone:
+		return faultClientGone
 	case errors.Is(err, context.Canceled):
 		// A dial or a wait cut short because the client's request was
 		// cancelled, even when the cancellation has not reached the
@@ -137,4 +128,59 @@ func retryPlan(f fault, err error, dial, sent, replayable, retriedOther bool) (r
 		return true, true
 	}
 	return false, false
+}
+
+// attempts follows one request's tries over its cluster's backends. Both
+// request paths that choose backends (the forwarder, and ReverseProxy's
+// transport, cluster.RoundTrip) count each attempt with begin and ask
+// failed what follows one that failed.
+type attempts struct {
+	cl           *cluster
+	st           *reqState
+	tried        [4]*backend
+	n            int        // tried[:n] were tried
+	more         []*backend // all that were tried, once they are more than 4
+	retriedOther bool
+}
+
+// begin counts an attempt on b.
+func (a *attempts) begin(b *backend) {
+	a.st.attempts++
+	b.active.Add(1)
+	b.requests.Add(1)
+}
+
+// failed ends the attempt on b that failed with err: blame decides whose
+// fault it was (and attribute charges or counts it), retryPlan whether
+// another backend gets the request. sent says the attempt consumed part of
+// the request body; replayable, that the request has no body and an
+// idempotent method. It returns the next backend (nil: the request has
+// failed) and the fault.
+func (a *attempts) failed(b *backend, err error, sent, replayable bool) (*backend, fault) {
+	b.active.Add(-1)
+	f := attribute(a.cl.metrics, a.st, b, err)
+	var de *dialError
+	dial := errors.As(err, &de)
+	tried := a.tried[:a.n]
+	if a.n < len(a.tried) {
+		a.tried[a.n] = b
+		a.n++
+		tried = a.tried[:a.n]
+	} else {
+		if a.more == nil {
+			a.more = append(a.more, a.tried[:]...)
+		}
+		a.more = append(a.more, b)
+		tried = a.more
+	}
+	retry, other := retryPlan(f, err, dial, sent, replayable, a.retriedOther)
+	if !retry {
+		return nil, f
+	}
+	next := a.cl.pick(tried)
+	if next != nil {
+		a.retriedOther = a.retriedOther || other
+		a.cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
+	}
+	return next, f
 }

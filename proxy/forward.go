@@ -286,37 +286,20 @@ type sink interface {
 // error means the response broke off after it had begun (the client or the
 // backend failed mid-body): the client connection must be closed.
 func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
-	cl := st.cl
-	b := cl.first(st)
-	var triedBuf [4]*backend
-	tried := triedBuf[:0]
-	retriedOther := false
+	a := attempts{cl: st.cl, st: st}
+	b := st.cl.first(st)
 	for {
-		st.attempts++
-		b.active.Add(1)
-		b.requests.Add(1)
+		a.begin(b)
 		rh, c, err := s.roundTrip(k, fr, st, b)
 		if err == nil {
 			st.used = b
 			return s.relay(k, fr, st, b, rh, c)
 		}
-		b.active.Add(-1)
-		f := attribute(s.metrics, st, b, err)
-		var de *dialError
-		dial := errors.As(err, &de)
-		tried = append(tried, b)
-		sent := fr.body != nil && fr.body.touched
-		retry, other := retryPlan(f, err, dial, sent, fr.body == nil && idempotent(fr.method), retriedOther)
-		var next *backend
-		if retry {
-			next = cl.pick(tried)
-		}
+		next, f := a.failed(b, err, fr.body != nil && fr.body.touched, fr.body == nil && idempotent(fr.method))
 		if next == nil {
 			s.failed(k, st, fr.method, fr.uri, f, err)
 			return nil
 		}
-		retriedOther = retriedOther || other
-		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
 }
@@ -685,11 +668,7 @@ func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byt
 
 // appendH1Head is appendHTTPHead for a request parsed by the HTTP/1 loop.
 func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) []byte {
-	var cookies []string
-	strip := false
-	if st.cl.sticky && h.cookie {
-		cookies, strip = st.cl.stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
-	}
+	strip := st.cl.sticky && h.cookie && st.cl.routeCookieIn(h.fields)
 	te := false
 	for i, f := range h.fields {
 		if hopField(f.name) || skipOut(f.name) || h.conn && listedIn(h.fields, f.name) {
@@ -699,11 +678,8 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 			continue
 		}
 		if strip && len(f.name) == 6 && equalFold(f.name, "Cookie") {
-			if !firstField(h.fields, i, "Cookie") {
-				continue
-			}
-			for _, v := range cookies {
-				dst = appendField(dst, "Cookie", v)
+			if firstField(h.fields, i, "Cookie") {
+				dst = st.cl.appendCookies(dst, h.fields)
 			}
 			continue
 		}
@@ -725,13 +701,17 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 
 // fieldValues returns the values of the fields named name, in order.
 func fieldValues(fields []hfield, name string) []string {
-	var vv []string
+	return appendValues(nil, fields, name)
+}
+
+// appendValues appends the values of the fields named name to dst.
+func appendValues(dst []string, fields []hfield, name string) []string {
 	for _, f := range fields {
 		if equalFold(f.name, name) {
-			vv = append(vv, f.value)
+			dst = append(dst, f.value)
 		}
 	}
-	return vv
+	return dst
 }
 
 // fieldValue returns the first value of the field named name.
