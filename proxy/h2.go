@@ -126,6 +126,7 @@ type h2Stream struct {
 	hasBody bool
 
 	body  h2Body
+	spool spool
 	fwdc  fwdCache
 	watch connWatch
 	st    reqState
@@ -898,8 +899,8 @@ func (st *h2Stream) run() {
 	c.mu.Unlock()
 	var err error
 	if fr.body != nil && !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests {
-		sp, berr := s.bufferBody(&st.body, st.length)
-		if berr != nil {
+		sp := &st.spool
+		if berr := s.bufferBody(sp, &st.body, st.length); berr != nil {
 			s.bodyFailed(k, rs, h.method, h.target, berr)
 		} else {
 			defer sp.Close()
