@@ -124,6 +124,7 @@ type h2Stream struct {
 	path    string // the URL path, for admission
 	start   time.Time
 	hasBody bool
+	expect  bool // Expect: 100-continue
 
 	body  h2Body
 	spool spool
@@ -646,7 +647,7 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 		}
 		return nil
 	}
-	if st.expectContinue() && !st.remoteDone {
+	if st.expect && !st.remoteDone {
 		c.mu.Lock()
 		c.writeHeaders(st, 100, nil, false)
 		c.mu.Unlock()
@@ -692,6 +693,11 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 				return bad
 			}
 			st.length = n
+		case hf.Name == "expect":
+			// Answered here (100 Continue) and not sent on: the body is
+			// read before a backend is asked.
+			st.expect = st.expect || hasToken(hf.Value, "100-continue")
+			continue
 		case hf.Name == "cookie":
 			h.cookie = true
 		case hf.Name == "via" || hf.Name == "forwarded" || strings.HasPrefix(hf.Name, "x-forwarded-"):
@@ -755,15 +761,6 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 	}
 	st.v, st.cl = s.admit(admitIn{path: p, method: method, host: authority, via: via})
 	return nil
-}
-
-func (st *h2Stream) expectContinue() bool {
-	for _, f := range st.h.fields {
-		if len(f.name) == 6 && equalFold(f.name, "Expect") && hasToken(f.value, "100-continue") {
-			return true
-		}
-	}
-	return false
 }
 
 // answer sends what the proxy answers itself: the health path, a refused

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -399,5 +400,38 @@ func TestH2ServerSwitch(t *testing.T) {
 	if _, err := New(Config{ListenHTTPS: ":0", HTTP2Server: "h2o", Certificate: func() (*tls.Certificate, error) { return cert, nil },
 		Clusters: oneCluster("http://127.0.0.1:1")}, nil); err == nil || !strings.Contains(err.Error(), "http2 server") {
 		t.Errorf("unknown HTTP2Server: %v", err)
+	}
+}
+
+// Expect: 100-continue is answered by the proxy, which reads the body
+// before a backend is asked: the backend sees neither the Expect field
+// nor a wait.
+func TestH2ExpectContinue(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, "expect="+r.Header.Get("Expect")+" body="+string(b))
+	}))
+	t.Cleanup(be.Close)
+	r := h2Proxy(t, be.URL)
+	c := dialH2(t, r.addrs["https"])
+	id := c.request("POST", "/", false, "content-length", "2", "expect", "100-continue")
+	var got100 bool
+	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for !got100 {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no 100 Continue: %v", err)
+		}
+		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.StreamID == id {
+			if h.PseudoValue("status") != "100" {
+				t.Fatalf("status %s before the body was sent", h.PseudoValue("status"))
+			}
+			got100 = true
+		}
+	}
+	_ = c.fr.WriteData(id, true, []byte("hi"))
+	rs, _, err := c.readFrames(5*time.Second, allDone(1))
+	if err != nil || rs[id].status != "200" || string(rs[id].body) != "expect= body=hi" {
+		t.Fatalf("%+v %v", rs[id], err)
 	}
 }
