@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/keybridge/keybridge/proxy/internal/rawio"
 )
 
 // The forwarder is the request path for plain-HTTP backends: the handler
@@ -93,7 +95,7 @@ func (p *connPool) dial(ctx context.Context) (*bconn, error) {
 	if sc, ok := nc.(syscall.Conn); ok {
 		rc, _ = sc.SyscallConn()
 	}
-	nc = fastIO(nc)
+	nc = rawio.Wrap(nc)
 	c := &bconn{nc: nc, rc: rc, lr: limitedConn{nc: nc, budget: math.MaxInt64}}
 	if v, ok := bufReaders.Get().(*bufio.Reader); ok {
 		v.Reset(&c.lr)
@@ -208,7 +210,7 @@ func (c *bconn) alive() bool {
 	if c.rc == nil {
 		return true
 	}
-	return peekAlive(c.rc)
+	return rawio.PeekAlive(c.rc)
 }
 
 // leanOK reports whether a request can take the forwarder.
