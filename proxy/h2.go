@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,6 +189,10 @@ func (c *h2Conn) writeLoop() {
 	var spare []byte
 	wto := c.s.cfg.WriteTimeout
 	for range c.wake {
+		// The handler that woke the writer made it the next goroutine to
+		// run: yielding once lets the other handlers that are ready queue
+		// their frames too, so that one write carries them all.
+		runtime.Gosched()
 		c.mu.Lock()
 		buf := c.out
 		c.out = spare[:0]
