@@ -52,7 +52,9 @@ const (
 	// connection is closed with ENHANCE_YOUR_CALM, as net/http does since
 	// the rapid-reset attack (CVE-2023-44487).
 	h2MaxQueuedStreams = 4 * h2MaxStreams
-	h2ReadBuf          = 16 << 10
+	// h2ReadBuf: frames larger than this are read past the buffer into
+	// the framer's own.
+	h2ReadBuf = 4 << 10
 	// As nginx does against rapid reset: more than h2NewStreamsAtOnce
 	// new streams in what one read brought are refused (REFUSED_STREAM),
 	// and a connection with more than h2MaxRefused refused streams is
@@ -89,6 +91,7 @@ type h2Conn struct {
 	running int         // handlers running
 	out     []byte      // frames for the writer
 	wake    chan struct{}
+	writing bool // a writer goroutine runs
 	henc    *hpack.Encoder
 	hbuf    bytes.Buffer
 	// Windows: what the proxy may still send, and what the client may.
@@ -135,7 +138,6 @@ type h2Stream struct {
 	sink  h2Sink
 	fr    fwdReq
 	head  [1024]byte
-	resp  [2048]byte
 }
 
 // serveH2 serves an HTTP/2 connection whose TLS handshake is done.
@@ -164,7 +166,6 @@ func (h *h1Server) serveH2(nc, tc net.Conn) {
 	c.fr.MaxHeaderListSize = uint32(s.cfg.MaxHeaderBytes)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.henc = hpack.NewEncoder(&c.hbuf)
-	go c.writeLoop()
 	c.serve()
 }
 
@@ -172,45 +173,90 @@ func (h *h1Server) serveH2(nc, tc net.Conn) {
 type h2Writer struct{ c *h2Conn }
 
 func (w h2Writer) Write(p []byte) (int, error) {
-	w.c.out = append(w.c.out, p...)
+	c := w.c
+	if c.out == nil {
+		c.out = h2OutBufs.Get().(*[h2OutBuf]byte)[:0]
+	}
+	c.out = append(c.out, p...)
 	return len(p), nil
 }
 
-// kick tells the writer there is something to send.
+// The writer's queues are pooled: a connection holds one only while it has
+// frames to send.
+const h2OutBuf = 16 << 10
+
+var h2OutBufs = sync.Pool{New: func() any { return new([h2OutBuf]byte) }}
+
+// kick tells the writer there is something to send, starting it when it
+// is not running (under c.mu).
 func (c *h2Conn) kick() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
+// h2WriterLinger: a writer with nothing to send for this long ends, so
+// that an idle connection holds one goroutine (the reader), as an idle
+// HTTP/1 connection does.
+const h2WriterLinger = 100 * time.Millisecond
+
 // writeLoop sends what the streams queued, everything queued at once.
 func (c *h2Conn) writeLoop() {
-	var spare []byte
 	wto := c.s.cfg.WriteTimeout
-	for range c.wake {
+	var linger *time.Timer
+	for {
 		// The handler that woke the writer made it the next goroutine to
 		// run: yielding once lets the other handlers that are ready queue
 		// their frames too, so that one write carries them all.
 		runtime.Gosched()
 		c.mu.Lock()
 		buf := c.out
-		c.out = spare[:0]
-		c.mu.Unlock()
-		var err error
-		if len(buf) > 0 {
-			if dl, ok := renew(c.wdl, wto); ok && wto > 0 {
-				c.wdl = dl
-				_ = c.nc.SetWriteDeadline(dl)
+		c.out = nil
+		if len(buf) == 0 {
+			if c.closing {
+				c.mu.Unlock()
+				c.finish()
+				return
 			}
-			_, err = c.tc.Write(buf)
+			c.mu.Unlock()
+			if linger == nil {
+				linger = time.NewTimer(h2WriterLinger)
+			} else {
+				linger.Reset(h2WriterLinger)
+			}
+			select {
+			case <-c.wake:
+				continue
+			case <-linger.C:
+			}
+			c.mu.Lock()
+			if len(c.out) == 0 && !c.closing {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			continue
 		}
-		spare = buf
+		c.mu.Unlock()
+		if dl, ok := renew(c.wdl, wto); ok && wto > 0 {
+			c.wdl = dl
+			_ = c.nc.SetWriteDeadline(dl)
+		}
+		_, err := c.tc.Write(buf)
+		if cap(buf) == h2OutBuf {
+			h2OutBufs.Put((*[h2OutBuf]byte)(buf[:h2OutBuf]))
+		}
 		c.mu.Lock()
-		done := err != nil || c.closing && len(c.out) == 0
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		if done {
+		if err != nil {
 			c.finish()
 			return
 		}
@@ -876,7 +922,9 @@ func (st *h2Stream) run() {
 	}
 	s.newState(rs, cl, true, c.in.client, "", cookies)
 	rs.watch = &st.watch
-	rs.headBuf = st.resp[:]
+	// No headBuf: the response's fields go into the connection's HPACK
+	// table, which keeps them past this request; they must not be strings
+	// over a buffer of the request's.
 	k := &st.sink
 	*k = h2Sink{st: st, head: h.method == http.MethodHead}
 	fr := &st.fr
