@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -433,5 +434,45 @@ func TestH2ExpectContinue(t *testing.T) {
 	rs, _, err := c.readFrames(5*time.Second, allDone(1))
 	if err != nil || rs[id].status != "200" || string(rs[id].body) != "expect= body=hi" {
 		t.Fatalf("%+v %v", rs[id], err)
+	}
+}
+
+// Bodies larger than every window, both ways, through Go's own HTTP/2
+// client: a 3 MiB upload (past the in-memory buffer, into the temporary
+// file) and a 2 MiB download (past the client's 4 MiB connection window
+// only after WINDOW_UPDATEs on the stream).
+func TestH2LargeBodies(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Got", strconv.FormatInt(n, 10))
+		_, _ = w.Write(bytes.Repeat([]byte("d"), 2<<20))
+	}))
+	t.Cleanup(be.Close)
+	ca := newTestCA(t)
+	cert := ca.leaf(t, "localhost")
+	cc := oneCluster(be.URL)
+	cc[0].Health.Interval = time.Hour
+	for _, unbuffered := range []bool{false, true} {
+		r := startServer(t, Config{ListenHTTPS: "127.0.0.1:0", Certificate: func() (*tls.Certificate, error) { return cert, nil },
+			Clusters: cc, UnbufferedRequests: unbuffered})
+		c := clientFor(ca)
+		for _, size := range []int{0, 1, 3 << 20} {
+			for _, known := range []bool{true, false} {
+				var body io.Reader = bytes.NewReader(bytes.Repeat([]byte("u"), size))
+				if !known {
+					body = io.MultiReader(body) // no length: none is sent
+				}
+				resp, err := c.Post("https://"+r.addrs["https"]+"/big", "application/octet-stream", body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 || n != 2<<20 || resp.Header.Get("X-Got") != strconv.Itoa(size) {
+					t.Errorf("unbuffered %v, upload of %d (length known %v): %s %d, backend got %s, %d bytes back (%v)",
+						unbuffered, size, known, resp.Proto, resp.StatusCode, resp.Header.Get("X-Got"), n, err)
+				}
+			}
+		}
 	}
 }
