@@ -670,7 +670,8 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 		}
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
-	st = &h2Stream{c: c, id: id, start: time.Now()}
+	st = h2Streams.Get().(*h2Stream)
+	st.c, st.id, st.start = c, id, time.Now()
 	if f.Truncated {
 		st.v = refuseHeaderSize
 	} else if err := st.request(f, c.s); err != nil {
@@ -842,6 +843,7 @@ func (st *h2Stream) answer() {
 	k.simple(code, text, extra)
 	s.metrics.observe(code, 0)
 	st.done(nil)
+	st.release()
 }
 
 // startHandler runs a proxied request's handler, or queues it while
@@ -899,6 +901,7 @@ func h2Worker(st *h2Stream) {
 	defer idle.Stop()
 	for {
 		st.run()
+		st.release()
 		idle.Reset(h2WorkerIdle)
 		select {
 		case st = <-h2Work:
@@ -1005,6 +1008,17 @@ func (st *h2Stream) done(err error) {
 		}
 	}
 	c.kick()
+}
+
+// h2Streams recycles the streams' state (a few KiB each).
+var h2Streams = sync.Pool{New: func() any { return new(h2Stream) }}
+
+// release gives back a stream that is done: answered or reset, out of its
+// connection's streams and queue, its handler returned. Nothing refers to
+// it any more (the HPACK tables hold no strings over its buffers: see run).
+func (st *h2Stream) release() {
+	*st = h2Stream{}
+	h2Streams.Put(st)
 }
 
 // h2Body is a request body: the reader pushes what DATA frames carry, the
