@@ -81,7 +81,8 @@ type h2Conn struct {
 	// The reading goroutine's own.
 	maxID       uint32 // the highest stream a client opened
 	sawSettings bool
-	newStreams  int // streams opened since the last read that waited
+	newStreams  int // streams opened since the reader emptied what was sent
+	src         h2Source
 	refused     int // streams refused
 
 	mu      sync.Mutex
@@ -159,7 +160,8 @@ func (h *h1Server) serveH2(nc, tc net.Conn) {
 		tc.Close()
 		return
 	}
-	c.br = bufio.NewReaderSize(tc, h2ReadBuf)
+	c.src.r = tc
+	c.br = bufio.NewReaderSize(&c.src, h2ReadBuf)
 	c.fr = http2.NewFramer(h2Writer{c}, c.br)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384)
@@ -186,6 +188,21 @@ func (w h2Writer) Write(p []byte) (int, error) {
 const h2OutBuf = 16 << 10
 
 var h2OutBufs = sync.Pool{New: func() any { return new([h2OutBuf]byte) }}
+
+// h2Source is what the frame reader reads from: the TLS connection, noting
+// whether its last read came short (what had arrived is read: a TLS record
+// of up to 16 KiB ended), which is where a batch of frames ends for the
+// new-streams rule (nginx counts per read event).
+type h2Source struct {
+	r     io.Reader
+	short bool
+}
+
+func (s *h2Source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.short = n < len(p)
+	return n, err
+}
 
 // kick tells the writer there is something to send, starting it when it
 // is not running (under c.mu).
@@ -356,8 +373,8 @@ func (c *h2Conn) serve() {
 	c.kick()
 	c.mu.Unlock()
 	for {
-		if c.br.Buffered() == 0 {
-			c.newStreams = 0
+		if c.br.Buffered() == 0 && c.src.short {
+			c.newStreams = 0 // all that came is read: a new batch begins
 		}
 		f, err := c.fr.ReadFrame()
 		if err == nil {

@@ -476,3 +476,48 @@ func TestH2LargeBodies(t *testing.T) {
 		}
 	}
 }
+
+// More new streams than twice the stream limit in what one read brings
+// (here one TLS record of HEADERS+RST_STREAM pairs) are refused, as nginx
+// refuses them, though none stays open.
+func TestH2StreamsAtOnce(t *testing.T) {
+	r := h2Proxy(t, pathBackend(t))
+	conn, err := tls.Dial("tcp", r.addrs["https"], &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"},
+		DynamicRecordSizingDisabled: true}) // full 16 KiB records from the start
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &h2Client{t: t, conn: conn, next: 1}
+	c.enc = hpack.NewEncoder(&c.hbuf)
+	c.batch()
+	_, _ = c.out.WriteString(http2.ClientPreface)
+	_ = c.fr.WriteSettings()
+	c.flush()
+	c.batch()
+	const n = 2*h2MaxStreams + 40
+	for i := 0; i < n; i++ {
+		_ = c.fr.WriteRSTStream(c.request("GET", "/", true), http2.ErrCodeCancel)
+	}
+	if c.out.Len() > 16<<10 {
+		t.Fatalf("%d bytes: more than one TLS record", c.out.Len())
+	}
+	c.flush()
+	last := c.request("GET", "/last", true)
+	c.flush()
+	rs, _, err := c.readFrames(10*time.Second, func(rs map[uint32]*response, _ *http2.GoAwayFrame) bool {
+		return rs[last] != nil && rs[last].done
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, x := range rs {
+		if x.reset == http2.ErrCodeRefusedStream {
+			refused++
+		}
+	}
+	if refused != n-h2NewStreamsAtOnce || rs[last].status != "200" {
+		t.Errorf("%d of %d streams refused, then %q; want %d, then 200", refused, n, rs[last].status, n-h2NewStreamsAtOnce)
+	}
+}
