@@ -31,7 +31,7 @@ func newApp() *cli.App {
 			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
 			"       [--renew-within DAYS] [--parallel K] [--probe HOST:PORT] [--dry-run] [--json]\n" +
-			"certup rollback (--elb NAME[:PORT] | --listener ARN)… [--region R]… [--dry-run]\n" +
+			"certup rollback (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--dry-run]\n" +
 			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]",
 		Description: "Credentials come from the AWS SDK's default chain (environment, ~/.aws files and\n" +
 			"--profile, SSO, instance and container roles). --endpoint-url or AWS_ENDPOINT_URL\n" +

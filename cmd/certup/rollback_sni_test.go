@@ -1,0 +1,53 @@
+package main_test
+
+import (
+	"crypto/elliptic"
+	"slices"
+	"testing"
+
+	"github.com/keybridge/keybridge/awsiam/awstest"
+	"github.com/keybridge/keybridge/internal/testkit"
+)
+
+// TestRollbackSNIEndToEnd is invariant I1 for SNI targets: rotate --replaces A
+// moves a classic listener's default certificate and an ALB listener's SNI
+// certificate from A to B; rollback --replaces A puts both back on exactly A
+// (the ALB listener's default untouched) and, run again, has nothing to do.
+func TestRollbackSNIEndToEnd(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	is := newIssuer(t)
+	a, aKP := is.keystore(t, "app.example.com", testkit.ECKey(t, elliptic.P256()), 100)
+	b, bKP := is.keystore(t, "app.example.com", testkit.ECKey(t, elliptic.P256()), 200)
+	o, oKP := is.keystore(t, "other.example.com", testkit.ECKey(t, elliptic.P256()), 100)
+	wantCode(t, run(t, srv, "upload", pemArgs(a)), 0)
+	wantCode(t, run(t, srv, "upload", pemArgs(o)), 0)
+	aARN, other := certARN(t, srv, aKP, false), certARN(t, srv, oKP, false)
+	if err := srv.AddClassicELB(region, "web", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443, CertificateARN: aARN}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := srv.AddListener(region, srv.AddALB(region, "shared-alb"), awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: other, SNI: []string{aARN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serves := func(cert string) bool {
+		def, sni, _ := srv.ListenerCertificates(region, ln)
+		return elbServes(srv, "web") == cert && def == other && slices.Equal(sni, []string{cert})
+	}
+
+	r := run(t, srv, "rotate", pemArgs(b), "--replaces", aARN)
+	wantCode(t, r, 10)
+	if bARN := certARN(t, srv, bKP, false); !serves(bARN) {
+		t.Fatalf("rotate did not move both to B:\n%s", r)
+	}
+	r = run(t, srv, "rollback", "--replaces", aARN)
+	wantCode(t, r, 10)
+	if !serves(aARN) {
+		def, sni, _ := srv.ListenerCertificates(region, ln)
+		t.Errorf("after rollback: web %s, ALB default %s SNI %v; want A (%s) on both, the default %s:\n%s", elbServes(srv, "web"), def, sni, aARN, other, r)
+	}
+	srv.ResetCalls()
+	wantCode(t, run(t, srv, "rollback", "--replaces", aARN), 0)
+	if srv.MutatingCalls() != 0 {
+		t.Errorf("rollback run again made changing calls: %v", srv.CallLog())
+	}
+}
