@@ -22,7 +22,9 @@ import (
 // over two or three deployments whose certificates share CNs (WSO2's
 // localhost, then the real domain), in IAM and ACM, with RSA and EC keys and a
 // fault injected at a random call, through the real SDK clients against
-// awstest, and checks after every step:
+// awstest (some deployments also serve their certificate as an SNI
+// certificate of another listener, which rotate and rollback reach with
+// Replaces, as a user would), and checks after every step:
 //
 //	I1 a rollback right after a rotate puts every listener back on exactly what
 //	   it served before (and one further back where that certificate is kept);
@@ -91,6 +93,7 @@ type deployment struct {
 	listeners []awsiam.Listener
 	acm       bool
 	alb       bool   // has ALB listeners, which take only certificates of a FQDN
+	sni       int    // index in listeners of an SNI entry (rotated and rolled back with Replaces), -1: none
 	lineage   string // explicit; "" derived
 	named     string // the lineage rotate reported
 	history   [][]string
@@ -122,7 +125,7 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 	rng := rand.New(rand.NewPCG(seed, 1))
 	n := 2 + rng.IntN(2)
 	for i := range n {
-		d := &deployment{acm: rng.IntN(2) == 0, owned: map[string]bool{}}
+		d := &deployment{acm: rng.IntN(2) == 0, owned: map[string]bool{}, sni: -1}
 		if rng.IntN(2) == 0 {
 			d.lineage = "dep" + strconv.Itoa(i)
 		}
@@ -153,6 +156,22 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 				return nil, err
 			}
 			d.listeners = append(d.listeners, awsiam.Listener{ARN: ln})
+		}
+		if d.alb && rng.IntN(2) == 0 {
+			// The certificate is also an SNI certificate of a listener whose
+			// default is another's (untagged) certificate.
+			fill := w.pair("filler.example.com", false, 500+i)
+			fkey, _ := fill.KeyPEM(keystore.KeyFormatDefault)
+			filler, err := srv.UploadServerCertificate("filler-d"+strconv.Itoa(i), "/", string(fill.CertPEM()), string(fkey), "")
+			if err != nil {
+				return nil, err
+			}
+			ln, err := srv.AddListener(modelRegion, srv.AddALB(modelRegion, "sni-"+name), awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: filler, SNI: []string{d.initial}})
+			if err != nil {
+				return nil, err
+			}
+			d.sni = len(d.listeners)
+			d.listeners = append(d.listeners, awsiam.Listener{ARN: ln, SNI: true})
 		}
 		d.history = [][]string{w.serving(d)}
 		w.deps = append(w.deps, d)
@@ -193,6 +212,10 @@ func (w *world) serving(d *deployment) []string {
 		if l.ELB != "" {
 			st, _ := w.srv.ClassicListenerOf(modelRegion, l.ELB, int(l.Port))
 			out = append(out, st.CertificateARN)
+		} else if l.SNI {
+			// Midway both may be on the list.
+			_, sni, _ := w.srv.ListenerCertificates(modelRegion, l.ARN)
+			out = append(out, strings.Join(sni, " "))
 		} else {
 			def, _, _ := w.srv.ListenerCertificates(modelRegion, l.ARN)
 			out = append(out, def)
@@ -230,9 +253,22 @@ func uploadOptions(d *deployment, other bool) awsiam.UploadOptions {
 	return o
 }
 
+// targets are d's listeners a rotation or rollback names, and, where d has an
+// SNI entry, the certificate it replaces (which reaches the SNI entry): gen
+// back from the model's newest row of history.
+func (d *deployment) targets(gen int) ([]awsiam.Listener, []string) {
+	if d.sni < 0 {
+		return d.listeners, nil
+	}
+	ls := slices.Delete(slices.Clone(d.listeners), d.sni, d.sni+1)
+	row := d.history[max(0, len(d.history)-1-gen)]
+	return ls, []string{row[d.sni]}
+}
+
 func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair, other bool) (*awsiam.Rotation, error) {
+	ls, replaces := d.targets(0)
 	plan, err := awsiam.PlanRotation(ctx, []*awsiam.Service{w.svc}, kp, awsiam.RotateOptions{Upload: uploadOptions(d, other),
-		Listeners: d.listeners, Lineage: d.lineage, Wait: time.Second, Parallel: 2})
+		Listeners: ls, Replaces: replaces, Lineage: d.lineage, Wait: time.Second, Parallel: 2})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +290,9 @@ func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool {
 func (w *world) same(d *deployment, was []string) bool { return slices.Equal(w.serving(d), was) }
 
 func (w *world) rollbackOnce(ctx context.Context, d *deployment, further bool) (*awsiam.Rotation, error) {
-	plan, err := awsiam.PlanRollback(ctx, []*awsiam.Service{w.svc}, awsiam.RollbackOptions{Listeners: d.listeners, Lineage: d.lineage,
+	// The same targets as the rotation it undoes: what it replaced.
+	ls, replaces := d.targets(1)
+	plan, err := awsiam.PlanRollback(ctx, []*awsiam.Service{w.svc}, awsiam.RollbackOptions{Listeners: ls, Replaces: replaces, Lineage: d.lineage,
 		Further: further, Wait: time.Second})
 	if err != nil {
 		return nil, err
@@ -291,7 +329,7 @@ func (w *world) apply(ctx context.Context, s step) error {
 			// record it, neither may delete it while the other needs it.
 			e := w.deps[(s.dep+1)%len(w.deps)]
 			x := w.serving(e)[0]
-			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 ||
+			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 || d.sni >= 0 || e.sni >= 0 ||
 				d.cn(target.Leaf.Subject.CommonName) != target.Leaf.Subject.CommonName {
 				return nil
 			}
@@ -389,9 +427,14 @@ func (w *world) check(before map[*deployment][]string, had map[string]bool, d *d
 	have := w.existing()
 	for i, e := range w.deps {
 		now := w.serving(e)
-		for j, c := range now {
-			if !have[c] {
-				return fmt.Errorf("I4: d%d %s serves %s, which does not exist", i, e.listeners[j], c)
+		for j, cs := range now {
+			if cs == "" {
+				return fmt.Errorf("I4: d%d %s serves no certificate", i, e.listeners[j])
+			}
+			for _, c := range strings.Fields(cs) {
+				if !have[c] {
+					return fmt.Errorf("I4: d%d %s serves %s, which does not exist", i, e.listeners[j], c)
+				}
 			}
 		}
 		if e != d && !slices.Equal(now, before[e]) {
