@@ -51,3 +51,28 @@ func TestRollbackSNIEndToEnd(t *testing.T) {
 		t.Errorf("rollback run again made changing calls: %v", srv.CallLog())
 	}
 }
+
+// TestConcurrentModificationRetried: IAM answers ConcurrentModification (409)
+// when another request changes the same certificate at that moment — another
+// host's certup writing its record — and says to submit the request again
+// (IAM API reference, TagServerCertificate, Errors). rollback's restored mark
+// meets it once and still finishes in one run.
+func TestConcurrentModificationRetried(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	is := newIssuer(t)
+	a, aKP := is.keystore(t, "app.example.com", testkit.ECKey(t, elliptic.P256()), 100)
+	b, _ := is.keystore(t, "app.example.com", testkit.ECKey(t, elliptic.P256()), 200)
+	if err := srv.AddClassicELB(region, "web", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, run(t, srv, "deploy", pemArgs(a), "--elb", "web"), 0)
+	wantCode(t, run(t, srv, "rotate", pemArgs(b), "--elb", "web"), 10)
+	srv.ResetCalls()
+	srv.Inject(awstest.Fault{Op: "iam:TagServerCertificate", Code: "ConcurrentModification", Times: 1,
+		Message: "Multiple requests to change this object were submitted simultaneously"})
+	r := run(t, srv, "rollback", "--elb", "web")
+	wantCode(t, r, 10)
+	if aARN := certARN(t, srv, aKP, false); elbServes(srv, "web") != aARN || srv.Calls("iam:TagServerCertificate") != 2 {
+		t.Errorf("web serves %s (want %s), %d TagServerCertificate calls:\n%s", elbServes(srv, "web"), aARN, srv.Calls("iam:TagServerCertificate"), r)
+	}
+}
