@@ -18,7 +18,7 @@ import (
 	"github.com/keybridge/keybridge/keystore"
 )
 
-// The model test runs random sequences of upload, rotate, rollback and prune
+// The model test runs random sequences of upload, rotate, deploy, rollback and prune
 // over two or three deployments whose certificates share CNs (WSO2's
 // localhost, then the real domain), in IAM and ACM, with RSA and EC keys and a
 // fault injected at a random call, through the real SDK clients against
@@ -50,11 +50,12 @@ const (
 	opRollback
 	opFurther // rollback --further
 	opPrune
-	opShare // rotate to the certificate the next deployment serves
+	opShare  // rotate to the certificate the next deployment serves
+	opDeploy // deploy (upload and attach), which records what it replaces as rotate does
 )
 
 func (k opKind) String() string {
-	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune", "rotate to the next deployment's certificate"}[k]
+	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune", "rotate to the next deployment's certificate", "deploy"}[k]
 }
 
 // step is one operation of a sequence, with everything random about it
@@ -71,14 +72,14 @@ type step struct {
 
 func (s step) String() string {
 	out := fmt.Sprintf("%s d%d", s.kind, s.dep)
-	if s.kind == opUpload || s.kind == opRotate {
+	if s.kind == opUpload || s.kind == opRotate || s.kind == opDeploy {
 		key := "RSA"
 		if s.ec {
 			key = "EC"
 		}
 		out += fmt.Sprintf(" %s %s %dd", s.cn, key, s.days)
 	}
-	if s.kind == opRotate && s.other {
+	if (s.kind == opRotate || s.kind == opDeploy) && s.other {
 		out += " other-store"
 	}
 	if s.fault >= 0 {
@@ -275,6 +276,23 @@ func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyP
 	return plan, plan.Apply(ctx)
 }
 
+// deployOnce deploys kp to d's listeners; its result is put as a rotation's
+// (changed, or unchanged when it made no changing call).
+func (w *world) deployOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair, other bool) (*awsiam.Rotation, error) {
+	before := w.srv.MutatingCalls()
+	uo := uploadOptions(d, other)
+	uo.Lineage = d.lineage // as the deployment's rotations name it
+	_, err := w.svc.Deploy(ctx, kp, awsiam.DeployOptions{Upload: uo, Listeners: d.listeners,
+		Attach: awsiam.AttachOptions{Wait: time.Second}})
+	r := &awsiam.Rotation{Kind: awsiam.KindRotate, Outcome: awsiam.OutcomeChanged}
+	if err != nil {
+		r.Outcome = awsiam.OutcomeFailed
+	} else if w.srv.MutatingCalls() == before {
+		r.Outcome = awsiam.OutcomeUnchanged
+	}
+	return r, err
+}
+
 // holds reports whether one of d's listeners serves kp's certificate (under
 // any name or ARN).
 func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool {
@@ -322,8 +340,15 @@ func (w *world) apply(ctx context.Context, s step) error {
 			d.unrelated = append(d.unrelated, up.ARN)
 			w.kps[up.ARN] = kp
 		}
-	case opRotate, opShare:
+	case opRotate, opShare, opDeploy:
 		target := w.pair(d.cn(s.cn), s.ec, s.days)
+		once := func() (*awsiam.Rotation, error) { return w.rotateOnce(ctx, d, target, s.other) }
+		if s.kind == opDeploy {
+			if d.sni >= 0 {
+				return nil // a deploy adds to an SNI list, replaces nothing there
+			}
+			once = func() (*awsiam.Rotation, error) { return w.deployOnce(ctx, d, target, s.other) }
+		}
 		if s.kind == opShare {
 			// The certificate the next deployment serves: both rotations
 			// record it, neither may delete it while the other needs it.
@@ -336,24 +361,26 @@ func (w *world) apply(ctx context.Context, s step) error {
 			s.other = strings.Contains(x, ":acm:") != d.acm
 		}
 		remove := w.inject(s.fault)
-		r, err := w.rotateOnce(ctx, d, target, s.other)
+		r, err := once()
 		remove()
 		if !done(r, err) || s.fault >= 0 {
 			// I4 holds midway: checked below. I5: run again, converge.
 			if err := w.check(before, had, d, true); err != nil {
 				return fmt.Errorf("after the failed run: %w", err)
 			}
-			r, err = w.rotateOnce(ctx, d, target, s.other)
+			r, err = once()
 			if !done(r, err) {
-				return fmt.Errorf("I5: rotate run again did not converge: %v %s", err, describe(r))
+				return fmt.Errorf("I5: %s run again did not converge: %v %s", s.kind, err, describe(r))
 			}
 		}
 		w.srv.ResetCalls()
-		r, err = w.rotateOnce(ctx, d, target, s.other)
+		r, err = once()
 		if err != nil || r.Outcome != awsiam.OutcomeUnchanged || w.srv.MutatingCalls() != 0 {
-			return fmt.Errorf("I5: rotate after success: %v, %d changing calls %v\n%s", err, w.srv.MutatingCalls(), w.srv.CallLog(), describe(r))
+			return fmt.Errorf("I5: %s after success: %v, %d changing calls %v\n%s", s.kind, err, w.srv.MutatingCalls(), w.srv.CallLog(), describe(r))
 		}
-		d.named = r.Lineage
+		if r.Lineage != "" {
+			d.named = r.Lineage
+		}
 		now := w.serving(d)
 		for i, c := range now {
 			if c == d.history[len(d.history)-1][i] {
@@ -478,8 +505,10 @@ func randomSteps(rng *rand.Rand, n int) []step {
 		switch x := rng.IntN(20); {
 		case x < 5:
 			s.kind = opUpload
-		case x < 12:
+		case x < 10:
 			s.kind = opRotate
+		case x < 12:
+			s.kind = opDeploy
 		case x < 15:
 			s.kind = opRollback
 		case x < 16:
