@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/demoapp"
 )
 
 func oneCluster(backends ...string) []ClusterConfig {
@@ -318,7 +320,7 @@ func TestProxyStickyFailoverAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot rebind %s: %v", u.Host, err)
 	}
-	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: NewDemoBackend("back")}}
+	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: demoapp.New("back")}}
 	back.Start()
 	defer back.Close()
 	seen := false
@@ -942,7 +944,11 @@ func TestStalledBodyCut(t *testing.T) {
 	defer sink.Close()
 	cc := oneCluster(sink.URL)
 	cc[0].Health.Path = "/"
-	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc, BodyTimeout: 300 * time.Millisecond})
+	// The deadline moves forward when less than half of BodyTimeout is
+	// left, so a pause of BodyTimeout/2 always passes: 300 ms against
+	// chunks 100 ms apart left too little room for a loaded machine with
+	// the race detector.
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc, BodyTimeout: 600 * time.Millisecond})
 
 	// A steady slow upload, one chunk every 100 ms, passes.
 	pr, pw := io.Pipe()

@@ -43,6 +43,9 @@ type Options struct {
 	IAMTagPageSize int
 	// Logger receives one debug line per call; nil discards.
 	Logger *slog.Logger
+	// DNSAddr is where the Route 53 zones are answered over DNS (UDP and TCP);
+	// default "127.0.0.1:0" (a free port, see Server.DNSAddr).
+	DNSAddr string
 }
 
 // Fault makes calls to an operation fail.
@@ -90,6 +93,13 @@ type Server struct {
 	iamCerts   map[string]*serverCert // lower-case name → certificate
 	regions    map[string]*regionState
 	idSequence int
+	zones      []*hostedZone // Route 53 is global
+	changes    []*r53Change
+	dnsDelay   time.Duration
+	dns        *dnsServer
+	acmCA      *acmCA
+	// acmIssueDelay: how long a requested ACM certificate stays pending.
+	acmIssueDelay time.Duration
 }
 
 // New starts a Server. Close it when done.
@@ -107,6 +117,9 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.DNSAddr == "" {
+		opts.DNSAddr = "127.0.0.1:0"
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
@@ -121,6 +134,10 @@ func New(opts Options) (*Server, error) {
 		calls:     map[string]int{},
 		iamCerts:  map[string]*serverCert{},
 		regions:   map[string]*regionState{},
+	}
+	if s.dns, err = s.startDNS(opts.DNSAddr); err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	s.srv = &http.Server{
 		Handler:           s,
@@ -140,6 +157,7 @@ func (s *Server) AccountID() string { return s.opts.AccountID }
 // Close stops the server and closes open connections.
 func (s *Server) Close() {
 	s.closeOne.Do(func() {
+		s.dns.close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := s.srv.Shutdown(ctx); err != nil {
@@ -291,16 +309,20 @@ var mutatingOps = map[string]bool{
 	"elbv2:AddListenerCertificates":             true,
 	"elbv2:RemoveListenerCertificates":          true,
 	"elbv2:ModifyTargetGroupAttributes":         true,
+	"acm:RequestCertificate":                    true,
+	"route53:CreateHostedZone":                  true,
+	"route53:ChangeResourceRecordSets":          true,
 }
 
 // request is one decoded call.
 type request struct {
 	ctx     context.Context
-	service string // iam, acm, elb, elbv2
+	service string // iam, acm, elb, elbv2, route53
 	action  string
 	region  string
-	form    url.Values // query protocols
-	body    []byte     // JSON protocol
+	form    url.Values // query protocols; route53: the URI's query
+	body    []byte     // JSON protocol, route53's XML body
+	path    []string   // route53: the URI path's segments after the API version
 	id      string
 }
 
@@ -311,6 +333,8 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	// messages are InvalidChangeBatch's (Route 53), one per change in error.
+	messages []string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -354,9 +378,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	h := handlers[req.service][req.action]
 	if h == nil {
-		if req.service == "acm" {
+		switch req.service {
+		case "acm":
 			writeError(w, req, badRequest("UnknownOperationException", "unknown operation %s", req.action))
-		} else {
+		case "route53":
+			writeError(w, req, errorf(http.StatusNotFound, "UnknownOperationException", "%s is not served here", req.action))
+		default:
 			writeError(w, req, badRequest("InvalidAction", "Could not find operation %s for version %s", req.action, req.form.Get("Version")))
 		}
 		return
@@ -414,6 +441,8 @@ func faultError(svc string, f Fault) *apiError {
 			code = "ServiceFailure"
 		case "acm":
 			code = "InternalServerException"
+		case "route53":
+			code = "ServiceUnavailable"
 		default:
 			code = "InternalFailure"
 		}
@@ -429,7 +458,7 @@ func faultError(svc string, f Fault) *apiError {
 			status = http.StatusInternalServerError
 		case "ServiceUnavailable":
 			status = http.StatusServiceUnavailable
-		case "NoSuchEntity":
+		case "NoSuchEntity", "NoSuchHostedZone", "NoSuchChange":
 			status = http.StatusNotFound
 		case "EntityAlreadyExists", "DeleteConflict", "LimitExceeded", "ConcurrentModification":
 			status = http.StatusConflict
@@ -474,6 +503,14 @@ func (s *Server) decode(hr *http.Request) (*request, *apiError) {
 		req.action = action
 		req.body = body
 		return req, nil
+	case "route53":
+		req.service = "route53"
+		req.region = "us-east-1" // Route 53 is global
+		req.body = body
+		req.form = hr.URL.Query()
+		action, path, e := route53Route(hr.Method, hr.URL.Path)
+		req.action, req.path = action, path
+		return req, e
 	case "iam", "elasticloadbalancing":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -505,7 +542,7 @@ func (s *Server) decode(hr *http.Request) (*request, *apiError) {
 		}
 		return req, nil
 	default:
-		return req, badRequest("UnrecognizedClientException", "service %q is not served here (iam, acm, elasticloadbalancing)", signingService)
+		return req, badRequest("UnrecognizedClientException", "service %q is not served here (iam, acm, elasticloadbalancing, route53)", signingService)
 	}
 }
 

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/demoapp"
 	"github.com/keybridge/keybridge/internal/testkit"
-	"github.com/keybridge/keybridge/proxy"
 )
 
 // binPath is the jksproxy binary built once by TestMain.
@@ -192,7 +192,7 @@ func (d *demo) start(t *testing.T) {
 		t.Fatalf("demo backend %s: %v", d.name, err)
 	}
 	d.addr = ln.Addr().String()
-	srv := &http.Server{Handler: proxy.NewDemoBackend(d.name), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: demoapp.New(d.name), ReadHeaderTimeout: 5 * time.Second}
 	d.mu.Lock()
 	d.srv = srv
 	d.mu.Unlock()
@@ -240,16 +240,7 @@ func insecureTLS() *tls.Config {
 }
 
 // waitFor polls cond every 20ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = testkit.WaitFor
 
 func healthz(addr string) int {
 	c := &http.Client{Timeout: 2 * time.Second}
