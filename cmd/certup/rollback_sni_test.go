@@ -3,6 +3,7 @@ package main_test
 import (
 	"crypto/elliptic"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keybridge/keybridge/awsiam/awstest"
@@ -12,7 +13,8 @@ import (
 // TestRollbackSNIEndToEnd is invariant I1 for SNI targets: rotate --replaces A
 // moves a classic listener's default certificate and an ALB listener's SNI
 // certificate from A to B; rollback --replaces A puts both back on exactly A
-// (the ALB listener's default untouched) and, run again, has nothing to do.
+// (the ALB listener's default untouched) and, run again, has nothing to do;
+// OLD may be given by ARN or IAM name.
 func TestRollbackSNIEndToEnd(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	is := newIssuer(t)
@@ -39,7 +41,8 @@ func TestRollbackSNIEndToEnd(t *testing.T) {
 	if bARN := certARN(t, srv, bKP, false); !serves(bARN) {
 		t.Fatalf("rotate did not move both to B:\n%s", r)
 	}
-	r = run(t, srv, "rollback", "--replaces", aARN)
+	// By IAM name this time: the same certificate.
+	r = run(t, srv, "rollback", "--replaces", aARN[strings.LastIndex(aARN, "/")+1:])
 	wantCode(t, r, 10)
 	if !serves(aARN) {
 		def, sni, _ := srv.ListenerCertificates(region, ln)
