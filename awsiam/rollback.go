@@ -36,7 +36,10 @@ type RollbackOptions struct {
 // PlanRollback plans to undo the newest rotation of the listeners' lineage:
 // each listener on that generation goes back to exactly the certificate it
 // served before, as the lineage record in its certificate's tags says
-// (planRollbackTargets, decideRollback). Run again, it finishes a partial
+// (planRollbackTargets, decideRollback); with Replaces also the listeners a
+// rotation with the same Replaces moved, SNI certificates included (the
+// replaced certificate goes back on the list before the other comes off,
+// within the load balancer's SNI quota). Run again, it finishes a partial
 // rollback and then has nothing to do; Further goes one generation further.
 // Where no target serves a certificate with a record (uploaded by an earlier
 // certup), it falls back to the upload just before the one served, of the

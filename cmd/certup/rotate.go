@@ -89,6 +89,8 @@ func rotateCommands() []*cli.Command {
 				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
 				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
 				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
+				"Give the targets rotate was given: --replaces OLD also reaches the listeners it moved off OLD, SNI lists\n" +
+				"included (OLD goes back on the list before the other certificate comes off).\n" +
 				exitCodesHelp("rolled back"),
 			Flags: concat(listenerFlags(), []cli.Flag{
 				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
