@@ -38,12 +38,12 @@ func TestRollbackAfterDeploy(t *testing.T) {
 			if srv.MutatingCalls() != 0 {
 				t.Errorf("deploy run again changed something: %v", srv.CallLog())
 			}
-			r := run(t, srv, "rollback", "--elb", "web")
+			r := run(t, srv, "rollback", "--elb", "web", "--detailed-exitcode")
 			wantCode(t, r, 10)
 			if got := elbServes(srv, "web"); got != aARN {
 				t.Errorf("rollback after deploy: web serves %s, served A (%s) before:\n%s", got, aARN, r)
 			}
-			wantCode(t, run(t, srv, "rollback", "--elb", "web"), 0)
+			wantCode(t, run(t, srv, "rollback", "--elb", "web", "--detailed-exitcode"), 0)
 		})
 	}
 }

@@ -36,20 +36,20 @@ func TestRollbackSNIEndToEnd(t *testing.T) {
 		return elbServes(srv, "web") == cert && def == other && slices.Equal(sni, []string{cert})
 	}
 
-	r := run(t, srv, "rotate", pemArgs(b), "--replaces", aARN)
+	r := run(t, srv, "rotate", pemArgs(b), "--replaces", aARN, "--detailed-exitcode")
 	wantCode(t, r, 10)
 	if bARN := certARN(t, srv, bKP, false); !serves(bARN) {
 		t.Fatalf("rotate did not move both to B:\n%s", r)
 	}
 	// By IAM name this time: the same certificate.
-	r = run(t, srv, "rollback", "--replaces", aARN[strings.LastIndex(aARN, "/")+1:])
+	r = run(t, srv, "rollback", "--replaces", aARN[strings.LastIndex(aARN, "/")+1:], "--detailed-exitcode")
 	wantCode(t, r, 10)
 	if !serves(aARN) {
 		def, sni, _ := srv.ListenerCertificates(region, ln)
 		t.Errorf("after rollback: web %s, ALB default %s SNI %v; want A (%s) on both, the default %s:\n%s", elbServes(srv, "web"), def, sni, aARN, other, r)
 	}
 	srv.ResetCalls()
-	wantCode(t, run(t, srv, "rollback", "--replaces", aARN), 0)
+	wantCode(t, run(t, srv, "rollback", "--replaces", aARN, "--detailed-exitcode"), 0)
 	if srv.MutatingCalls() != 0 {
 		t.Errorf("rollback run again made changing calls: %v", srv.CallLog())
 	}
@@ -69,11 +69,11 @@ func TestConcurrentModificationRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, run(t, srv, "deploy", pemArgs(a), "--elb", "web"), 0)
-	wantCode(t, run(t, srv, "rotate", pemArgs(b), "--elb", "web"), 10)
+	wantCode(t, run(t, srv, "rotate", pemArgs(b), "--elb", "web", "--detailed-exitcode"), 10)
 	srv.ResetCalls()
 	srv.Inject(awstest.Fault{Op: "iam:TagServerCertificate", Code: "ConcurrentModification", Times: 1,
 		Message: "Multiple requests to change this object were submitted simultaneously"})
-	r := run(t, srv, "rollback", "--elb", "web")
+	r := run(t, srv, "rollback", "--elb", "web", "--detailed-exitcode")
 	wantCode(t, r, 10)
 	if aARN := certARN(t, srv, aKP, false); elbServes(srv, "web") != aARN || srv.Calls("iam:TagServerCertificate") != 2 {
 		t.Errorf("web serves %s (want %s), %d TagServerCertificate calls:\n%s", elbServes(srv, "web"), aARN, srv.Calls("iam:TagServerCertificate"), r)

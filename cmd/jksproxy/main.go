@@ -43,6 +43,7 @@ func newApp() *cli.App {
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "keep X-Forwarded-* and Forwarded from peers in `CIDR` (repeatable)", Category: "Listeners:"},
 		&cli.StringSliceFlag{Name: "upgrade", Value: cli.NewStringSlice("websocket"), Usage: "`PROTOCOL` a client may switch to through the proxy (repeatable); a request asking for another one (h2c among them) goes on without its Upgrade", Category: "Listeners:"},
 		&cli.StringSliceFlag{Name: "allow-method", Usage: "forward `METHOD` CONNECT or TRACE, refused by default (repeatable)", Category: "Listeners:"},
+		&cli.StringFlag{Name: "http2-server", Value: string(proxy.HTTP2Own), Usage: "what serves HTTP/2 on the HTTPS listener: own (the proxy's own path) or net/http", Category: "Listeners:"},
 		&cli.BoolFlag{Name: "proxy-protocol", Usage: "require a PROXY protocol v1/v2 header on the HTTPS listener (ELB TCP listener, NLB)", Category: "Listeners:"},
 
 		&cli.StringSliceFlag{Name: "backend", Usage: "backend `URL` http(s)://host:port (repeatable); one cluster for every host", Category: "Backends:"},
@@ -85,8 +86,16 @@ func newApp() *cli.App {
 		Name:      "jksproxy",
 		Usage:     "TLS-terminating reverse proxy serving a Java keystore",
 		UsageText: "jksproxy --keystore FILE [--alias A] [--storepass-file F] --listen-https ADDR --listen-http ADDR [--admin ADDR] --backend URL... [--config FILE]",
-		Flags:     flags,
-		Action:    run,
+		Description: "Serves the key pair of a Java keystore (JKS, JCEKS, PKCS#12, PEM) on --listen-https and\n" +
+			"proxies to the backends with JSESSIONID stickiness, health checks and failover. The store\n" +
+			"password comes from --storepass-file, --storepass-env or $KEYSTORE_PASSWORD, never from\n" +
+			"the config file. SIGHUP, or a change of the keystore's or the ticket key file's content,\n" +
+			"reloads them (a failed reload keeps the old ones). SIGTERM drains: /healthz answers 503\n" +
+			"for --drain-delay, then in-flight requests get --drain-timeout; a second SIGTERM stops at once.\n" +
+			"Ports below 1024 need CAP_NET_BIND_SERVICE, not root (contrib/systemd/jksproxy.service).\n\n" +
+			"Exit codes: 0 after a clean stop, 1 error (bad keystore, port in use, ...), 2 usage.",
+		Flags:  flags,
+		Action: run,
 		Commands: []*cli.Command{{
 			Name:   "demo-backend",
 			Usage:  "serve a tiny session-keeping application server for demos",
@@ -117,6 +126,7 @@ func run(c *cli.Context) error {
 		RedirectPort:        c.Int("redirect-port"),
 		HealthPath:          c.String("health-path"),
 		ProxyProtocol:       c.Bool("proxy-protocol"),
+		HTTP2Server:         proxy.HTTP2Server(c.String("http2-server")),
 		ReadHeaderTimeout:   c.Duration("read-header-timeout"),
 		ReadTimeout:         c.Duration("read-timeout"),
 		WriteTimeout:        c.Duration("write-timeout"),
