@@ -31,7 +31,7 @@ func newApp() *cli.App {
 			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
 			"       [--renew-within DAYS] [--parallel K] [--probe HOST:PORT] [--dry-run] [--json]\n" +
-			"certup rollback (--elb NAME[:PORT] | --listener ARN)… [--region R]… [--dry-run]\n" +
+			"certup rollback (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--dry-run]\n" +
 			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]\n" +
 			"certup renew KEYSTORE --alias A (--acm-certificate-arn ARN | --acme-directory URL [--domain D]…)\n" +
 			"       [--renew-within DAYS] [--dns-resolver HOST:PORT]… [--then CMD] [--dry-run] [--json]",

@@ -83,11 +83,14 @@ func rotateCommands() []*cli.Command {
 				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
 				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
 				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
-				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n\n" +
+				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
+				"Give the targets rotate was given: --replaces OLD also reaches the listeners it moved off OLD, SNI lists\n" +
+				"included (OLD goes back on the list before the other certificate comes off).\n\n" +
 				exitCodesHelp("rolled back"),
 			Flags: concat(listenerFlags(), []cli.Flag{
 				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
 				&cli.BoolFlag{Name: "further", Usage: "after a completed rollback, go back one more generation (as far as --keep kept)"},
+				&cli.StringSliceFlag{Name: "replaces", Usage: "also roll back every listener of the regions (default or SNI certificate) that rotate --replaces moved off this `OLD` certificate (IAM NAME or ARN, ACM ARN); repeatable"},
 			}, runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
@@ -258,8 +261,8 @@ func rollbackAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(listeners) == 0 {
-		return cmdutil.UsageError("give --elb NAME[:PORT] or --listener ARN")
+	if len(listeners) == 0 && len(c.StringSlice("replaces")) == 0 {
+		return cmdutil.UsageError("give --elb NAME[:PORT], --listener ARN or --replaces OLD_CERTIFICATE (as rotate was given)")
 	}
 	if c.Int("parallel") < 1 {
 		return cmdutil.UsageError("--parallel must be at least 1")
@@ -269,7 +272,7 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
-	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"), Further: c.Bool("further"),
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Replaces: c.StringSlice("replaces"), Lineage: c.String("lineage"), Further: c.Bool("further"),
 		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
 	if err != nil {
 		return withHint(err)
