@@ -1,13 +1,13 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,63 +35,74 @@ const (
 
 // spool is a buffered request body: mem, then the file's first fileLen
 // bytes, then (a body over the limit) the rest still to be read from the
-// client.
+// client. It lives in the request's pooled state.
 type spool struct {
 	mem     []byte
+	chunk   *[firstBodyChunk]byte // the pooled array under mem (nil: none)
 	file    *os.File
 	fileLen int64
 	rest    io.Reader // nil: the body is whole
-
-	rd io.Reader
+	off     int64     // read so far of mem and the file
 }
+
+var bodyChunks = sync.Pool{New: func() any { return new([firstBodyChunk]byte) }}
 
 // size is the length of the buffered part.
 func (sp *spool) size() int64 { return int64(len(sp.mem)) + sp.fileLen }
 
 func (sp *spool) Read(p []byte) (int, error) {
-	if sp.rd == nil {
-		rs := []io.Reader{bytes.NewReader(sp.mem)}
-		if sp.file != nil {
-			rs = append(rs, io.NewSectionReader(sp.file, 0, sp.fileLen))
+	if m := int64(len(sp.mem)); sp.off < m {
+		n := copy(p, sp.mem[sp.off:])
+		sp.off += int64(n)
+		return n, nil
+	} else if sp.file != nil && sp.off < m+sp.fileLen {
+		p = p[:min(int64(len(p)), m+sp.fileLen-sp.off)]
+		n, err := sp.file.ReadAt(p, sp.off-m)
+		sp.off += int64(n)
+		if err == io.EOF && n > 0 {
+			err = nil
 		}
-		if sp.rest != nil {
-			rs = append(rs, sp.rest)
-		}
-		sp.rd = io.MultiReader(rs...)
+		return n, err
 	}
-	return sp.rd.Read(p)
+	if sp.rest != nil {
+		return sp.rest.Read(p)
+	}
+	return 0, io.EOF
 }
 
-// Close removes what the body kept (the file is already unlinked).
+// Close gives back what the body held (its file is already unlinked).
 func (sp *spool) Close() error {
+	var err error
 	if sp.file != nil {
-		err := sp.file.Close()
-		sp.file = nil
-		return err
+		err = sp.file.Close()
 	}
-	return nil
+	if sp.chunk != nil {
+		bodyChunks.Put(sp.chunk)
+	}
+	*sp = spool{}
+	return err
 }
 
-// bufferBody reads a request body of length bytes (-1: unknown) from src.
-// An error is the client's (wrapped in clientBodyError) or the temporary
-// file's; on error nothing is left behind.
-func (s *Server) bufferBody(src io.Reader, length int64) (*spool, error) {
+// bufferBody reads a request body of length bytes (-1: unknown) from src
+// into sp. An error is the client's (wrapped in clientBodyError) or the
+// temporary file's; on error nothing is left behind.
+func (s *Server) bufferBody(sp *spool, src io.Reader, length int64) error {
 	cfg := &s.cfg
-	sp := &spool{}
 	if length == 0 {
-		return sp, nil
+		return nil
 	}
 	if length > cfg.RequestBufferLimit {
 		// Too large to hold: it streams, held to the minimum rate.
 		sp.rest = newRateReader(src, cfg.MinBodyRate)
-		return sp, nil
+		return nil
 	}
 	memMax := cfg.RequestBufferMemory
 	first := min(firstBodyChunk, memMax)
 	if length >= 0 {
 		first = min(first, length)
 	}
-	sp.mem = make([]byte, 0, first)
+	sp.chunk = bodyChunks.Get().(*[firstBodyChunk]byte)
+	sp.mem = sp.chunk[:0:first]
 	// Memory first, grown as the body arrives.
 	for int64(len(sp.mem)) < memMax {
 		if len(sp.mem) == cap(sp.mem) {
@@ -106,27 +117,30 @@ func (s *Server) bufferBody(src io.Reader, length int64) (*spool, error) {
 		n, err := src.Read(sp.mem[len(sp.mem):want])
 		sp.mem = sp.mem[:len(sp.mem)+n]
 		if length >= 0 && int64(len(sp.mem)) == length {
-			return sp, nil
+			return nil
 		}
 		if err == io.EOF {
 			if length >= 0 {
-				return nil, &clientBodyError{io.ErrUnexpectedEOF}
+				sp.Close()
+				return &clientBodyError{io.ErrUnexpectedEOF}
 			}
-			return sp, nil
+			return nil
 		}
 		if err != nil {
-			return nil, &clientBodyError{err}
+			sp.Close()
+			return &clientBodyError{err}
 		}
 	}
 	// Then a file, up to the limit.
 	f, err := os.CreateTemp(cfg.TempDir, "jksproxy-body-*")
 	if err != nil {
-		return nil, fmt.Errorf("buffering request body: %w", err)
+		sp.Close()
+		return fmt.Errorf("buffering request body: %w", err)
 	}
 	sp.file = f
 	if err := os.Remove(f.Name()); err != nil {
 		sp.Close()
-		return nil, fmt.Errorf("buffering request body: %w", err)
+		return fmt.Errorf("buffering request body: %w", err)
 	}
 	fileMax := cfg.RequestBufferLimit - memMax
 	if length >= 0 {
@@ -140,20 +154,20 @@ func (s *Server) bufferBody(src io.Reader, length int64) (*spool, error) {
 	switch {
 	case errors.As(err, &fe):
 		sp.Close()
-		return nil, fmt.Errorf("buffering request body: %w", fe.err)
+		return fmt.Errorf("buffering request body: %w", fe.err)
 	case err == io.EOF && length < 0:
-		return sp, nil
+		return nil
 	case err == io.EOF:
 		sp.Close()
-		return nil, &clientBodyError{io.ErrUnexpectedEOF}
+		return &clientBodyError{io.ErrUnexpectedEOF}
 	case err != nil:
 		sp.Close()
-		return nil, &clientBodyError{err}
+		return &clientBodyError{err}
 	case length < 0:
 		// The limit is reached: what is left streams.
 		sp.rest = newRateReader(src, cfg.MinBodyRate)
 	}
-	return sp, nil
+	return nil
 }
 
 type fileError struct{ err error }

@@ -106,8 +106,8 @@ func TestBufferedBodyFile(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789"), 500)
 	for _, length := range []int64{int64(len(body)), -1} {
 		t.Run(fmt.Sprint(length), func(t *testing.T) {
-			sp, err := s.bufferBody(iotest.OneByteReader(bytes.NewReader(body)), length)
-			if err != nil {
+			sp := &spool{}
+			if err := s.bufferBody(sp, iotest.OneByteReader(bytes.NewReader(body)), length); err != nil {
 				t.Fatal(err)
 			}
 			defer sp.Close()
@@ -146,7 +146,8 @@ func TestBufferBodyErrors(t *testing.T) {
 		{"reset", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(cut)), -1, faultClientBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sp, err := s.bufferBody(tc.src, tc.length)
+			sp := &spool{}
+			err := s.bufferBody(sp, tc.src, tc.length)
 			if err == nil {
 				sp.Close()
 				t.Fatal("no error")
@@ -160,7 +161,7 @@ func TestBufferBodyErrors(t *testing.T) {
 		t.Errorf("files left behind: %v", ents)
 	}
 	s.cfg.TempDir = filepath.Join(s.cfg.TempDir, "missing")
-	_, err := s.bufferBody(strings.NewReader(strings.Repeat("x", 500)), 500)
+	err := s.bufferBody(&spool{}, strings.NewReader(strings.Repeat("x", 500)), 500)
 	var ce *clientBodyError
 	if err == nil || errors.As(err, &ce) {
 		t.Errorf("a temporary file that cannot be made: %v, want the proxy's own error", err)

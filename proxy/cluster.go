@@ -215,10 +215,7 @@ func (cl *cluster) stripRouteCookie(h http.Header) {
 
 // stripRouteCookieLines returns the Cookie lines without the route cookie,
 // and whether that changed them (the same lines when it did not; none when
-// the route cookie was all they held). A route cookie that names none of
-// this cluster's backends stays when the backends are jksproxies
-// themselves (cl.tiered): it is theirs, and keeps the session on one
-// application server behind them.
+// the route cookie was all they held). See keepCookie.
 func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 	found := false
 	for _, l := range lines {
@@ -237,15 +234,12 @@ func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if part == "" {
+			if part = strings.TrimSpace(part); part == "" {
 				continue
 			}
-			if v, ok := strings.CutPrefix(part, cl.routePrefix); ok {
-				if _, ours := cl.byID[strings.Trim(v, `"`)]; ours || !tiered {
-					changed = true
-					continue
-				}
+			if !cl.keepCookie(part, tiered) {
+				changed = true
+				continue
 			}
 			keep = append(keep, part)
 		}
@@ -259,6 +253,61 @@ func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 	return []string{strings.Join(keep, "; ")}, true
 }
 
+// keepCookie reports whether a cookie ("name=value") goes on to a backend:
+// every one but the route cookie, which stays only when it names none of
+// this cluster's backends and they are jksproxies themselves (tiered): it
+// is theirs, and keeps the session on one application server behind them.
+func (cl *cluster) keepCookie(part string, tiered bool) bool {
+	v, ok := strings.CutPrefix(part, cl.routePrefix)
+	if !ok {
+		return true
+	}
+	_, ours := cl.byID[strings.Trim(v, `"`)]
+	return !ours && tiered
+}
+
+// routeCookieIn reports whether a Cookie field among fields may hold the
+// route cookie.
+func (cl *cluster) routeCookieIn(fields []hfield) bool {
+	for _, f := range fields {
+		if len(f.name) == 6 && equalFold(f.name, "Cookie") && strings.Contains(f.value, cl.routePrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCookies appends the request's Cookie fields as one, without the
+// route cookie (see keepCookie); nothing when no cookie is left. It writes
+// in place: no allocation.
+func (cl *cluster) appendCookies(dst []byte, fields []hfield) []byte {
+	tiered := cl.tiered.Load()
+	start := len(dst)
+	dst = append(dst, "Cookie: "...)
+	first := true
+	for _, f := range fields {
+		if len(f.name) != 6 || !equalFold(f.name, "Cookie") {
+			continue
+		}
+		for line := f.value; line != ""; {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			if part = strings.TrimSpace(part); part == "" || !cl.keepCookie(part, tiered) {
+				continue
+			}
+			if !first {
+				dst = append(dst, "; "...)
+			}
+			dst = append(dst, part...)
+			first = false
+		}
+	}
+	if first {
+		return dst[:start]
+	}
+	return append(dst, "\r\n"...)
+}
+
 // modifyResponse binds the session to the backend that answered: when the
 // backend sets the application's cookie, KBSRV is set beside it with the
 // same lifetime; when it deletes it, KBSRV is deleted; when a request with a
@@ -266,6 +315,9 @@ func (cl *cluster) stripRouteCookieLines(lines []string) ([]string, bool) {
 // rewritten so the session stays on the new backend.
 func (cl *cluster) modifyResponse(resp *http.Response) error {
 	resp.Header.Add("Via", cl.via)
+	if st := stateFrom(resp.Request.Context()); st != nil && st.used != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body = &observedBody{ReadCloser: resp.Body, cl: cl, st: st}
+	}
 	if !cl.sticky {
 		return nil
 	}
@@ -484,4 +536,28 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
+}
+
+// observedBody is a response body on the ReverseProxy path, watched as the
+// forwarder's relay watches its own: a body read to its end clears the
+// backend's failures in a row, one that breaks off is charged to it unless
+// the client went away (see attribute).
+type observedBody struct {
+	io.ReadCloser
+	cl   *cluster
+	st   *reqState
+	done bool
+}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !b.done {
+		b.done = true
+		if err == io.EOF {
+			b.st.used.ok()
+		} else {
+			attribute(b.cl.metrics, b.st, b.st.used, err)
+		}
+	}
+	return n, err
 }

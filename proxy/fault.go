@@ -28,8 +28,6 @@ const (
 	// faultClientSlow: the client sent its request body below the minimum
 	// data rate.
 	faultClientSlow
-	// faultTooLarge: the request body is larger than the proxy takes.
-	faultTooLarge
 
 	numFaults
 )
@@ -47,8 +45,6 @@ func (f fault) String() string {
 		return "stalled_body"
 	case faultClientSlow:
 		return "slow_body"
-	case faultTooLarge:
-		return "body_too_large"
 	}
 	return "unknown"
 }
@@ -67,8 +63,6 @@ func (f fault) status(timeout bool) int {
 		return http.StatusBadRequest
 	case faultClientStall, faultClientSlow:
 		return http.StatusRequestTimeout
-	case faultTooLarge:
-		return http.StatusRequestEntityTooLarge
 	}
 	if timeout {
 		return http.StatusGatewayTimeout
@@ -83,9 +77,6 @@ type clientBodyError struct{ err error }
 func (e *clientBodyError) Error() string { return "reading request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
 
-// errBodyTooLarge: a request body over the configured limit.
-var errBodyTooLarge = errors.New("request body too large")
-
 // errBodyTooSlow: a request body that arrives below the minimum data rate.
 var errBodyTooSlow = errors.New("request body arrives below the minimum data rate")
 
@@ -95,23 +86,23 @@ var errBodyTooSlow = errors.New("request body arrives below the minimum data rat
 // Every request path asks this one function before it charges a backend.
 func blame(err error, clientGone bool) fault {
 	var ce *clientBodyError
-	var mbe *http.MaxBytesError
 	switch {
-	case clientGone:
-		return faultClientGone
 	case errors.As(err, &ce):
+		// Before clientGone: net/http cancels a request's context when a
+		// read of its body fails, a stalled one too, which still gets its
+		// 408.
 		switch {
-		case errors.Is(ce.err, errBodyTooLarge) || errors.As(ce.err, &mbe):
-			return faultTooLarge
 		case errors.Is(ce.err, errBodyTooSlow):
 			return faultClientSlow
 		case isTimeout(ce.err):
 			return faultClientStall
-		case errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
+		case clientGone || errors.Is(ce.err, io.ErrUnexpectedEOF) || errors.Is(ce.err, io.EOF):
 			// The client closed its connection before its body was whole.
 			return faultClientGone
 		}
 		return faultClientBody
+	case clientGone:
+		return faultClientGone
 	case errors.Is(err, context.Canceled):
 		// A dial or a wait cut short because the client's request was
 		// cancelled, even when the cancellation has not reached the

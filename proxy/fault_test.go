@@ -46,9 +46,9 @@ func TestBlame(t *testing.T) {
 		{"malformed chunked body", &clientBodyError{errors.New("malformed chunked encoding")}, false, faultClientBody, 400},
 		{"body cut off", &clientBodyError{io.ErrUnexpectedEOF}, false, faultClientGone, 499},
 		{"body stalled", &clientBodyError{timeoutErr{}}, false, faultClientStall, 408},
+		{"body stalled, net/http cancelled the request", &clientBodyError{timeoutErr{}}, true, faultClientStall, 408},
+		{"body reset, client gone", &clientBodyError{syscall.ECONNRESET}, true, faultClientGone, 499},
 		{"body too slow", &clientBodyError{errBodyTooSlow}, false, faultClientSlow, 408},
-		{"body too large", &clientBodyError{errBodyTooLarge}, false, faultTooLarge, 413},
-		{"body over MaxBytesReader", &clientBodyError{&http.MaxBytesError{Limit: 1}}, false, faultTooLarge, 413},
 		{"wrapped body error", fmt.Errorf("write: %w", &clientBodyError{errors.New("x")}), false, faultClientBody, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,6 +195,12 @@ func TestClientFaultsChargeNoBackend(t *testing.T) {
 			if resp, _ := rc.read("POST"); resp.StatusCode != 408 {
 				t.Errorf("stalled body: %d, want 408", resp.StatusCode)
 			}
+			// A stalled chunked body (net/http reads it): 408.
+			rc = dialRaw(t, addr)
+			rc.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+			if resp, _ := rc.read("POST"); resp.StatusCode != 408 {
+				t.Errorf("stalled chunked body: %d, want 408", resp.StatusCode)
+			}
 			// HTTP/2: an upload reset mid-body, and a request reset while
 			// the backend thinks.
 			h2 := clientFor(ca)
@@ -332,5 +338,68 @@ func TestTwoTiersKeepSessions(t *testing.T) {
 				t.Fatalf("session %d request %d: went to %s, began on %s", session, i, app, first)
 			}
 		}
+	}
+}
+
+// TestBrokenResponseCharged: a response the backend breaks off is charged
+// to it, and a finished one clears its failures in a row, on the
+// forwarder's path (plain HTTP backends) and on ReverseProxy's (HTTPS).
+func TestBrokenResponseCharged(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/broken" {
+			io.WriteString(w, "ok")
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+		brw.Flush()
+		c.Close()
+	})
+	for _, https := range []bool{false, true} {
+		t.Run(fmt.Sprintf("https=%v", https), func(t *testing.T) {
+			be := httptest.NewUnstartedServer(h)
+			if https {
+				be.StartTLS()
+			} else {
+				be.Start()
+			}
+			t.Cleanup(be.Close)
+			cc := oneCluster(be.URL)
+			cc[0].InsecureSkipVerify = true
+			cc[0].Health = HealthConfig{Path: "/", Interval: time.Hour, Timeout: time.Second, Rise: 1, Fall: 2}
+			r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc})
+			b := r.s.clusters[0].backends[0]
+			if b.cluster.lean == https {
+				t.Fatalf("lean %v with https %v", b.cluster.lean, https)
+			}
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			fetch := func(path string) {
+				resp, err := c.Get("http://" + r.addrs["http"] + path)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+			for i, step := range []struct {
+				path    string
+				charged uint64
+				up      bool
+			}{
+				{"/broken", 1, true},
+				{"/ok", 1, true},
+				{"/broken", 2, true}, // one in a row: the good answer cleared the first
+				{"/broken", 3, false},
+			} {
+				fetch(step.path)
+				waitUntil(t, 2*time.Second, func() bool { return b.failures.Load() >= step.charged })
+				if got := b.failures.Load(); got != step.charged || b.healthy.Load() != step.up {
+					t.Fatalf("step %d %s: charged %d times, up %v; want %d, %v", i, step.path, got, b.healthy.Load(), step.charged, step.up)
+				}
+			}
+		})
 	}
 }

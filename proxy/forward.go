@@ -685,11 +685,7 @@ func (s *Server) appendHTTPHead(dst []byte, r *http.Request, st *reqState) []byt
 
 // appendH1Head is appendHTTPHead for a request parsed by the HTTP/1 loop.
 func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) []byte {
-	var cookies []string
-	strip := false
-	if st.cl.sticky && h.cookie {
-		cookies, strip = st.cl.stripRouteCookieLines(fieldValues(h.fields, "Cookie"))
-	}
+	strip := st.cl.sticky && h.cookie && st.cl.routeCookieIn(h.fields)
 	te := false
 	for i, f := range h.fields {
 		if hopField(f.name) || skipOut(f.name) || h.conn && listedIn(h.fields, f.name) {
@@ -699,11 +695,8 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 			continue
 		}
 		if strip && len(f.name) == 6 && equalFold(f.name, "Cookie") {
-			if !firstField(h.fields, i, "Cookie") {
-				continue
-			}
-			for _, v := range cookies {
-				dst = appendField(dst, "Cookie", v)
+			if firstField(h.fields, i, "Cookie") {
+				dst = st.cl.appendCookies(dst, h.fields)
 			}
 			continue
 		}
@@ -725,13 +718,17 @@ func (s *Server) appendH1Head(dst []byte, h *reqHead, st *reqState, in *fwdIn) [
 
 // fieldValues returns the values of the fields named name, in order.
 func fieldValues(fields []hfield, name string) []string {
-	var vv []string
+	return appendValues(nil, fields, name)
+}
+
+// appendValues appends the values of the fields named name to dst.
+func appendValues(dst []string, fields []hfield, name string) []string {
 	for _, f := range fields {
 		if equalFold(f.name, name) {
-			vv = append(vv, f.value)
+			dst = append(dst, f.value)
 		}
 	}
-	return vv
+	return dst
 }
 
 // fieldValue returns the first value of the field named name.

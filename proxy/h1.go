@@ -465,6 +465,9 @@ type h1Req struct {
 	body    h1Body
 	fr      fwdReq
 	fields  [maxFields]hfield
+	cookies [4]string // the Cookie values, when they fit
+	cbody   countingBody
+	spool   spool
 	head    [1024]byte // the request head sent to the backend
 	// The request head as received and the backend's response head: the
 	// parsed heads are strings over these bytes (see bytesString), so that
@@ -484,8 +487,9 @@ func (c *h1Conn) serve(headLen int) int {
 		// Drop what refers to this request; the arrays are overwritten
 		// before they are read again.
 		clear(rq.fields[:len(h.fields)])
+		clear(rq.cookies[:])
 		clear(rq.st.respFields[:min(len(rq.st.resp.fields), len(rq.st.respFields))])
-		rq.c, rq.st, rq.watch, rq.sink, rq.body, rq.fr = nil, reqState{}, connWatch{}, h1Sink{}, h1Body{}, fwdReq{}
+		rq.c, rq.st, rq.watch, rq.sink, rq.body, rq.fr, rq.cbody = nil, reqState{}, connWatch{}, h1Sink{}, h1Body{}, fwdReq{}, countingBody{}
 		h1Reqs.Put(rq)
 	}()
 	if !ok {
@@ -531,7 +535,7 @@ func (c *h1Conn) serve(headLen int) int {
 	}
 	var cookies []string
 	if h.cookie && cl.sticky {
-		cookies = fieldValues(h.fields, "Cookie")
+		cookies = appendValues(rq.cookies[:0], h.fields, "Cookie")
 	}
 	s.newState(st, cl, c.srv.tls, c.in.client, xfProto, cookies)
 	st.watch = &rq.watch
@@ -545,7 +549,8 @@ func (c *h1Conn) serve(headLen int) int {
 	*fr = fwdReq{method: h.method, uri: h.target, host: h.host, length: max(h.length, 0)}
 	if h.length > 0 {
 		rq.body = h1Body{c: c, n: h.length, start: start}
-		fr.body = &countingBody{rc: &rq.body}
+		rq.cbody = countingBody{rc: &rq.body}
+		fr.body = &rq.cbody
 	}
 	in := c.in
 	in.host = h.host
@@ -553,13 +558,12 @@ func (c *h1Conn) serve(headLen int) int {
 
 	var err error
 	if fr.body != nil && !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests {
-		var sp *spool
-		if sp, err = s.bufferBody(&rq.body, h.length); err != nil {
+		if err = s.bufferBody(&rq.spool, &rq.body, h.length); err != nil {
 			s.bodyFailed(k, st, h.method, h.target, err)
 			err = nil
 		} else {
-			defer sp.Close()
-			fr.body.rc = sp
+			defer rq.spool.Close()
+			fr.body.rc = &rq.spool
 		}
 	}
 	if st.code == 0 && k.code == 0 {

@@ -60,6 +60,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st reqState
 		rw respWriter
 		cw connWatch
+		sp spool
 	}{rw: respWriter{ResponseWriter: w, wto: s.cfg.WriteTimeout,
 		// The server set this write deadline as the request arrived (a
 		// little earlier): no need to set it again before wto/2 has passed.
@@ -86,22 +87,24 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &bodyReader{rc: r.Body, w: w, timeout: s.cfg.BodyTimeout}
 		if !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests && r.ContentLength != 0 {
-			sp, err := s.bufferBody(r.Body, r.ContentLength)
-			if err != nil {
+			sp := &pair.sp
+			if err := s.bufferBody(sp, r.Body, r.ContentLength); err != nil {
 				s.bodyFailed(&httpSink{w: rw}, st, r.Method, r.RequestURI, err)
 				if st.code == 499 {
 					rw.code = 499
 				}
 				return
 			}
-			defer sp.Close()
 			s.buffered(r, sp)
 		}
 	}
 	if cl.lean && leanOK(r) {
+		defer pair.sp.Close()
 		s.forwardHTTP(rw, r, st)
 		return
 	}
+	// ReverseProxy's transport closes the body (the spool) when it is done
+	// with it, which may be after ServeHTTP returns.
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	cl.proxy.ServeHTTP(rw, r)
 }
@@ -118,6 +121,7 @@ func (s *Server) buffered(r *http.Request, sp *spool) {
 		r.TransferEncoding = nil
 		if r.ContentLength == 0 {
 			r.Body = http.NoBody
+			sp.Close()
 		}
 	}
 }

@@ -121,7 +121,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 
-	header("jksproxy_client_failures_total", "counter", "Requests that failed by their client's fault (gone, bad, stalled, slow or too large body); never charged to a backend.")
+	header("jksproxy_client_failures_total", "counter", "Requests that failed by their client's fault (gone, bad, stalled or slow body); never charged to a backend.")
 	for f := faultClientGone; f < numFaults; f++ {
 		sample("jksproxy_client_failures_total", `reason="`+f.String()+`"`, float64(m.clientFaults[f].Load()))
 	}
