@@ -10,7 +10,7 @@ import (
 const RouteCookie = "KBSRV"
 
 // At once: an answer that needs no timeout to expire.
-const atOnce = 500 * time.Millisecond
+const atOnce = time.Second
 
 func raw(lines ...string) []byte { return []byte(strings.Join(lines, "")) }
 
