@@ -6,7 +6,9 @@ import (
 )
 
 func TestSame(t *testing.T) {
-	o := func(answer string, reached int, up bool) Outcome { return Outcome{Answer: answer, Reached: reached, Up: up} }
+	o := func(answer string, reached int, up bool) Outcome {
+		return Outcome{Answer: answer, Reached: reached, Up: up}
+	}
 	tests := []struct {
 		a, b Outcome
 		want bool
