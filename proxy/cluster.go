@@ -492,9 +492,7 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 	if b == nil {
 		b = cl.first(st)
 	}
-	var triedBuf [4]*backend
-	tried := triedBuf[:0]
-	retriedOther := false
+	a := attempts{cl: cl, st: st}
 	for {
 		out := req
 		if b != st.target || body != nil {
@@ -507,33 +505,19 @@ func (cl *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 				out.Body = body
 			}
 		}
-		st.attempts++
-		b.active.Add(1)
-		b.requests.Add(1)
+		a.begin(b)
 		resp, err := b.rt.RoundTrip(out)
 		if err == nil {
 			st.used = b
 			return resp, nil
 		}
-		b.active.Add(-1)
 		if body != nil && body.err != nil {
 			err = &clientBodyError{body.err}
 		}
-		f := attribute(cl.metrics, st, b, err)
-		var de *dialError
-		dial := errors.As(err, &de)
-		tried = append(tried, b)
-		sent := body != nil && body.touched.Load()
-		retry, other := retryPlan(f, err, dial, sent, body == nil && idempotent(req.Method), retriedOther)
-		var next *backend
-		if retry {
-			next = cl.pick(tried)
-		}
+		next, _ := a.failed(b, err, body != nil && body.touched.Load(), body == nil && idempotent(req.Method))
 		if next == nil {
 			return nil, err
 		}
-		retriedOther = retriedOther || other
-		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
 }

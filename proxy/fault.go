@@ -129,3 +129,58 @@ func retryPlan(f fault, err error, dial, sent, replayable, retriedOther bool) (r
 	}
 	return false, false
 }
+
+// attempts follows one request's tries over its cluster's backends. Both
+// request paths that choose backends (the forwarder, and ReverseProxy's
+// transport, cluster.RoundTrip) count each attempt with begin and ask
+// failed what follows one that failed.
+type attempts struct {
+	cl           *cluster
+	st           *reqState
+	tried        [4]*backend
+	n            int        // tried[:n] were tried
+	more         []*backend // all that were tried, once they are more than 4
+	retriedOther bool
+}
+
+// begin counts an attempt on b.
+func (a *attempts) begin(b *backend) {
+	a.st.attempts++
+	b.active.Add(1)
+	b.requests.Add(1)
+}
+
+// failed ends the attempt on b that failed with err: blame decides whose
+// fault it was (and attribute charges or counts it), retryPlan whether
+// another backend gets the request. sent says the attempt consumed part of
+// the request body; replayable, that the request has no body and an
+// idempotent method. It returns the next backend (nil: the request has
+// failed) and the fault.
+func (a *attempts) failed(b *backend, err error, sent, replayable bool) (*backend, fault) {
+	b.active.Add(-1)
+	f := attribute(a.cl.metrics, a.st, b, err)
+	var de *dialError
+	dial := errors.As(err, &de)
+	tried := a.tried[:a.n]
+	if a.n < len(a.tried) {
+		a.tried[a.n] = b
+		a.n++
+		tried = a.tried[:a.n]
+	} else {
+		if a.more == nil {
+			a.more = append(a.more, a.tried[:]...)
+		}
+		a.more = append(a.more, b)
+		tried = a.more
+	}
+	retry, other := retryPlan(f, err, dial, sent, replayable, a.retriedOther)
+	if !retry {
+		return nil, f
+	}
+	next := a.cl.pick(tried)
+	if next != nil {
+		a.retriedOther = a.retriedOther || other
+		a.cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
+	}
+	return next, f
+}

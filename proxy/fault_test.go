@@ -403,3 +403,29 @@ func TestBrokenResponseCharged(t *testing.T) {
 		})
 	}
 }
+
+// TestAttemptsTryEachBackendOnce: a request whose connections are all
+// refused tries every backend of a large cluster once, then fails.
+func TestAttemptsTryEachBackendOnce(t *testing.T) {
+	var cc ClusterConfig
+	cc.Name, cc.Health.Fall = "c", 3
+	for i := range 7 {
+		cc.Backends = append(cc.Backends, BackendConfig{URL: fmt.Sprintf("http://127.0.0.1:%d", i+1)})
+	}
+	cl := newCluster(cc, slog.New(slog.DiscardHandler))
+	st := &reqState{cl: cl}
+	a := attempts{cl: cl, st: st}
+	seen := map[*backend]bool{}
+	refused := &dialError{&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
+	for b := cl.first(st); b != nil; {
+		if seen[b] {
+			t.Fatalf("%s tried twice", b.url)
+		}
+		seen[b] = true
+		a.begin(b)
+		b, _ = a.failed(b, refused, false, false)
+	}
+	if len(seen) != 7 || st.attempts != 7 {
+		t.Fatalf("tried %d backends in %d attempts, want 7", len(seen), st.attempts)
+	}
+}

@@ -286,37 +286,20 @@ type sink interface {
 // error means the response broke off after it had begun (the client or the
 // backend failed mid-body): the client connection must be closed.
 func (s *Server) forward(k sink, fr *fwdReq, st *reqState) error {
-	cl := st.cl
-	b := cl.first(st)
-	var triedBuf [4]*backend
-	tried := triedBuf[:0]
-	retriedOther := false
+	a := attempts{cl: st.cl, st: st}
+	b := st.cl.first(st)
 	for {
-		st.attempts++
-		b.active.Add(1)
-		b.requests.Add(1)
+		a.begin(b)
 		rh, c, err := s.roundTrip(k, fr, st, b)
 		if err == nil {
 			st.used = b
 			return s.relay(k, fr, st, b, rh, c)
 		}
-		b.active.Add(-1)
-		f := attribute(s.metrics, st, b, err)
-		var de *dialError
-		dial := errors.As(err, &de)
-		tried = append(tried, b)
-		sent := fr.body != nil && fr.body.touched
-		retry, other := retryPlan(f, err, dial, sent, fr.body == nil && idempotent(fr.method), retriedOther)
-		var next *backend
-		if retry {
-			next = cl.pick(tried)
-		}
+		next, f := a.failed(b, err, fr.body != nil && fr.body.touched, fr.body == nil && idempotent(fr.method))
 		if next == nil {
 			s.failed(k, st, fr.method, fr.uri, f, err)
 			return nil
 		}
-		retriedOther = retriedOther || other
-		cl.log.Debug("retrying on another backend", "from", b.url.String(), "to", next.url.String(), "err", err)
 		b = next
 	}
 }
