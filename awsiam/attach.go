@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,17 +28,22 @@ type Listener struct {
 	SNI  bool   `json:"sni,omitempty"`
 }
 
-// ParseELB reads "NAME" or "NAME:PORT".
-func ParseELB(s string) (Listener, error) {
+// ParseELB reads a classic listener, "NAME" or "NAME:PORT" (port 443 when
+// none is given).
+func ParseELB(s string) (Listener, error) { return ParseELBPort(s, DefaultELBPort) }
+
+// ParseELBPort reads "NAME" or "NAME:PORT"; NAME alone gets port def (AllPorts
+// for every HTTP and HTTPS listener, where the operation allows it).
+func ParseELBPort(s string, def int32) (Listener, error) {
 	name, port, hasPort := strings.Cut(s, ":")
 	if name == "" {
-		return Listener{}, fmt.Errorf("--elb %q: want NAME or NAME:PORT", s)
+		return Listener{}, fmt.Errorf("classic ELB listener %q: want NAME or NAME:PORT: %w", s, ErrInvalidListener)
 	}
-	l := Listener{ELB: name, Port: DefaultELBPort}
+	l := Listener{ELB: name, Port: def}
 	if hasPort {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
-			return Listener{}, fmt.Errorf("--elb %q: port must be 1-65535", s)
+			return Listener{}, fmt.Errorf("classic ELB listener %q: the port must be 1-65535: %w", s, ErrInvalidListener)
 		}
 		l.Port = int32(n)
 	}
@@ -48,12 +54,15 @@ func ParseELB(s string) (Listener, error) {
 func ParseListenerARN(s string, sni bool) (Listener, error) {
 	svc, _, res, ok := arnParts(s)
 	if !ok || svc != "elasticloadbalancing" || !strings.HasPrefix(res, "listener/") {
-		return Listener{}, fmt.Errorf("--listener %q: want an ALB/NLB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/…)", s)
+		return Listener{}, fmt.Errorf("%q is not an ALB/NLB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/…): %w", s, ErrInvalidListener)
 	}
 	return Listener{ARN: s, SNI: sni}, nil
 }
 
 func (l Listener) String() string {
+	if l.ELB != "" && l.Port == AllPorts {
+		return fmt.Sprintf("classic ELB %s (every HTTP and HTTPS port)", l.ELB)
+	}
 	if l.ELB != "" {
 		return fmt.Sprintf("classic ELB %s port %d", l.ELB, l.Port)
 	}
@@ -90,7 +99,18 @@ type AttachResult struct {
 // with backoff until o.Wait has passed, then reads the listener back and
 // confirms it names the certificate. A listener that already serves it is left
 // alone.
+//
+// It refuses, before any change, what the load balancer would refuse: a
+// certificate without a fully qualified domain name on an ALB or NLB listener
+// (ErrNotFQDN), an SNI certificate beyond the load balancer's quota
+// (ErrTooManyCertificates).
 func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o AttachOptions) (*AttachResult, error) {
+	return s.attach(ctx, certARN, nil, l, o)
+}
+
+// attach is Attach for a certificate whose leaf may be known already (nil: it
+// is read from IAM or ACM when needed).
+func (s *Service) attach(ctx context.Context, certARN string, leaf *x509.Certificate, l Listener, o AttachOptions) (*AttachResult, error) {
 	if o.Wait <= 0 {
 		o.Wait = DefaultWait
 	}
@@ -106,6 +126,14 @@ func (s *Service) Attach(ctx context.Context, certARN string, l Listener, o Atta
 		res.Confirmed = true
 		s.log.Info("listener already serves the certificate", "listener", l.String(), "certificate", certARN)
 		return res, nil
+	}
+	if leaf == nil {
+		if leaf, err = s.certificateLeaf(ctx, certARN); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkTargets(ctx, leaf, []target{{l: l, add: l.SNI}}); err != nil {
+		return nil, err
 	}
 	call, do := s.attachCall(l, certARN)
 	deadline := time.Now().Add(o.Wait)
@@ -229,17 +257,10 @@ func (s *Service) listenerCertificates(ctx context.Context, l Listener) ([]strin
 
 // classicListener finds the load balancer and listener l names.
 func (s *Service) classicListener(ctx context.Context, l Listener) (*elbtypes.LoadBalancerDescription, *elbtypes.ListenerDescription, error) {
-	out, err := s.c.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{l.ELB}})
-	if isCode(err, "LoadBalancerNotFound") {
-		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
-	}
+	lb, err := s.classicLoadBalancer(ctx, l.ELB)
 	if err != nil {
-		return nil, nil, fmt.Errorf("describing classic ELB %q: %w", l.ELB, err)
+		return nil, nil, err
 	}
-	if len(out.LoadBalancerDescriptions) == 0 {
-		return nil, nil, fmt.Errorf("classic ELB %q: %w", l.ELB, ErrListenerNotFound)
-	}
-	lb := &out.LoadBalancerDescriptions[0]
 	var ports []string
 	for i := range lb.ListenerDescriptions {
 		ld := &lb.ListenerDescriptions[i]

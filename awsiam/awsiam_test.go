@@ -190,7 +190,7 @@ func TestUploadACM(t *testing.T) {
 	if err != nil || again.Uploaded || again.ARN != res.ARN || e.srv.MutatingCalls() != 0 {
 		t.Fatalf("again = %+v, %v, mutating %d", again, err, e.srv.MutatingCalls())
 	}
-	renewed := c.pair(t, "acm.example.com", nil, time.Now().Add(-time.Hour), time.Now().Add(60*24*time.Hour))
+	renewed := c.pair(t, "acm.example.com", ecKey(t, elliptic.P521()), time.Now().Add(-time.Hour), time.Now().Add(60*24*time.Hour))
 	re, err := e.svc.Upload(ctx, renewed, awsiam.UploadOptions{Target: awsiam.TargetACM, CertificateARN: res.ARN})
 	if err != nil || !re.Reimported || re.ARN != res.ARN {
 		t.Fatalf("re-import = %+v, %v", re, err)

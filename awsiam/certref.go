@@ -44,6 +44,22 @@ func isACMARN(s string) bool {
 	return ok && svc == "acm"
 }
 
+// RegionOf is the region an ARN names ("" for IAM, which is global, and for
+// anything that is not an ARN).
+func RegionOf(arn string) string {
+	_, r, _, _ := arnParts(arn)
+	return r
+}
+
+// inRegion refuses an ARN of another region than the Service's, whose
+// clients could not reach it.
+func (s *Service) inRegion(arn string) error {
+	if r := RegionOf(arn); r != "" && s.region != "" && r != s.region {
+		return fmt.Errorf("%s is in region %s, not %s: %w", arn, r, s.region, ErrWrongRegion)
+	}
+	return nil
+}
+
 // CertificateInfo describes an uploaded certificate.
 type CertificateInfo struct {
 	Source   string    `json:"source"` // iam or acm
@@ -61,6 +77,9 @@ type CertificateInfo struct {
 // Certificate finds a certificate by IAM name or by IAM/ACM ARN.
 func (s *Service) Certificate(ctx context.Context, ref string) (*CertificateInfo, error) {
 	if isACMARN(ref) {
+		if err := s.inRegion(ref); err != nil {
+			return nil, err
+		}
 		out, err := s.c.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(ref)})
 		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
 			return nil, fmt.Errorf("ACM certificate %s: %w", ref, ErrCertificateNotFound)

@@ -73,7 +73,7 @@ func LoadAWSConfig(ctx context.Context, c Config) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return aws.Config{}, errors.New("no AWS region: give --region, set AWS_REGION, or set region in the profile")
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: neither the configuration nor the environment (AWS_REGION) nor the profile names a region: %w", ErrNoRegion)
 	}
 	return cfg, nil
 }

@@ -1,6 +1,9 @@
 package awsiam
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, for errors.Is.
 var (
@@ -30,4 +33,29 @@ var (
 	ErrNotConfirmed = errors.New("listener does not show the certificate")
 	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
 	ErrStickiness = errors.New("cannot set stickiness")
+
+	// Refusals: what AWS would refuse, found before anything is changed.
+
+	// ErrNotFQDN: ALB and NLB listeners refuse a certificate whose domain name
+	// is not fully qualified (AWS: UnsupportedCertificate).
+	ErrNotFQDN = errors.New("certificate has no fully qualified domain name")
+	// ErrReimport: ACM refuses to re-import this certificate into that ARN
+	// (another key type or size, Key Usage or Extended Key Usage values
+	// dropped, tags given).
+	ErrReimport = errors.New("ACM cannot re-import this certificate over the one it holds")
+	// ErrTooManyCertificates: the load balancer would exceed its quota of
+	// certificates besides the default ones (AWS: TooManyCertificates).
+	ErrTooManyCertificates = errors.New("too many certificates for the load balancer")
+	// ErrInvalidPath: an IAM path IAM would refuse (AWS: ValidationError).
+	ErrInvalidPath = errors.New("invalid IAM path")
+	// ErrNoRegion: no AWS region was configured.
+	ErrNoRegion = errors.New("no AWS region")
+	// ErrInvalidListener: a listener name or ARN that cannot be read.
+	ErrInvalidListener = errors.New("invalid listener")
+	// ErrNotForTarget: an option of the other store (IAM or ACM).
+	ErrNotForTarget = errors.New("option not for this certificate store")
+	// ErrACMOnlyKey: a key type ACM takes and IAM does not (EC P-521).
+	ErrACMOnlyKey = fmt.Errorf("key type accepted by ACM only: %w", ErrUnsupportedKey)
+	// ErrWrongRegion: an ARN of another region than the clients'.
+	ErrWrongRegion = errors.New("resource in another region")
 )

@@ -158,7 +158,7 @@ func previousCertificate(pool []CertificateInfo, current string, now time.Time) 
 		}
 	}
 	if best == nil {
-		return nil, fmt.Sprintf("no valid certificate uploaded before %s is kept (prune keeps --keep of them)", displayName(*cur))
+		return nil, fmt.Sprintf("no valid certificate uploaded before %s is kept (prune keeps only the newest ones)", displayName(*cur))
 	}
 	return best, ""
 }

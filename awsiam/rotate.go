@@ -418,6 +418,9 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 		}
 		up.Needed = need
 	}
+	if err := r.refuse(ctx); err != nil {
+		return nil, err
+	}
 	r.Calls = r.plannedCalls()
 	r.Outcome = r.outcome()
 	return r, nil

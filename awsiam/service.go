@@ -21,6 +21,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	planned []Call
+	warned  map[string]bool
 }
 
 // Options configure a Service.

@@ -73,7 +73,7 @@ func (s *Service) Upload(ctx context.Context, kp *keystore.KeyPair, o UploadOpti
 
 func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*UploadResult, error) {
 	if o.CertificateARN != "" {
-		return nil, fmt.Errorf("a certificate ARN to re-import into is for ACM only")
+		return nil, fmt.Errorf("a certificate ARN to re-import into is for ACM only: %w", ErrNotForTarget)
 	}
 	if o.NamePrefix != "" {
 		if err := ValidName(o.NamePrefix); err != nil {
@@ -87,12 +87,12 @@ func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 	if err := ValidName(name); err != nil {
 		return nil, fmt.Errorf("certificate name %w", err)
 	}
+	if err := CheckIAMPath(o.Path); err != nil {
+		return nil, err
+	}
 	path := o.Path
 	if path == "" {
 		path = "/"
-	}
-	if !strings.HasPrefix(path, "/") || !strings.HasSuffix(path, "/") || len(path) > 512 {
-		return nil, fmt.Errorf("IAM path %q must begin and end with /", path)
 	}
 	res := &UploadResult{Target: "iam", Name: name, NotAfter: kp.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")}
 	existing, err := s.getServerCertificate(ctx, name)
@@ -186,7 +186,7 @@ var allKeyTypes = []acmtypes.KeyAlgorithm{
 
 func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*UploadResult, error) {
 	if o.Name != "" || o.Path != "" {
-		return nil, fmt.Errorf("--name and --path are for IAM; ACM certificates are known by ARN (use --tag Name=…)")
+		return nil, fmt.Errorf("a certificate name and path are for IAM; ACM certificates are known by ARN (a Name tag can name them): %w", ErrNotForTarget)
 	}
 	res := &UploadResult{Target: "acm", NotAfter: kp.Leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")}
 	if o.CertificateARN != "" {
@@ -205,8 +205,12 @@ func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 			s.log.Info("ACM certificate already holds this certificate", "arn", res.ARN)
 			return res, nil
 		}
-		if len(o.Tags) > 0 {
-			return nil, fmt.Errorf("ACM does not take tags when re-importing; tag the certificate separately")
+		old, err := firstCertificate(aws.ToString(got.Certificate))
+		if err != nil {
+			return nil, fmt.Errorf("ACM certificate %s: %w", o.CertificateARN, err)
+		}
+		if err := CheckReimport(old, kp.Leaf, o.Tags); err != nil {
+			return nil, err
 		}
 		res.Reimported = true
 	} else {

@@ -91,7 +91,7 @@ func checkKeyType(leaf *x509.Certificate, target Target) error {
 		case bits == 521 && target == TargetACM:
 			return nil
 		case bits == 521:
-			return fmt.Errorf("EC P-521: IAM takes EC keys on P-256 and P-384 only (ACM also takes P-521: use --acm): %w", ErrUnsupportedKey)
+			return fmt.Errorf("EC P-521: IAM takes EC keys on P-256 and P-384 only (ACM also takes P-521): %w", ErrACMOnlyKey)
 		default:
 			return fmt.Errorf("EC %s: %w", k.Curve.Params().Name, ErrUnsupportedKey)
 		}

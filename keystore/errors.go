@@ -17,8 +17,16 @@ var (
 	ErrAliasNotFound = errors.New("alias not found")
 	// ErrAmbiguousAlias: no alias was given and the keystore holds several private keys.
 	ErrAmbiguousAlias = errors.New("several private keys")
-	// ErrNoPrivateKey: the keystore (or the chosen entry) holds no private key.
+	// ErrAliasInUse: the alias to write holds an entry of another kind (a trusted
+	// certificate or a secret key), which is not replaced by a private key.
+	ErrAliasInUse = errors.New("alias holds another kind of entry")
+	// ErrNoPrivateKey: the keystore holds no private key (a truststore, a
+	// certificate).
 	ErrNoPrivateKey = errors.New("no private key")
+	// ErrNotKeyEntry: the chosen alias holds a trusted certificate or a secret key,
+	// not a private key (the keystore may hold keys under other aliases). It matches
+	// ErrNoPrivateKey too.
+	ErrNotKeyEntry = &sentinel{msg: "entry holds no private key", also: ErrNoPrivateKey}
 	// ErrUnsupportedFormat: the bytes are not a keystore format this package reads.
 	ErrUnsupportedFormat = errors.New("not a keystore")
 	// ErrMalformed: the format was recognised but the content is damaged or truncated.
@@ -34,6 +42,15 @@ var (
 	// requires (for example a non-ASCII password for a JCEKS key).
 	ErrPasswordEncoding = errors.New("password cannot be encoded for this format")
 )
+
+// sentinel is a sentinel error that also matches a broader one.
+type sentinel struct {
+	msg  string
+	also error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+func (e *sentinel) Unwrap() error { return e.also }
 
 // kerror is an error whose message says everything and which matches a sentinel with
 // errors.Is, without repeating the sentinel's text at the end of the line.

@@ -15,6 +15,7 @@ type EntryInfo struct {
 	Kind        string    `json:"kind"`
 	Created     time.Time `json:"created,omitzero"`
 	Subject     string    `json:"subject,omitempty"`
+	CommonName  string    `json:"common_name,omitempty"`
 	Issuer      string    `json:"issuer,omitempty"`
 	Serial      string    `json:"serial,omitempty"`
 	NotBefore   time.Time `json:"not_before,omitzero"`
@@ -33,6 +34,7 @@ func Describe(ks *Keystore) []EntryInfo {
 		info := EntryInfo{Alias: e.Alias, Kind: e.Kind.String(), Created: e.Created, ChainLength: len(e.Chain)}
 		if c := e.Leaf(); c != nil {
 			info.Subject = c.Subject.String()
+			info.CommonName = c.Subject.CommonName
 			info.Issuer = c.Issuer.String()
 			info.Serial = fmt.Sprintf("%x", c.SerialNumber)
 			info.NotBefore = c.NotBefore.UTC()

@@ -128,24 +128,36 @@ func jksKeyProtectorDecrypt(data, password []byte) ([]byte, error) {
 	salt := data[:sha1.Size]
 	enc := data[sha1.Size : len(data)-sha1.Size]
 	check := data[len(data)-sha1.Size:]
-	plain := make([]byte, len(enc))
+	plain := jksKeystream(enc, password, salt)
+	if subtle.ConstantTimeCompare(jksCheck(password, plain), check) != 1 {
+		return nil, ErrWrongKeyPassword
+	}
+	return plain, nil
+}
+
+// jksKeystream XORs in with the KeyProtector's keystream: SHA-1(password || previous
+// digest) blocks, the first digest being the salt. It both encrypts and decrypts.
+func jksKeystream(in, password, salt []byte) []byte {
+	out := make([]byte, len(in))
 	digest := salt
-	for off := 0; off < len(enc); off += sha1.Size {
+	for off := 0; off < len(in); off += sha1.Size {
 		h := sha1.New()
 		h.Write(password)
 		h.Write(digest)
 		digest = h.Sum(nil)
-		for i := 0; i < sha1.Size && off+i < len(enc); i++ {
-			plain[off+i] = enc[off+i] ^ digest[i]
+		for i := 0; i < sha1.Size && off+i < len(in); i++ {
+			out[off+i] = in[off+i] ^ digest[i]
 		}
 	}
+	return out
+}
+
+// jksCheck is the KeyProtector's integrity check: SHA-1(password || plaintext).
+func jksCheck(password, plain []byte) []byte {
 	h := sha1.New()
 	h.Write(password)
 	h.Write(plain)
-	if subtle.ConstantTimeCompare(h.Sum(nil), check) != 1 {
-		return nil, ErrWrongKeyPassword
-	}
-	return plain, nil
+	return h.Sum(nil)
 }
 
 // jceKeyProtectorDecrypt implements com.sun.crypto.provider.KeyProtector:
@@ -169,7 +181,20 @@ func jceKeyProtectorDecrypt(params, data, password []byte) ([]byte, error) {
 	if len(data) == 0 || len(data)%des.BlockSize != 0 {
 		return nil, errorf(ErrMalformed, "encrypted key length %d", len(data))
 	}
-	salt := append([]byte(nil), p.Salt...)
+	key, iv := jceDerive(p.Salt, p.Iterations, password)
+	block, err := des.NewTripleDESCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	plain := make([]byte, len(data))
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, data)
+	return pkcs7Unpad(plain, des.BlockSize)
+}
+
+// jceDerive is Sun's MD5-based derivation of the 3DES key and IV of
+// PBEWithMD5AndTripleDES from an 8-byte salt.
+func jceDerive(salt8 []byte, iterations int, password []byte) (key, iv []byte) {
+	salt := append([]byte(nil), salt8...)
 	if bytes.Equal(salt[:4], salt[4:]) {
 		salt[0], salt[3] = salt[3], salt[0]
 		salt[1], salt[2] = salt[2], salt[1]
@@ -177,19 +202,13 @@ func jceKeyProtectorDecrypt(params, data, password []byte) ([]byte, error) {
 	var derived []byte
 	for half := 0; half < 2; half++ {
 		h := salt[half*4 : half*4+4]
-		for j := 0; j < p.Iterations; j++ {
+		for j := 0; j < iterations; j++ {
 			sum := md5.Sum(append(append([]byte(nil), h...), password...))
 			h = sum[:]
 		}
 		derived = append(derived, h...)
 	}
-	block, err := des.NewTripleDESCipher(derived[:24])
-	if err != nil {
-		return nil, err
-	}
-	plain := make([]byte, len(data))
-	cipher.NewCBCDecrypter(block, derived[24:32]).CryptBlocks(plain, data)
-	return pkcs7Unpad(plain, des.BlockSize)
+	return derived[:24], derived[24:32]
 }
 
 // pkcs7Unpad removes PKCS#5/#7 padding; bad padding almost always means a wrong password.

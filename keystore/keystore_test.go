@@ -200,6 +200,27 @@ func TestWrongPasswords(t *testing.T) {
 		if _, err := ks.KeyPair("", password(t, "keypass.keypass")); err != nil {
 			t.Fatal(err)
 		}
+		// Without a key password the store password is tried on the key; the store
+		// password was checked by the file's digest, so the key password is what is
+		// wrong, not the store password.
+		_, err = keystore.LoadKeyPair(testdata(t, "keypass.jks"), "", store, nil)
+		if !errors.Is(err, keystore.ErrWrongKeyPassword) || errors.Is(err, keystore.ErrWrongPassword) {
+			t.Fatalf("LoadKeyPair without key password: %v, want wrong key password", err)
+		}
+	})
+	t.Run("trusted certificate alias", func(t *testing.T) {
+		ks, err := keystore.ReadFile(testdata(t, "wso2carbon.jks"), password(t, "wso2carbon.storepass"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ks.KeyEntry("otherca")
+		if !errors.Is(err, keystore.ErrNotKeyEntry) || !errors.Is(err, keystore.ErrNoPrivateKey) || strings.Contains(err.Error(), "--") {
+			t.Errorf("err = %v, want ErrNotKeyEntry (and ErrNoPrivateKey), no flag named", err)
+		}
+		_, err = (&keystore.Keystore{Entries: ks.Entries[:0]}).KeyEntry("")
+		if errors.Is(err, keystore.ErrNotKeyEntry) || !errors.Is(err, keystore.ErrNoPrivateKey) {
+			t.Errorf("empty keystore: %v", err)
+		}
 	})
 }
 
@@ -209,7 +230,7 @@ func TestAliases(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = ks.KeyEntry("")
-	if !errors.Is(err, keystore.ErrAmbiguousAlias) || !strings.Contains(err.Error(), "alpha") || !strings.Contains(err.Error(), "beta") {
+	if !errors.Is(err, keystore.ErrAmbiguousAlias) || !strings.Contains(err.Error(), "alpha") || !strings.Contains(err.Error(), "beta") || strings.Contains(err.Error(), "--alias") {
 		t.Errorf("no alias with two keys: %v", err)
 	}
 	_, err = ks.KeyEntry("gamma")
@@ -317,6 +338,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		format keystore.Format
 	}{
 		{"jks", func() ([]byte, error) { return keystore.EncodeJKS(kp, pass, pass, time.Now()) }, keystore.FormatJKS},
+		{"jceks", func() ([]byte, error) { return keystore.EncodeJCEKS(kp, pass, pass, time.Now()) }, keystore.FormatJCEKS},
 		{"pkcs12", func() ([]byte, error) { return keystore.EncodePKCS12(kp, pass) }, keystore.FormatPKCS12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -348,9 +370,9 @@ func TestWriteRoundTrip(t *testing.T) {
 		wpass := password(t, "wso2carbon.storepass")
 		kp2 := *kp
 		kp2.Alias = "wso2carbon"
-		merged, err := keystore.MergeJKS(existing, &kp2, wpass, wpass, time.Now())
-		if err != nil {
-			t.Fatal(err)
+		merged, changed, err := keystore.MergeData(existing, keystore.Passwords{Store: wpass}, &kp2, time.Now())
+		if err != nil || !changed {
+			t.Fatal(changed, err)
 		}
 		before, _ := keystore.Parse(existing, wpass)
 		after, err := keystore.Parse(merged, wpass)

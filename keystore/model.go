@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,6 +72,10 @@ func (k EntryKind) String() string {
 type Keystore struct {
 	Format  Format
 	Entries []*Entry
+
+	// unchecked: nothing in the file could tell whether the store password is right
+	// (a PKCS#12 file with neither a MAC nor an encrypted safe): only its keys can.
+	unchecked bool
 }
 
 // Entry is one alias of a keystore.
@@ -99,7 +104,7 @@ func (e *Entry) Leaf() *x509.Certificate {
 // the entry's leaf certificate.
 func (e *Entry) PrivateKey(keyPass []byte) (crypto.Signer, error) {
 	if e.Kind != PrivateKeyEntry || e.decrypt == nil {
-		return nil, errorf(ErrNoPrivateKey, "entry %q is a %s", e.Alias, e.Kind)
+		return nil, errorf(ErrNotKeyEntry, "entry %q is a %s", e.Alias, e.Kind)
 	}
 	key, err := e.decrypt(keyPass)
 	if err != nil {
@@ -155,7 +160,7 @@ func (ks *Keystore) KeyEntry(alias string) (*Entry, error) {
 			return nil, err
 		}
 		if e.Kind != PrivateKeyEntry {
-			return nil, errorf(ErrNoPrivateKey, "alias %q is a %s, not a private key; key aliases: %s",
+			return nil, errorf(ErrNotKeyEntry, "alias %q is a %s, not a private key; key aliases: %s",
 				e.Alias, e.Kind, listAliases(ks.KeyEntries(), PrivateKeyEntry))
 		}
 		return e, nil
@@ -163,11 +168,19 @@ func (ks *Keystore) KeyEntry(alias string) (*Entry, error) {
 	keys := ks.KeyEntries()
 	switch len(keys) {
 	case 0:
-		return nil, errorf(ErrNoPrivateKey, "%d entries, none with a private key", len(ks.Entries))
+		return nil, errorf(ErrNoPrivateKey, "%s, none with a private key", plural(len(ks.Entries), "entry", "entries"))
 	case 1:
 		return keys[0], nil
 	}
-	return nil, errorf(ErrAmbiguousAlias, "%d private keys, choose one with --alias: %s", len(keys), listAliases(keys, 0))
+	return nil, errorf(ErrAmbiguousAlias, "%d private keys, no alias chosen: %s", len(keys), listAliases(keys, 0))
+}
+
+// plural returns n with the noun that fits it: "1 entry", "3 entries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func listAliases(entries []*Entry, kind EntryKind) string {
@@ -247,9 +260,10 @@ func LoadKeyPair(path, alias string, storePass, keyPass []byte) (*KeyPair, error
 		keyPass = storePass
 	}
 	kp, err := ks.KeyPair(alias, keyPass)
-	if defaulted && errors.Is(err, ErrWrongKeyPassword) {
-		// The key password defaulted to the store password, so the store password is
-		// what is wrong (files without a MAC can only tell at the key).
+	if defaulted && ks.unchecked && errors.Is(err, ErrWrongKeyPassword) {
+		// The key password defaulted to the store password, which nothing else in
+		// this file checks: the store password is what is wrong. Where the store
+		// password was checked, the key has a password of its own.
 		err = ErrWrongPassword
 	}
 	if err != nil {

@@ -120,64 +120,90 @@ func parseDERCert(data []byte) (*Keystore, error) {
 }
 
 func parsePKCS12(data []byte, storePass []byte) (*Keystore, error) {
-	if isBER(data) {
-		return nil, errorf(ErrUnsupportedFormat, "PKCS#12 in BER (indefinite lengths) is not read; re-encode it as DER with openssl pkcs12 -export or keytool -importkeystore")
-	}
-	var pfx pfxPdu
-	rest, err := asn1.Unmarshal(data, &pfx)
+	pfx, _, infos, err := decodePFX(data, storePass)
 	if err != nil {
-		return nil, errorf(ErrUnsupportedFormat, "not a keystore: DER data that is neither PKCS#12 nor a certificate (%v) (reads JKS, JCEKS, PKCS#12, PEM, DER)", err)
+		return nil, err
 	}
-	if len(rest) > 0 {
-		return nil, malformed(FormatPKCS12, fmt.Sprintf("%d bytes after the end", len(rest)), nil)
-	}
-	if pfx.Version != 3 {
-		return nil, malformed(FormatPKCS12, fmt.Sprintf("version %d, want 3", pfx.Version), nil)
-	}
-	if !pfx.AuthSafe.ContentType.Equal(oidDataContentType) {
-		return nil, errorf(ErrUnsupportedFormat, "PKCS#12 with public-key integrity (signed data) is not read")
-	}
-	var authSafe []byte
-	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
-		return nil, malformed(FormatPKCS12, "authenticated safe", err)
-	}
-	if len(pfx.MacData.Mac.Algorithm.Algorithm) > 0 {
-		if err := verifyPKCS12MAC(&pfx.MacData, authSafe, storePass); err != nil {
-			return nil, err
-		}
-	}
-	var infos []contentInfo
-	if rest, err := asn1.Unmarshal(authSafe, &infos); err != nil || len(rest) > 0 {
-		return nil, malformed(FormatPKCS12, "authenticated safe contents", err)
-	}
+	checked := hasMAC(&pfx)
 	var bags []*p12Bag
 	for _, ci := range infos {
-		var contents []byte
-		switch {
-		case ci.ContentType.Equal(oidDataContentType):
-			if _, err := asn1.Unmarshal(ci.Content.Bytes, &contents); err != nil {
-				return nil, malformed(FormatPKCS12, "safe contents", err)
-			}
-		case ci.ContentType.Equal(oidEncryptedDataContentType):
-			var ed encryptedData
-			if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil {
-				return nil, malformed(FormatPKCS12, "encrypted safe contents", err)
-			}
-			contents, err = pbeDecrypt(ed.EncryptedContentInfo.ContentEncryptionAlgorithm, ed.EncryptedContentInfo.EncryptedContent.Bytes, storePass)
-			if errors.Is(err, errDecrypt) {
-				return nil, ErrWrongPassword
-			}
-			if err != nil {
-				return nil, fmt.Errorf("PKCS#12 certificate safe: %w", err)
-			}
-		default:
-			return nil, errorf(ErrUnsupportedFormat, "PKCS#12 content type %v (enveloped data) is not read", ci.ContentType)
+		checked = checked || ci.ContentType.Equal(oidEncryptedDataContentType)
+		contents, err := safeContents(ci, storePass)
+		if err != nil {
+			return nil, err
 		}
 		if bags, err = collectBags(bags, contents, 0); err != nil {
 			return nil, err
 		}
 	}
-	return p12Entries(bags, storePass)
+	ks, err := p12Entries(bags, storePass)
+	if err != nil {
+		return nil, err
+	}
+	ks.unchecked = !checked
+	return ks, nil
+}
+
+// decodePFX reads the outer layers of a PKCS#12 file: the PFX, its authenticated safe
+// (checking the MAC when there is one) and the safe's content infos.
+func decodePFX(data []byte, storePass []byte) (pfx pfxPdu, authSafe []byte, infos []contentInfo, err error) {
+	if isBER(data) {
+		return pfx, nil, nil, errorf(ErrUnsupportedFormat, "PKCS#12 in BER (indefinite lengths) is not read; re-encode it as DER with openssl pkcs12 -export or keytool -importkeystore")
+	}
+	rest, err := asn1.Unmarshal(data, &pfx)
+	if err != nil {
+		return pfx, nil, nil, errorf(ErrUnsupportedFormat, "not a keystore: DER data that is neither PKCS#12 nor a certificate (%v) (reads JKS, JCEKS, PKCS#12, PEM, DER)", err)
+	}
+	if len(rest) > 0 {
+		return pfx, nil, nil, malformed(FormatPKCS12, fmt.Sprintf("%d bytes after the end", len(rest)), nil)
+	}
+	if pfx.Version != 3 {
+		return pfx, nil, nil, malformed(FormatPKCS12, fmt.Sprintf("version %d, want 3", pfx.Version), nil)
+	}
+	if !pfx.AuthSafe.ContentType.Equal(oidDataContentType) {
+		return pfx, nil, nil, errorf(ErrUnsupportedFormat, "PKCS#12 with public-key integrity (signed data) is not read")
+	}
+	if _, err := asn1.Unmarshal(pfx.AuthSafe.Content.Bytes, &authSafe); err != nil {
+		return pfx, nil, nil, malformed(FormatPKCS12, "authenticated safe", err)
+	}
+	if hasMAC(&pfx) {
+		if err := verifyPKCS12MAC(&pfx.MacData, authSafe, storePass); err != nil {
+			return pfx, nil, nil, err
+		}
+	}
+	if rest, err := asn1.Unmarshal(authSafe, &infos); err != nil || len(rest) > 0 {
+		return pfx, nil, nil, malformed(FormatPKCS12, "authenticated safe contents", err)
+	}
+	return pfx, authSafe, infos, nil
+}
+
+func hasMAC(pfx *pfxPdu) bool { return len(pfx.MacData.Mac.Algorithm.Algorithm) > 0 }
+
+// safeContents returns the SafeContents of one content info, decrypted with storePass
+// when it is encrypted.
+func safeContents(ci contentInfo, storePass []byte) ([]byte, error) {
+	var contents []byte
+	switch {
+	case ci.ContentType.Equal(oidDataContentType):
+		if _, err := asn1.Unmarshal(ci.Content.Bytes, &contents); err != nil {
+			return nil, malformed(FormatPKCS12, "safe contents", err)
+		}
+		return contents, nil
+	case ci.ContentType.Equal(oidEncryptedDataContentType):
+		var ed encryptedData
+		if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil {
+			return nil, malformed(FormatPKCS12, "encrypted safe contents", err)
+		}
+		contents, err := pbeDecrypt(ed.EncryptedContentInfo.ContentEncryptionAlgorithm, ed.EncryptedContentInfo.EncryptedContent.Bytes, storePass)
+		if errors.Is(err, errDecrypt) {
+			return nil, ErrWrongPassword
+		}
+		if err != nil {
+			return nil, fmt.Errorf("PKCS#12 certificate safe: %w", err)
+		}
+		return contents, nil
+	}
+	return nil, errorf(ErrUnsupportedFormat, "PKCS#12 content type %v (enveloped data) is not read", ci.ContentType)
 }
 
 func verifyPKCS12MAC(md *macData, content, password []byte) error {
@@ -221,42 +247,55 @@ func collectBags(bags []*p12Bag, contents []byte, depth int) ([]*p12Bag, error) 
 			}
 			continue
 		}
-		b := &p12Bag{kind: sb.ID, value: sb.Value.FullBytes}
-		for _, a := range sb.Attributes {
-			switch {
-			case a.ID.Equal(oidFriendlyName):
-				var s asn1.RawValue
-				if _, err := asn1.Unmarshal(a.Value.Bytes, &s); err == nil && s.Tag == asn1.TagBMPString {
-					b.friendlyName = decodeBMP(s.Bytes)
-				} else if err == nil {
-					b.friendlyName = string(s.Bytes)
-				}
-			case a.ID.Equal(oidLocalKeyID):
-				var id []byte
-				if _, err := asn1.Unmarshal(a.Value.Bytes, &id); err == nil {
-					b.localKeyID = id
-				}
-			case a.ID.Equal(oidJavaTrustedKeyUsage):
-				b.javaTrusted = true
-			}
+		b, err := newP12Bag(sb)
+		if err != nil {
+			return nil, err
 		}
-		if sb.ID.Equal(oidCertBag) {
-			var cb certBag
-			if _, err := asn1.Unmarshal(sb.Value.Bytes, &cb); err != nil {
-				return nil, malformed(FormatPKCS12, "certificate bag", err)
-			}
-			if !cb.ID.Equal(oidCertTypeX509) {
-				continue // SDSI certificates: nothing reads them
-			}
-			c, err := x509.ParseCertificate(cb.Data)
-			if err != nil {
-				return nil, malformed(FormatPKCS12, "certificate", err)
-			}
-			b.cert = c
+		if b == nil {
+			continue // SDSI certificates: nothing reads them
 		}
 		bags = append(bags, b)
 	}
 	return bags, nil
+}
+
+// newP12Bag reads one bag's type, attributes and, for a certificate bag, the
+// certificate; nil for a certificate that is not X.509.
+func newP12Bag(sb safeBag) (*p12Bag, error) {
+	b := &p12Bag{kind: sb.ID, value: sb.Value.FullBytes}
+	for _, a := range sb.Attributes {
+		switch {
+		case a.ID.Equal(oidFriendlyName):
+			var s asn1.RawValue
+			if _, err := asn1.Unmarshal(a.Value.Bytes, &s); err == nil && s.Tag == asn1.TagBMPString {
+				b.friendlyName = decodeBMP(s.Bytes)
+			} else if err == nil {
+				b.friendlyName = string(s.Bytes)
+			}
+		case a.ID.Equal(oidLocalKeyID):
+			var id []byte
+			if _, err := asn1.Unmarshal(a.Value.Bytes, &id); err == nil {
+				b.localKeyID = id
+			}
+		case a.ID.Equal(oidJavaTrustedKeyUsage):
+			b.javaTrusted = true
+		}
+	}
+	if sb.ID.Equal(oidCertBag) {
+		var cb certBag
+		if _, err := asn1.Unmarshal(sb.Value.Bytes, &cb); err != nil {
+			return nil, malformed(FormatPKCS12, "certificate bag", err)
+		}
+		if !cb.ID.Equal(oidCertTypeX509) {
+			return nil, nil
+		}
+		c, err := x509.ParseCertificate(cb.Data)
+		if err != nil {
+			return nil, malformed(FormatPKCS12, "certificate", err)
+		}
+		b.cert = c
+	}
+	return b, nil
 }
 
 func decodeBMP(b []byte) string {

@@ -19,6 +19,19 @@ var (
 
 // ReadFile reads and parses the keystore at path. Errors name the file.
 func ReadFile(path string, storePass []byte) (*Keystore, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := Parse(data, storePass)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ks, nil
+}
+
+// readLimited reads at most MaxSize bytes of path; a larger file is ErrTooLarge.
+func readLimited(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -28,11 +41,10 @@ func ReadFile(path string, storePass []byte) (*Keystore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	ks, err := Parse(data, storePass)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if len(data) > MaxSize {
+		return nil, errorf(ErrTooLarge, "%s: larger than %d MiB, refused before parsing", path, MaxSize>>20)
 	}
-	return ks, nil
+	return data, nil
 }
 
 // DetectFormat tells the format of data from its first bytes.
@@ -96,12 +108,13 @@ func malformed(format Format, what string, err error) error {
 }
 
 // NeedsPassword reports whether data can only be read with a store password: always
-// for JKS, JCEKS and PKCS#12; for PEM only when it holds an encrypted key.
+// for JKS, JCEKS and PKCS#12; for PEM only when it holds an encrypted key; never for
+// a DER certificate or bytes of no format read here (reading them says so).
 func NeedsPassword(data []byte) bool {
 	switch DetectFormat(data) {
 	case FormatPEM:
 		return bytes.Contains(data, []byte("ENCRYPTED"))
-	case FormatDER:
+	case FormatDER, FormatUnknown:
 		return false
 	}
 	return true

@@ -44,6 +44,7 @@ type sunEntry struct {
 	created   time.Time
 	protected []byte   // EncryptedPrivateKeyInfo for tag 1
 	certs     [][]byte // DER, leaf first
+	raw       []byte   // the whole entry as stored, for writing it back unchanged
 }
 
 type sunReader struct {
@@ -124,6 +125,7 @@ func sunWalk(data []byte, format Format) ([]sunEntry, error) {
 	}
 	var entries []sunEntry
 	for i := uint32(0); i < count && r.err == nil; i++ {
+		start := r.off
 		e := sunEntry{tag: r.u32(), alias: r.utf()}
 		e.created = time.UnixMilli(int64(r.u64())).UTC()
 		switch e.tag {
@@ -153,6 +155,7 @@ func sunWalk(data []byte, format Format) ([]sunEntry, error) {
 			r.err = fmt.Errorf("entry %d has unknown tag %d", i, e.tag)
 		}
 		if r.err == nil {
+			e.raw = data[start:r.off]
 			entries = append(entries, e)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf16"
 
-	jks "github.com/pavlo-v-chernykh/keystore-go/v4"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
@@ -94,72 +93,26 @@ func NewKeyPair(alias string, key crypto.Signer, leaf *x509.Certificate, chain [
 	return &KeyPair{Alias: alias, Key: key, Leaf: leaf, Chain: built[1:]}, nil
 }
 
-// EncodeJKS writes kp as a one-entry JKS keystore, through keystore-go.
+// EncodeJKS writes kp as a one-entry JKS keystore, as keytool writes one: the alias in
+// lower case (Java looks JKS aliases up in lower case), the key under Sun's
+// KeyProtector with keyPass.
 func EncodeJKS(kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byte, error) {
-	ks := jks.New(jks.WithCaseExactAliases())
-	if err := addJKSEntry(ks, kp, keyPass, created); err != nil {
-		return nil, err
-	}
-	return storeJKS(ks, storePass)
+	return encodeNewSun(FormatJKS, kp, storePass, keyPass, created)
 }
 
-// MergeJKS replaces or adds kp's alias in an existing JKS keystore, keeping every other
-// entry: how a renewed certificate goes back into wso2carbon.jks.
-func MergeJKS(existing []byte, kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byte, error) {
-	if DetectFormat(existing) != FormatJKS {
-		return nil, errorf(ErrUnsupportedFormat, "merging needs a JKS keystore, this is %s", DetectFormat(existing))
-	}
-	if _, err := sunWalk(existing, FormatJKS); err != nil {
-		return nil, err
-	}
-	sp, ok := latin1(storePass)
-	if !ok {
-		return nil, errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
-	}
-	ks := jks.New(jks.WithCaseExactAliases(), jks.WithOrderedAliases())
-	if err := ks.Load(bytes.NewReader(existing), sp); err != nil {
-		return nil, ErrWrongPassword
-	}
-	for _, a := range ks.Aliases() {
-		if equalFoldASCII(a, kp.Alias) {
-			ks.DeleteEntry(a)
-		}
-	}
-	if err := addJKSEntry(ks, kp, keyPass, created); err != nil {
-		return nil, err
-	}
-	return storeJKS(ks, storePass)
+// EncodeJCEKS writes kp as a one-entry JCEKS keystore, the key under
+// PBEWithMD5AndTripleDES with keyPass (printable ASCII only, as Java requires).
+func EncodeJCEKS(kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byte, error) {
+	return encodeNewSun(FormatJCEKS, kp, storePass, keyPass, created)
 }
 
-func addJKSEntry(ks jks.KeyStore, kp *KeyPair, keyPass []byte, created time.Time) error {
-	kpass, ok := latin1(keyPass)
-	if !ok {
-		return errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(kp.Key)
+func encodeNewSun(format Format, kp *KeyPair, storePass, keyPass []byte, created time.Time) ([]byte, error) {
+	entry, err := sunKeyEntry(format, 2, kp, keyPass, created)
 	if err != nil {
-		return err
-	}
-	entry := jks.PrivateKeyEntry{CreationTime: created, PrivateKey: der}
-	for _, c := range append([]*x509.Certificate{kp.Leaf}, kp.Chain...) {
-		entry.CertificateChain = append(entry.CertificateChain, jks.Certificate{Type: "X509", Content: c.Raw})
-	}
-	return ks.SetPrivateKeyEntry(kp.Alias, entry, kpass)
-}
-
-func storeJKS(ks jks.KeyStore, storePass []byte) ([]byte, error) {
-	sp, ok := latin1(storePass)
-	if !ok {
-		return nil, errorf(ErrPasswordEncoding, "keystore-go writes JKS passwords of Latin-1 characters only")
-	}
-	var b bytes.Buffer
-	if err := ks.Store(&b, sp); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return encodeSun(format, 2, [][]byte{entry}, storePass), nil
 }
-
-func equalFoldASCII(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
 // EncodePKCS12 writes kp as a PKCS#12 file as keytool 17 does (PBES2 AES-256,
 // HMAC-SHA-256 MAC, 10,000 iterations) through go-pkcs12, then names the key bag

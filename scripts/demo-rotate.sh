@@ -22,7 +22,10 @@ run() {
 step "awstest --seed demo --propagation-delay 1s"
 start_awstest 1s
 
-rotate=(rotate testdata/wso2carbon.jks --storepass-file testdata/wso2carbon.storepass --name-prefix wso2
+# An ALB listener takes only a certificate with a fully qualified domain name, so
+# the demo rotates keystores for rsa2048.keybridge.test and rsa4096.keybridge.test
+# (WSO2's own says CN=localhost: see the certup part).
+rotate=(rotate testdata/rsa2048.jks --storepass-file testdata/rsa2048.storepass --name-prefix wso2
 	--elb "$elb" --listener "$listener")
 
 step "certup ${rotate[*]} --dry-run   (the plan, zero changes)"
@@ -33,8 +36,8 @@ step "the same command again: nothing to do, no AWS change (what cron runs every
 run "${rotate[@]}"
 
 old=$("$BIN/certup" list --json | awk -F'"' '/"name": "wso2-/ {print $4; exit}')
-step "a renewed keystore: certup rotate testdata/chain.jks --name-prefix wso2 --replaces $old"
-run rotate testdata/chain.jks --storepass-file testdata/chain.storepass --name-prefix wso2 --replaces "$old"
+step "a renewed keystore: certup rotate testdata/rsa4096.jks --name-prefix wso2 --replaces $old"
+run rotate testdata/rsa4096.jks --storepass-file testdata/rsa4096.storepass --name-prefix wso2 --replaces "$old"
 
 step "certup rollback --elb $elb --listener …   (back to the previous certificate, kept by --keep 1)"
 run rollback --elb "$elb" --listener "$listener"

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 type acmCert struct {
@@ -109,6 +112,9 @@ func (s *Server) acmImport(r *request) (any, *apiError) {
 		if e != nil {
 			return nil, e
 		}
+		if problem := reimportProblem(c.leaf, leaf); problem != "" {
+			return nil, badRequest("ValidationException", "%s", problem)
+		}
 		c.body, c.chain, c.leaf = strings.TrimSpace(string(in.Certificate)), strings.TrimSpace(string(in.CertificateChain)), leaf
 		c.keyAlg = keyAlgorithm(leaf.PublicKey)
 		c.imported = now
@@ -131,12 +137,21 @@ func (s *Server) acmImport(r *request) (any, *apiError) {
 	return map[string]string{"CertificateArn": c.arn}, nil
 }
 
-func domainName(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return c.Subject.CommonName
-	}
-	if len(c.DNSNames) > 0 {
-		return c.DNSNames[0]
+// reimportProblem says why ACM refuses to re-import next over old, or "", by
+// the ACM User Guide's conditions ("Reimport a certificate"; see
+// awsrules.Reimport). ACM answers ValidationException, HTTP 400.
+func reimportProblem(old, next *x509.Certificate) string {
+	switch conflict, detail := awsrules.Reimport(old, next); conflict {
+	case awsrules.KeyChanged:
+		return fmt.Sprintf("The certificate key algorithm %s does not match the key algorithm %s of the certificate being replaced", detail[1], detail[0])
+	case awsrules.NoDomain:
+		return "The certificate must contain at least one domain name"
+	case awsrules.UsageAdded:
+		return "The certificate cannot add a Key Usage or Extended Key Usage extension the certificate being replaced does not have"
+	case awsrules.KeyUsageDropped:
+		return "The certificate must keep the Key Usage values of the certificate being replaced: " + strings.Join(detail, ", ")
+	case awsrules.ExtKeyUsageDropped:
+		return "The certificate must keep the Extended Key Usage values of the certificate being replaced: " + strings.Join(detail, ", ")
 	}
 	return ""
 }
@@ -156,7 +171,7 @@ func (s *Server) acmDescribe(r *request) (any, *apiError) {
 	}
 	return map[string]any{"Certificate": map[string]any{
 		"CertificateArn":          c.arn,
-		"DomainName":              domainName(c.leaf),
+		"DomainName":              awsrules.Of(c.leaf),
 		"SubjectAlternativeNames": sans,
 		"Serial":                  c.leaf.SerialNumber.Text(16),
 		"Subject":                 c.leaf.Subject.String(),
@@ -217,7 +232,7 @@ func (s *Server) acmList(r *request) (any, *apiError) {
 	for _, c := range all[start:end] {
 		items = append(items, map[string]any{
 			"CertificateArn": c.arn,
-			"DomainName":     domainName(c.leaf),
+			"DomainName":     awsrules.Of(c.leaf),
 			"Status":         "ISSUED",
 			"Type":           "IMPORTED",
 			"KeyAlgorithm":   c.keyAlg,

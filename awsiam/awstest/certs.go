@@ -2,15 +2,14 @@ package awstest
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 // parseCertsPEM parses one or more PEM CERTIFICATE blocks; anything else in the
@@ -78,25 +77,7 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 }
 
 // keyAlgorithm names a public key the way ACM does (RSA_2048, EC_prime256v1…).
-func keyAlgorithm(pub crypto.PublicKey) string {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA_%d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		switch k.Curve.Params().BitSize {
-		case 256:
-			return "EC_prime256v1"
-		case 384:
-			return "EC_secp384r1"
-		case 521:
-			return "EC_secp521r1"
-		}
-		return "EC_unknown"
-	case ed25519.PublicKey:
-		return "ED25519"
-	}
-	return "UNKNOWN"
-}
+func keyAlgorithm(pub crypto.PublicKey) string { return awsrules.KeyAlgorithm(pub) }
 
 // checkMaterial validates what IAM UploadServerCertificate and ACM
 // ImportCertificate check: parseable PEM, exactly one leaf, key matches, chain in

@@ -1,6 +1,8 @@
 package awstest
 
 import (
+	"crypto/x509"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,7 +108,51 @@ func (s *Server) certificateUsable(region, arn, message string) *apiError {
 	return nil
 }
 
+// certificateLeaf is the leaf of the IAM or ACM certificate arn, or nil.
+func (s *Server) certificateLeaf(region, arn string) *x509.Certificate {
+	if c := s.iamCertByARN(arn); c != nil {
+		return c.leaf
+	}
+	if c := s.region(region).acmCert(arn); c != nil {
+		return c.leaf
+	}
+	return nil
+}
+
 const classicCertNotFound = "Server Certificate not found for the key: %s"
+
+// invalidConfiguration is classic Elastic Load Balancing's
+// InvalidConfigurationRequest, which its API reference gives HTTP status 409
+// (SetLoadBalancerListenerSSLCertificate, SetLoadBalancerPoliciesOfListener,
+// CreateLoadBalancerListeners, DeleteLoadBalancerPolicy…); ELBv2's is 400.
+func invalidConfiguration(format string, a ...any) *apiError {
+	return errorf(http.StatusConflict, "InvalidConfigurationRequest", format, a...)
+}
+
+// DefaultClassicSSLPolicy is the predefined security policy a classic HTTPS or
+// SSL listener gets when it is created without one: "If you do not specify a
+// security policy ... Elastic Load Balancing associates the default predefined
+// security policy, ELBSecurityPolicy-2016-08" (Classic Load Balancers guide,
+// "SSL negotiation configurations for Classic Load Balancers").
+const DefaultClassicSSLPolicy = "ELBSecurityPolicy-2016-08"
+
+// defaultSSLPolicy binds DefaultClassicSSLPolicy to an HTTPS or SSL listener
+// that has no SSL negotiation policy, creating the policy on lb first.
+func (lb *classicLB) defaultSSLPolicy(l *classicListener) {
+	if l.protocol != "HTTPS" && l.protocol != "SSL" {
+		return
+	}
+	for _, n := range l.policies {
+		if p := lb.policy(n); p != nil && p.typ == "SSLNegotiationPolicyType" {
+			return
+		}
+	}
+	if lb.policy(DefaultClassicSSLPolicy) == nil {
+		lb.policies = append(lb.policies, &classicPolicy{name: DefaultClassicSSLPolicy, typ: "SSLNegotiationPolicyType",
+			attrs: [][2]string{{"Reference-Security-Policy", DefaultClassicSSLPolicy}}})
+	}
+	l.policies = append(l.policies, DefaultClassicSSLPolicy)
+}
 
 func (s *Server) elbCreate(r *request) (any, *apiError) {
 	if e := required(r.form, "LoadBalancerName"); e != nil {
@@ -140,6 +186,7 @@ func (s *Server) elbCreate(r *request) (any, *apiError) {
 			return nil, badRequest("DuplicateListener", "a listener already exists on port %d", port)
 		}
 		lb.listen = append(lb.listen, l)
+		lb.defaultSSLPolicy(l)
 	}
 	if len(lb.listen) == 0 {
 		return nil, badRequest("ValidationError", "at least one listener is required")
@@ -245,7 +292,7 @@ func (s *Server) elbSetCert(r *request) (any, *apiError) {
 		return nil, e
 	}
 	if l.protocol != "HTTPS" && l.protocol != "SSL" {
-		return nil, badRequest("InvalidConfigurationRequest", "the listener on port %d uses %s; a certificate needs HTTPS or SSL", l.port, l.protocol)
+		return nil, invalidConfiguration("the listener on port %d uses %s; a certificate needs HTTPS or SSL", l.port, l.protocol)
 	}
 	arn := formGet(r.form, "SSLCertificateId")
 	if e := s.certificateUsable(r.region, arn, classicCertNotFound); e != nil {
@@ -328,7 +375,12 @@ func (s *Server) elbSetPolicies(r *request) (any, *apiError) {
 		}
 	}
 	if sticky > 1 {
-		return nil, badRequest("InvalidConfigurationRequest", "a listener can have only one stickiness policy")
+		return nil, invalidConfiguration("a listener can have only one stickiness policy")
+	}
+	// "You can use sticky sessions for only HTTP/HTTPS load balancer listeners"
+	// (Classic Load Balancers guide, "Configure sticky sessions").
+	if sticky > 0 && l.protocol != "HTTP" && l.protocol != "HTTPS" {
+		return nil, invalidConfiguration("Stickiness policies can only be set on HTTP or HTTPS listeners; the listener on port %d uses %s", l.port, l.protocol)
 	}
 	l.policies = append([]string{}, names...)
 	return result{}, nil
@@ -376,7 +428,7 @@ func (s *Server) elbDeletePolicy(r *request) (any, *apiError) {
 	for _, l := range lb.listen {
 		for _, p := range l.policies {
 			if p == name {
-				return nil, badRequest("InvalidConfigurationRequest", "policy %s is in use by the listener on port %d", name, l.port)
+				return nil, invalidConfiguration("policy %s is in use by the listener on port %d", name, l.port)
 			}
 		}
 	}

@@ -1,10 +1,13 @@
 package awstest
 
 import (
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 type alb struct {
@@ -18,6 +21,16 @@ type listener struct {
 	cert                            string   // default certificate
 	sni                             []string // additional certificates
 	targetGroups                    []string // default forward action
+	rules                           []*rule  // besides the default rule
+}
+
+// rule is a listener rule other than the default one: a priority and the target
+// groups its forward action sends to.
+type rule struct {
+	arn          string
+	priority     int
+	hosts        []string // host-header condition values
+	targetGroups []string
 }
 
 type targetGroup struct {
@@ -78,6 +91,7 @@ func init() {
 		"DescribeTargetGroups":          (*Server).v2DescribeTGs,
 		"ModifyTargetGroupAttributes":   (*Server).v2ModifyTGAttrs,
 		"DescribeTargetGroupAttributes": (*Server).v2DescribeTGAttrs,
+		"DescribeRules":                 (*Server).v2DescribeRules,
 	}
 }
 
@@ -137,18 +151,74 @@ func (l *listener) describe() node {
 	if l.sslPolicy != "" {
 		kids = append(kids, tx("SslPolicy", l.sslPolicy))
 	}
-	var actions []node
-	if len(l.targetGroups) == 1 {
-		actions = append(actions, mem(tx("Type", "forward"), tx("TargetGroupArn", l.targetGroups[0]), integer("Order", 1)))
-	} else if len(l.targetGroups) > 1 {
-		var tgs []node
-		for _, a := range l.targetGroups {
-			tgs = append(tgs, mem(tx("TargetGroupArn", a), integer("Weight", 1)))
-		}
-		actions = append(actions, mem(tx("Type", "forward"), el("ForwardConfig", list("TargetGroups", tgs)), integer("Order", 1)))
-	}
-	kids = append(kids, list("DefaultActions", actions))
+	kids = append(kids, forwardActions("DefaultActions", l.targetGroups))
 	return mem(kids...)
+}
+
+// forwardActions is an action list that forwards to the target groups tgs: a
+// TargetGroupArn for one, a ForwardConfig for several.
+func forwardActions(name string, tgs []string) node {
+	var actions []node
+	if len(tgs) == 1 {
+		actions = append(actions, mem(tx("Type", "forward"), tx("TargetGroupArn", tgs[0]), integer("Order", 1)))
+	} else if len(tgs) > 1 {
+		var weighted []node
+		for _, a := range tgs {
+			weighted = append(weighted, mem(tx("TargetGroupArn", a), integer("Weight", 1)))
+		}
+		actions = append(actions, mem(tx("Type", "forward"), el("ForwardConfig", list("TargetGroups", weighted)), integer("Order", 1)))
+	}
+	return list(name, actions)
+}
+
+// v2DescribeRules lists a listener's rules, the default rule last, as
+// DescribeRules does (ListenerArn or RuleArns; see the API reference's
+// DescribeRules: errors ListenerNotFound and RuleNotFound, both HTTP 400).
+func (s *Server) v2DescribeRules(r *request) (any, *apiError) {
+	rs := s.region(r.region)
+	arns, _ := formList(r.form, "RuleArns")
+	lnARN := formGet(r.form, "ListenerArn")
+	describe := func(ru *rule) node {
+		var conds []node
+		if len(ru.hosts) > 0 {
+			conds = append(conds, mem(tx("Field", "host-header"), el("HostHeaderConfig", strList("Values", ru.hosts))))
+		}
+		return mem(tx("RuleArn", ru.arn), tx("Priority", strconv.Itoa(ru.priority)), list("Conditions", conds),
+			forwardActions("Actions", ru.targetGroups), boolean("IsDefault", false))
+	}
+	var items []node
+	switch {
+	case lnARN != "" && len(arns) > 0:
+		return nil, badRequest("ValidationError", "Listener ARN and rule ARNs cannot be specified at the same time")
+	case lnARN != "":
+		l := rs.listener(lnARN)
+		if l == nil {
+			return nil, listenersNotFound(lnARN)
+		}
+		rules := append([]*rule(nil), l.rules...)
+		sort.Slice(rules, func(i, j int) bool { return rules[i].priority < rules[j].priority })
+		for _, ru := range rules {
+			items = append(items, describe(ru))
+		}
+		items = append(items, mem(tx("RuleArn", strings.Replace(l.arn, ":listener/", ":listener-rule/", 1)+"/default"),
+			tx("Priority", "default"), list("Conditions", nil), forwardActions("Actions", l.targetGroups), boolean("IsDefault", true)))
+	case len(arns) > 0:
+		for _, a := range arns {
+			var found *rule
+			for _, l := range rs.listeners {
+				if ru := find(l.rules, func(ru *rule) bool { return ru.arn == a }); ru != nil {
+					found = ru
+				}
+			}
+			if found == nil {
+				return nil, badRequest("RuleNotFound", "One or more rules not found")
+			}
+			items = append(items, describe(found))
+		}
+	default:
+		return nil, badRequest("ValidationError", "You must specify either listener ARN or rule ARNs")
+	}
+	return elbPage(r.form, items, "Rules", func(n node) node { return n })
 }
 
 func (s *Server) v2DescribeListeners(r *request) (any, *apiError) {
@@ -217,6 +287,9 @@ func (s *Server) v2ModifyListener(r *request) (any, *apiError) {
 		if e := s.certificateUsable(r.region, certs[0]["CertificateArn"], v2CertNotFound); e != nil {
 			return nil, e
 		}
+		if e := s.v2CertificateSupported(r.region, certs[0]["CertificateArn"]); e != nil {
+			return nil, e
+		}
 		newCert = certs[0]["CertificateArn"]
 	}
 	if secure(protocol) && newCert == "" {
@@ -262,19 +335,58 @@ func (s *Server) v2AddCerts(r *request) (any, *apiError) {
 		if e := s.certificateUsable(r.region, c["CertificateArn"], v2CertNotFound); e != nil {
 			return nil, e
 		}
+		if e := s.v2CertificateSupported(r.region, c["CertificateArn"]); e != nil {
+			return nil, e
+		}
 	}
+	// The quota is per load balancer, over all its listeners, default
+	// certificates excluded ("Certificates per Application Load Balancer
+	// (excluding default certificates): 25", and the same for Network Load
+	// Balancers, in the guides' quota pages); AddListenerCertificates answers
+	// TooManyCertificates, HTTP 400, past it.
+	used := 0
+	for _, x := range s.region(r.region).listeners {
+		if x.lbARN == l.lbARN {
+			used += len(x.sni)
+		}
+	}
+	var added []string
+	for _, c := range certs {
+		if a := c["CertificateArn"]; !contains(l.sni, a) && !contains(added, a) {
+			added = append(added, a)
+		}
+	}
+	if used+len(added) > MaxCertificatesPerLoadBalancer {
+		return nil, badRequest("TooManyCertificates", "You've reached the limit on the number of certificates per load balancer")
+	}
+	l.sni = append(l.sni, added...)
 	var out []node
 	for _, c := range certs {
-		a := c["CertificateArn"]
-		if !contains(l.sni, a) {
-			if len(l.sni) >= 25 {
-				return nil, badRequest("TooManyCertificates", "You've reached the limit on the number of certificates per load balancer")
-			}
-			l.sni = append(l.sni, a)
-		}
-		out = append(out, mem(tx("CertificateArn", a), boolean("IsDefault", false)))
+		out = append(out, mem(tx("CertificateArn", c["CertificateArn"]), boolean("IsDefault", false)))
 	}
 	return result{list("Certificates", out)}, nil
+}
+
+// MaxCertificatesPerLoadBalancer is the default quota of certificates on an
+// ALB or NLB besides its listeners' default certificates.
+const MaxCertificatesPerLoadBalancer = 25
+
+// v2CertificateSupported answers UnsupportedCertificate (HTTP 400) for a
+// certificate whose domain name is not fully qualified. The Application and
+// Network Load Balancer guides ("SSL certificates for your Application Load
+// Balancer", "Server certificates for your Network Load Balancer") say "You must
+// specify a fully qualified domain name (FQDN) for your certificate, such as
+// www.example.com or an apex domain name such as example.com"; the API refuses
+// other certificates at ModifyListener, CreateListener and
+// AddListenerCertificates with this code and message (as reported, e.g., in
+// aws-samples/aws-secure-environment-accelerator#990 and medplum/medplum#5804).
+func (s *Server) v2CertificateSupported(region, arn string) *apiError {
+	leaf := s.certificateLeaf(region, arn)
+	if leaf != nil && !awsrules.IsFQDN(awsrules.Of(leaf)) {
+		return errorf(http.StatusBadRequest, "UnsupportedCertificate",
+			"The certificate '%s' must have a fully-qualified domain name, a supported signature, and a supported key size.", arn)
+	}
+	return nil
 }
 
 func (s *Server) v2RemoveCerts(r *request) (any, *apiError) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 type tag struct{ Key, Value string }
@@ -25,10 +27,7 @@ type serverCert struct {
 	tags      []tag
 }
 
-var (
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
-	iamPathRE = regexp.MustCompile(`^(/|/[\x21-\x7E]+/)$`)
-)
+var iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
 
 func init() {
 	handlers["iam"] = map[string]handlerFunc{
@@ -110,7 +109,9 @@ func (s *Server) iamUpload(r *request) (any, *apiError) {
 	if path == "" {
 		path = "/"
 	}
-	if len(path) > 512 || !iamPathRE.MatchString(path) {
+	// The API reference's pattern for Path: (\u002F)|(\u002F[\u0021-\u007F]+\u002F),
+	// at most 512 characters (UploadServerCertificate: ValidationError, HTTP 400).
+	if !awsrules.ValidIAMPath(path) {
 		return nil, badRequest("ValidationError", "1 validation error detected: Value '%s' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007F]+\\u002F)", path)
 	}
 	body, key, chain := formGet(f, "CertificateBody"), formGet(f, "PrivateKey"), formGet(f, "CertificateChain")

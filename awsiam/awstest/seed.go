@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/awsrules"
 )
 
 // The functions in this file seed and inspect state directly, without HTTP; they
@@ -47,9 +49,13 @@ func (s *Server) AddClassicELB(region, name string, listeners ...ClassicListener
 		if ip == "" {
 			ip = l.Protocol
 		}
-		lb.listen = append(lb.listen, &classicListener{protocol: strings.ToUpper(l.Protocol), port: l.Port,
+		cl := &classicListener{protocol: strings.ToUpper(l.Protocol), port: l.Port,
 			instanceProtocol: strings.ToUpper(ip), instancePort: l.InstancePort, certID: l.CertificateARN,
-			policies: append([]string(nil), l.Policies...)})
+			policies: append([]string(nil), l.Policies...)}
+		lb.listen = append(lb.listen, cl)
+		if l.Policies == nil {
+			lb.defaultSSLPolicy(cl) // as CreateLoadBalancer does
+		}
 	}
 	rs.classic = append(rs.classic, lb)
 	return nil
@@ -160,14 +166,8 @@ func (s *Server) AddListener(region, lbARN string, l Listener) (string, error) {
 			return "", fmt.Errorf("duplicate listener port %d", l.Port)
 		}
 	}
-	for _, a := range l.TargetGroupARNs {
-		tg := rs.targetGroup(a)
-		if tg == nil {
-			return "", fmt.Errorf("no target group %s in %s", a, region)
-		}
-		if !contains(tg.lbARNs, lbARN) {
-			tg.lbARNs = append(tg.lbARNs, lbARN)
-		}
+	if err := rs.forwardTo(lbARN, l.TargetGroupARNs); err != nil {
+		return "", err
 	}
 	rest := strings.TrimPrefix(lb.arn[strings.Index(lb.arn, ":loadbalancer/"):], ":loadbalancer/")
 	ln := &listener{
@@ -186,6 +186,45 @@ func (s *Server) AddListener(region, lbARN string, l Listener) (string, error) {
 	return ln.arn, nil
 }
 
+// forwardTo records that the load balancer lbARN forwards to the target groups
+// tgARNs, which must exist.
+func (rs *regionState) forwardTo(lbARN string, tgARNs []string) error {
+	for _, a := range tgARNs {
+		tg := rs.targetGroup(a)
+		if tg == nil {
+			return fmt.Errorf("no target group %s in %s", a, rs.name)
+		}
+		if !contains(tg.lbARNs, lbARN) {
+			tg.lbARNs = append(tg.lbARNs, lbARN)
+		}
+	}
+	return nil
+}
+
+// AddRule adds a rule to an ALB listener that forwards requests for hosts to the
+// target groups tgARNs, and returns its ARN.
+func (s *Server) AddRule(region, listenerARN string, priority int, hosts []string, tgARNs ...string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.region(region)
+	l := rs.listener(listenerARN)
+	if l == nil {
+		return "", fmt.Errorf("no listener %s in %s", listenerARN, region)
+	}
+	for _, ru := range l.rules {
+		if ru.priority == priority {
+			return "", fmt.Errorf("listener %s has a rule of priority %d", listenerARN, priority)
+		}
+	}
+	if err := rs.forwardTo(l.lbARN, tgARNs); err != nil {
+		return "", err
+	}
+	ru := &rule{arn: strings.Replace(l.arn, ":listener/", ":listener-rule/", 1) + "/" + randomHex(16), priority: priority,
+		hosts: append([]string(nil), hosts...), targetGroups: append([]string(nil), tgARNs...)}
+	l.rules = append(l.rules, ru)
+	return ru.arn, nil
+}
+
 // UploadServerCertificate stores an IAM server certificate directly (checked as
 // the API checks it, visible to the load-balancer APIs at once) and returns its
 // ARN.
@@ -195,7 +234,7 @@ func (s *Server) UploadServerCertificate(name, path, certPEM, keyPEM, chainPEM s
 	if path == "" {
 		path = "/"
 	}
-	if !iamNameRE.MatchString(name) || !iamPathRE.MatchString(path) {
+	if !iamNameRE.MatchString(name) || !awsrules.ValidIAMPath(path) {
 		return "", fmt.Errorf("invalid name %q or path %q", name, path)
 	}
 	if s.iamCerts[strings.ToLower(name)] != nil {

@@ -243,7 +243,8 @@ func TestClassicELB(t *testing.T) {
 	if len(desc.Policies.AppCookieStickinessPolicies) != 1 || aws.ToString(desc.Policies.AppCookieStickinessPolicies[0].CookieName) != "JSESSIONID" {
 		t.Errorf("app cookie policies = %+v", desc.Policies.AppCookieStickinessPolicies)
 	}
-	if strings.Join(desc.Policies.OtherPolicies, ",") != "tls12" {
+	// The HTTPS listener was created without a security policy: it got the default one.
+	if strings.Join(desc.Policies.OtherPolicies, ",") != awstest.DefaultClassicSSLPolicy+",tls12" {
 		t.Errorf("other policies = %v", desc.Policies.OtherPolicies)
 	}
 	pd, err := c.elb.DescribeLoadBalancerPolicies(ctx, &elb.DescribeLoadBalancerPoliciesInput{LoadBalancerName: aws.String("wso2"), PolicyNames: []string{"jsession"}})

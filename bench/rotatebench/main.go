@@ -86,10 +86,10 @@ func run(certup string, n int, latency time.Duration, testdata string) error {
 		label string
 		args  []string
 	}{
-		{"rotate to a new certificate (listeners named)", append(append([]string{"rotate", b.ks("wso2carbon"), "--storepass-file", b.pass("wso2carbon"), "--name-prefix", "site"}, regionArgs...), b.listeners...)},
-		{"the same command again (nothing to do)", append(append([]string{"rotate", b.ks("wso2carbon"), "--storepass-file", b.pass("wso2carbon"), "--name-prefix", "site"}, regionArgs...), b.listeners...)},
-		{"rotate again by --replaces (scan the regions)", append([]string{"rotate", b.ks("chain"), "--storepass-file", b.pass("chain"), "--name-prefix", "site",
-			"--replaces", "site-" + b.name("wso2carbon")}, regionArgs...)},
+		{"rotate to a new certificate (listeners named)", append(append([]string{"rotate", b.ks("rsa2048"), "--storepass-file", b.pass("rsa2048"), "--name-prefix", "site"}, regionArgs...), b.listeners...)},
+		{"the same command again (nothing to do)", append(append([]string{"rotate", b.ks("rsa2048"), "--storepass-file", b.pass("rsa2048"), "--name-prefix", "site"}, regionArgs...), b.listeners...)},
+		{"rotate again by --replaces (scan the regions)", append([]string{"rotate", b.ks("rsa4096"), "--storepass-file", b.pass("rsa4096"), "--name-prefix", "site",
+			"--replaces", "site-" + b.name("rsa2048")}, regionArgs...)},
 		{"rollback (listeners named)", append(append([]string{"rollback"}, regionArgs...), b.listeners...)},
 		{"prune --keep 0", append([]string{"prune", "--keep", "0"}, regionArgs...)},
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/keybridge/keybridge/internal/cmdutil"
 )
 
-func TestInterspersed(t *testing.T) {
+func TestFlagsAfterPositional(t *testing.T) {
 	app := newApp()
 	tests := []struct{ in, want string }{
 		{"certup upload ks.jks --name n --acm", "certup upload --name n --acm -- ks.jks"},
@@ -18,7 +20,7 @@ func TestInterspersed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got := strings.Join(interspersed(app, strings.Fields(tt.in)), " ")
+			got := strings.Join(cmdutil.Interspersed(app, strings.Fields(tt.in)), " ")
 			if got != tt.want {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}

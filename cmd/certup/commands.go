@@ -31,10 +31,17 @@ type session struct {
 	json bool
 }
 
-func newSession(c *cli.Context, dryRun bool) (*session, error) {
+// newSession makes the session of a command; arns are the ARNs the command
+// was given: an ACM certificate or ALB/NLB listener lives in the region its ARN
+// names, so that region is used (not --region).
+func newSession(c *cli.Context, dryRun bool, arns ...string) (*session, error) {
+	region, err := regionOfARNs(c.String("region"), arns...)
+	if err != nil {
+		return nil, err
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	log := commandLogger(errWriter(c), c.Bool("debug"))
-	cfg, err := loadAWSConfig(ctx, c, c.String("region"), log)
+	cfg, err := loadAWSConfig(ctx, c, region, log)
 	if err != nil {
 		stop()
 		return nil, err
@@ -42,10 +49,31 @@ func newSession(c *cli.Context, dryRun bool) (*session, error) {
 	return &session{
 		ctx:  ctx,
 		stop: stop,
-		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun}),
+		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun, Region: cfg.Region}),
 		out:  outWriter(c),
 		json: c.Bool("json"),
 	}, nil
+}
+
+// regionOfARNs is the region of the regional ARNs among arns (ACM
+// certificates, ALB/NLB listeners), or flag when they name none; ARNs of two
+// regions are a usage error, as one command runs in one region.
+func regionOfARNs(flag string, arns ...string) (string, error) {
+	region := ""
+	for _, a := range arns {
+		r := awsiam.RegionOf(a)
+		switch {
+		case r == "":
+		case region == "":
+			region = r
+		case r != region:
+			return "", cmdutil.UsageError("%s is in region %s, %s in %s: give resources of one region", a, r, arns[0], region)
+		}
+	}
+	if region == "" {
+		return flag, nil
+	}
+	return region, nil
 }
 
 // outWriter is where a command prints its result: the app's Writer, or stdout.
@@ -85,8 +113,11 @@ func loadAWSConfig(ctx context.Context, c *cli.Context, region string, log *slog
 		MaxBackoff:  c.Duration("max-backoff"),
 		Logger:      log,
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, awsiam.ErrNoRegion):
 		return cfg, cmdutil.Hint(err, "pass --region REGION (or set AWS_REGION), and --profile NAME if you use named profiles")
+	case err != nil:
+		return cfg, cmdutil.Hint(err, "check --profile NAME (or AWS_PROFILE) against ~/.aws/config")
 	}
 	return cfg, nil
 }
@@ -99,7 +130,9 @@ func loadKeyPair(c *cli.Context) (*keystore.KeyPair, error) {
 	case c.NArg() > 1:
 		return nil, cmdutil.UsageError("unexpected argument %q after KEYSTORE", c.Args().Get(1))
 	}
-	storePass, err := cmdutil.StorePassword(c)
+	// A file that is not a keystore is said to be one before anyone is asked for a
+	// password.
+	storePass, err := cmdutil.StorePasswordFor(c, c.Args().First())
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +144,7 @@ func loadKeyPair(c *cli.Context) (*keystore.KeyPair, error) {
 	defer clear(keyPass)
 	kp, err := keystore.LoadKeyPair(c.Args().First(), c.String("alias"), storePass, keyPass)
 	if err != nil {
-		return nil, cmdutil.KeystoreHint(err, "certup")
+		return nil, cmdutil.KeyPasswordHint(err, "certup", keyPass != nil)
 	}
 	return kp, nil
 }
@@ -195,13 +228,13 @@ func oneListener(c *cli.Context, required bool) (*awsiam.Listener, error) {
 		}
 		l, err := awsiam.ParseELB(elbArg)
 		if err != nil {
-			return nil, cmdutil.UsageError("%v", err)
+			return nil, cmdutil.UsageError("--elb: %v", err)
 		}
 		return &l, nil
 	case lnArg != "":
 		l, err := awsiam.ParseListenerARN(lnArg, c.Bool("sni"))
 		if err != nil {
-			return nil, cmdutil.UsageError("%v", err)
+			return nil, cmdutil.UsageError("--listener: %v", err)
 		}
 		return &l, nil
 	case required:
@@ -218,7 +251,7 @@ func attachAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := newSession(c, c.Bool("dry-run"))
+	s, err := newSession(c, c.Bool("dry-run"), c.String("cert"), l.ARN)
 	if err != nil {
 		return err
 	}
@@ -298,16 +331,7 @@ func deployAction(c *cli.Context) error {
 	for _, a := range res.Attached {
 		printAttach(s.out, a)
 	}
-	for _, st := range res.Stickiness {
-		if st.DryRun {
-			continue
-		}
-		state := "already set"
-		if st.Changed {
-			state = "set"
-		}
-		fmt.Fprintf(s.out, "%s: stickiness on cookie %s %s\n", st.Listener, st.Cookie, state)
-	}
+	printStickiness(s.out, res.Stickiness)
 	return nil
 }
 
@@ -367,7 +391,11 @@ func checkAction(c *cli.Context) error {
 	if c.Int("days") < 0 {
 		return cmdutil.UsageError("--days must not be negative")
 	}
-	s, err := newSession(c, false)
+	var arns []string
+	if l != nil {
+		arns = append(arns, l.ARN)
+	}
+	s, err := newSession(c, false, append(arns, ref)...)
 	if err != nil {
 		return err
 	}
@@ -415,7 +443,7 @@ func withHint(err error) error {
 		hint = cmdutil.KeyMismatchHint
 	case errors.Is(err, awsiam.ErrExpired):
 		hint = "renew the certificate first; --allow-expired uploads it anyway"
-	case errors.Is(err, awsiam.ErrUnsupportedKey) && strings.Contains(err.Error(), "P-521"):
+	case errors.Is(err, awsiam.ErrACMOnlyKey):
 		hint = "ACM takes P-521 keys: add --acm"
 	case errors.Is(err, awsiam.ErrUnsupportedKey):
 		hint = "re-key with RSA 2048 (keytool -keyalg RSA -keysize 2048) or EC P-256"
@@ -427,6 +455,20 @@ func withHint(err error) error {
 		hint = "check --elb NAME[:PORT] / --listener ARN and --region"
 	case errors.Is(err, awsiam.ErrInvalidName):
 		hint = "use letters, digits and +=,.@_- only, at most 128 characters"
+	case errors.Is(err, awsiam.ErrNotFQDN):
+		hint = "nothing was changed; issue the certificate for the site's name (keytool -genkeypair -dname CN=app.example.com -ext SAN=dns:app.example.com, then have it signed), or serve this one from a classic ELB (--elb)"
+	case errors.Is(err, awsiam.ErrReimport):
+		hint = "nothing was changed; leave out --certificate-arn to import it as a new ACM certificate (then rotate listeners onto it), or re-key with the same key type and size and keep the key usages"
+	case errors.Is(err, awsiam.ErrTooManyCertificates):
+		hint = "nothing was changed; remove a certificate the load balancer no longer needs (aws elbv2 remove-listener-certificates), or ask AWS to raise the quota"
+	case errors.Is(err, awsiam.ErrInvalidPath):
+		hint = "give --path as /NAME/ with ASCII characters from ! to ~ and no spaces, e.g. --path /certup/ (or /cloudfront/ for CloudFront)"
+	case errors.Is(err, awsiam.ErrNotForTarget):
+		hint = "--name and --path are for IAM, --certificate-arn is for --acm; with --acm name the certificate with --tag Name=…"
+	case errors.Is(err, awsiam.ErrWrongRegion):
+		hint = "an ACM certificate and the listeners it serves are in the region of its ARN: pass that --region"
+	case errors.Is(err, awsiam.ErrStickiness):
+		hint = "application-cookie stickiness needs an HTTP or HTTPS listener (classic) or HTTP/HTTPS target groups (ALB); give --cookie NAME with no spaces, ';', ',', '=' or quotes"
 	case strings.Contains(err.Error(), "credentials"):
 		hint = "configure AWS credentials: --profile NAME, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance role"
 	}

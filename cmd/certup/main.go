@@ -1,12 +1,13 @@
 // Command certup takes the certificate of a Java keystore to AWS: it uploads it to
 // IAM or imports it into ACM, attaches it to classic ELB and ALB/NLB listeners
-// (waiting out IAM propagation), sets JSESSIONID stickiness, lists certificates
+// (waiting out IAM propagation), sets JSESSIONID stickiness (on classic listeners
+// of every HTTP and HTTPS port and on the target groups of ALB listeners and
+// their rules), refuses before any change what AWS would refuse, lists certificates
 // with the listeners that use them and checks expiry from cron.
 package main
 
 import (
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,8 +16,7 @@ import (
 )
 
 func main() {
-	app := newApp()
-	os.Exit(cmdutil.Run(app, interspersed(app, os.Args)))
+	os.Exit(cmdutil.Run(newApp(), os.Args))
 }
 
 func newApp() *cli.App {
@@ -26,6 +26,7 @@ func newApp() *cli.App {
 		UsageText: "certup upload KEYSTORE [--name N | --name-prefix P] [--path /p/] [--tag k=v]… [--acm [--certificate-arn ARN]]\n" +
 			"certup attach --cert ARN|NAME (--elb NAME[:PORT] | --listener ARN [--sni])\n" +
 			"certup deploy KEYSTORE (--elb NAME[:PORT] | --listener ARN)… [--stickiness-cookie JSESSIONID]\n" +
+			"certup stickiness (--elb NAME[:PORT] | --listener ARN)… --cookie NAME|- [--dry-run] [--json]\n" +
 			"certup list [--path-prefix P] [--acm] [--json]\n" +
 			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
@@ -42,7 +43,7 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, list, check, rotate, rollback or prune)", c.Args().First())
+				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, stickiness, list, check, rotate, rollback or prune)", c.Args().First())
 			}
 			if err := cli.ShowAppHelp(c); err != nil {
 				return err
@@ -83,6 +84,7 @@ func newApp() *cli.App {
 				}, keystoreFlags(), awsFlags(), changeFlags()),
 				Action: deployAction,
 			},
+			stickinessCommand(),
 			{
 				Name:  "list",
 				Usage: "list certificates with their expiry and the listeners that use each",
@@ -152,56 +154,6 @@ func concat(lists ...[]cli.Flag) []cli.Flag {
 	var out []cli.Flag
 	for _, l := range lists {
 		out = append(out, l...)
-	}
-	return out
-}
-
-// interspersed moves the positional arguments of a subcommand after its flags,
-// so that "certup upload KEYSTORE --name N" works as the usage shows (the flag
-// parser stops at the first positional argument).
-func interspersed(app *cli.App, args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
-	var cmd *cli.Command
-	for _, c := range app.Commands {
-		if c.HasName(args[1]) {
-			cmd = c
-		}
-	}
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
-	flags, positional := []string{}, []string{}
-	rest := args[2:]
-	for i := 0; i < len(rest); i++ {
-		a := rest[i]
-		switch {
-		case a == "--":
-			positional = append(positional, rest[i+1:]...)
-			i = len(rest)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			if !hasValue && takesValue[name] && i+1 < len(rest) {
-				flags = append(flags, rest[i+1])
-				i++
-			}
-		default:
-			positional = append(positional, a)
-		}
-	}
-	out := append([]string{args[0], args[1]}, flags...)
-	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
 	}
 	return out
 }

@@ -162,14 +162,14 @@ func parseListeners(c *cli.Context, sni bool) ([]awsiam.Listener, error) {
 	for _, e := range c.StringSlice("elb") {
 		l, err := awsiam.ParseELB(e)
 		if err != nil {
-			return nil, cmdutil.UsageError("%v", err)
+			return nil, cmdutil.UsageError("--elb: %v", err)
 		}
 		ls = append(ls, l)
 	}
 	for _, a := range c.StringSlice("listener") {
 		l, err := awsiam.ParseListenerARN(a, sni)
 		if err != nil {
-			return nil, cmdutil.UsageError("%v", err)
+			return nil, cmdutil.UsageError("--listener: %v", err)
 		}
 		ls = append(ls, l)
 	}

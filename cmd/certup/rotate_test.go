@@ -102,8 +102,8 @@ func noSecrets(t *testing.T, r result) {
 func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	wso2 := loadPair(t, "wso2carbon.jks")
-	chain := loadPair(t, "chain.jks")
+	wso2 := loadPair(t, "rsa2048.jks")
+	chain := loadPair(t, "rsa4096.jks")
 	wso2Name := awsiam.DefaultName(wso2.Leaf, "site")
 	chainName := awsiam.DefaultName(chain.Leaf, "site")
 	rotate := func(ks string, extra ...string) []string {
@@ -111,7 +111,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	}
 
 	t.Run("dry run", func(t *testing.T) {
-		r := certup(t, srv, rotate("wso2carbon.jks", "--dry-run"))
+		r := certup(t, srv, rotate("rsa2048.jks", "--dry-run"))
 		wantCode(t, r, 10)
 		for _, want := range []string{"plan (dry run)", "IAM: upload the new certificate", "would call iam UploadServerCertificate",
 			"would call elb SetLoadBalancerListenerSSLCertificate", "would call elbv2 ModifyListener", "web:443", "switch"} {
@@ -128,7 +128,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		noSecrets(t, r)
 	})
 	t.Run("rotate", func(t *testing.T) {
-		r := certup(t, srv, rotate("wso2carbon.jks"))
+		r := certup(t, srv, rotate("rsa2048.jks"))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+wso2Name)
 		if n := strings.Count(r.stderr, ": confirmed"); n != 5 {
@@ -141,12 +141,12 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	})
 	t.Run("again: nothing to do, no change", func(t *testing.T) {
 		srv.ResetCalls()
-		r := certup(t, srv, rotate("wso2carbon.jks"))
+		r := certup(t, srv, rotate("rsa2048.jks"))
 		wantCode(t, r, 0)
 		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "nothing to do") || strings.Count(r.stdout, "already serves the new certificate") != 5 {
 			t.Errorf("%d mutating calls; %s", srv.MutatingCalls(), r)
 		}
-		r = certup(t, srv, rotate("wso2carbon.jks", "--json"))
+		r = certup(t, srv, rotate("rsa2048.jks", "--json"))
 		wantCode(t, r, 0)
 		var got struct {
 			Outcome   string
@@ -158,14 +158,14 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	})
 	t.Run("renew-within leaves a long-lived certificate alone", func(t *testing.T) {
 		srv.ResetCalls()
-		r := certup(t, srv, rotate("chain.jks", "--renew-within", "1"))
+		r := certup(t, srv, rotate("rsa4096.jks", "--renew-within", "1"))
 		wantCode(t, r, 0)
 		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "more than 1 day") {
 			t.Errorf("%s", r)
 		}
 	})
 	t.Run("rotate by --replaces", func(t *testing.T) {
-		r := certup(t, srv, args("rotate", keystoreArgs("chain.jks"), "--name-prefix", "site", "--replaces", wso2Name,
+		r := certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), "--name-prefix", "site", "--replaces", wso2Name,
 			"--region", region, "--region", region2))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+chainName)
@@ -220,7 +220,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 func TestRotatePartialFailureThenConverges(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	rotate := args("rotate", keystoreArgs("wso2carbon.jks"), "--wait", "2s", "--max-attempts", "2", f.args)
+	rotate := args("rotate", keystoreArgs("rsa2048.jks"), "--wait", "2s", "--max-attempts", "2", f.args)
 	remove := srv.Inject(awstest.Fault{Op: "elbv2:ModifyListener", Code: "AccessDenied", Message: "not allowed"})
 	r := certup(t, srv, rotate)
 	wantCode(t, r, 11)
@@ -228,7 +228,7 @@ func TestRotatePartialFailureThenConverges(t *testing.T) {
 		!strings.Contains(r.stdout, "partial failure") {
 		t.Errorf("%s", r)
 	}
-	name := awsiam.DefaultName(loadPair(t, "wso2carbon.jks").Leaf, "")
+	name := awsiam.DefaultName(loadPair(t, "rsa2048.jks").Leaf, "")
 	for i, c := range f.serving(srv) {
 		if c != f.placeholder && !strings.HasSuffix(c, "/"+name) {
 			t.Errorf("listener %d serves %s", i, c)
@@ -248,16 +248,16 @@ func TestRotatePartialFailureThenConverges(t *testing.T) {
 func TestRotateProbeEndToEnd(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	kp := loadPair(t, "wso2carbon.jks")
+	kp := loadPair(t, "rsa2048.jks")
 	cert := kp.TLSCertificate()
 	addr := testkit.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
-	r := certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), f.args, "--probe", addr, "--probe-wait", "5s"))
+	r := certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), f.args, "--probe", addr, "--probe-wait", "5s"))
 	wantCode(t, r, 10)
 	if !strings.Contains(r.stdout, "probe "+addr+": serves the new certificate") {
 		t.Errorf("%s", r)
 	}
 	// A probe that never sees it: partial failure.
-	r = certup(t, srv, args("rotate", keystoreArgs("chain.jks"), f.args, "--probe", addr, "--probe-wait", "300ms"))
+	r = certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), f.args, "--probe", addr, "--probe-wait", "300ms"))
 	wantCode(t, r, 11)
 	if !strings.Contains(r.stdout, "FAILED") {
 		t.Errorf("%s", r)
@@ -268,9 +268,9 @@ func TestRotateUsageAndErrors(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
 	for _, a := range [][]string{
-		args("rotate", keystoreArgs("wso2carbon.jks")),
-		args("rotate", keystoreArgs("wso2carbon.jks"), "--elb", "web", "--probe", "nohost"),
-		args("rotate", keystoreArgs("wso2carbon.jks"), "--elb", "web", "--parallel", "0"),
+		args("rotate", keystoreArgs("rsa2048.jks")),
+		args("rotate", keystoreArgs("rsa2048.jks"), "--elb", "web", "--probe", "nohost"),
+		args("rotate", keystoreArgs("rsa2048.jks"), "--elb", "web", "--parallel", "0"),
 		args("rotate", "--elb", "web"),
 		args("rollback"),
 		args("rollback", "--listener", "not-an-arn"),
@@ -298,7 +298,7 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 	f := seedFleet(t, srv)
 	srv.SetLatency("elbv2:ModifyListener", 100*time.Millisecond)
 	srv.SetLatency("elb:SetLoadBalancerListenerSSLCertificate", 100*time.Millisecond)
-	a := args("rotate", "--endpoint-url", srv.URL(), "--max-backoff", "20ms", keystoreArgs("wso2carbon.jks"), "--parallel", "1", f.args)
+	a := args("rotate", "--endpoint-url", srv.URL(), "--max-backoff", "20ms", keystoreArgs("rsa2048.jks"), "--parallel", "1", f.args)
 	cmd := exec.Command(bin, a...)
 	cmd.Env = testEnv(t)
 	var out bytes.Buffer
@@ -325,7 +325,7 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 11 {
 		t.Fatalf("exit: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errText.String())
 	}
-	name := awsiam.DefaultName(loadPair(t, "wso2carbon.jks").Leaf, "")
+	name := awsiam.DefaultName(loadPair(t, "rsa2048.jks").Leaf, "")
 	moved := 0
 	for i, c := range f.serving(srv) {
 		switch {
@@ -338,7 +338,7 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 	if moved == 0 || moved == 5 {
 		t.Errorf("%d of 5 listeners moved before the interrupt", moved)
 	}
-	r := certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), f.args))
+	r := certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), f.args))
 	wantCode(t, r, 10)
 	f.wantAll(t, srv, "/"+name)
 }
@@ -346,10 +346,10 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 func TestPruneLeavesWhatAWSReportsInUse(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("wso2carbon.jks"), "--name-prefix", "site", f.args)), 10)
-	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("chain.jks"), "--name-prefix", "site", f.args)), 10)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), "--name-prefix", "site", f.args)), 10)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), "--name-prefix", "site", f.args)), 10)
 	// The first upload also serves a listener in a region prune is not told about.
-	first := "arn:aws:iam::" + srv.AccountID() + ":server-certificate/" + awsiam.DefaultName(loadPair(t, "wso2carbon.jks").Leaf, "site")
+	first := "arn:aws:iam::" + srv.AccountID() + ":server-certificate/" + awsiam.DefaultName(loadPair(t, "rsa2048.jks").Leaf, "site")
 	if err := srv.AddClassicELB("ap-south-1", "far", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 80, CertificateARN: first}); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestPruneLeavesWhatAWSReportsInUse(t *testing.T) {
 func TestRotateQuietForCron(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	rotate := args("rotate", "--quiet", keystoreArgs("wso2carbon.jks"), f.args)
+	rotate := args("rotate", "--quiet", keystoreArgs("rsa2048.jks"), f.args)
 	r := certup(t, srv, rotate)
 	wantCode(t, r, 10)
 	if !strings.Contains(r.stdout, "rotated: 5 listeners") || strings.Contains(r.stdout, "REASON") || r.stderr != "" {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,6 +24,9 @@ func listAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("verbose") && c.Bool("json") {
+		return cmdutil.UsageError("--verbose and --json exclude each other (--json prints every field)")
+	}
 	storePass, err := cmdutil.StorePasswordFor(c, path)
 	if err != nil {
 		return err
@@ -31,26 +35,96 @@ func listAction(c *cli.Context) error {
 	if err != nil {
 		return cmdutil.KeystoreHint(err, "jks2pem")
 	}
-	l := listing{File: path, Format: ks.Format.String(), Entries: keystore.Describe(ks)}
-	if c.Bool("json") {
-		return cmdutil.PrintJSON(c.App.Writer, l)
+	if alias := c.String("alias"); alias != "" {
+		e, err := ks.Entry(alias)
+		if err != nil {
+			return cmdutil.KeystoreHint(fmt.Errorf("%s: %w", path, err), "jks2pem")
+		}
+		ks = &keystore.Keystore{Format: ks.Format, Entries: []*keystore.Entry{e}}
 	}
-	printListing(c.App.Writer, l, time.Now())
+	l := listing{File: path, Format: ks.Format.String(), Entries: keystore.Describe(ks)}
+	switch {
+	case c.Bool("json"):
+		return cmdutil.PrintJSON(c.App.Writer, l)
+	case c.Bool("verbose"):
+		printDetails(c.App.Writer, l, time.Now())
+	default:
+		printCompact(c.App.Writer, l, time.Now())
+	}
 	return nil
 }
 
-func printListing(w io.Writer, l listing, now time.Time) {
+// kindNames are the entry kinds as the listing counts them.
+var kindNames = []struct{ kind, one, many string }{
+	{keystore.PrivateKeyEntry.String(), "private key", "private keys"},
+	{keystore.TrustedCertEntry.String(), "trusted certificate", "trusted certificates"},
+	{keystore.SecretKeyEntry.String(), "secret key", "secret keys"},
+}
+
+// printHeader prints "FILE: FORMAT, N entries (1 private key, 35 trusted certificates)".
+func printHeader(w io.Writer, l listing) {
 	counts := map[string]int{}
 	for _, e := range l.Entries {
 		counts[e.Kind]++
 	}
 	var parts []string
-	for _, k := range []string{"PrivateKeyEntry", "trustedCertEntry", "SecretKeyEntry"} {
-		if counts[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	for _, k := range kindNames {
+		if counts[k.kind] > 0 {
+			parts = append(parts, cmdutil.Plural(counts[k.kind], k.one, k.many))
 		}
 	}
-	fmt.Fprintf(w, "%s: %s, %d entries (%s)\n", l.File, l.Format, len(l.Entries), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%s: %s, %s (%s)\n", l.File, l.Format, cmdutil.Plural(len(l.Entries), "entry", "entries"), strings.Join(parts, ", "))
+}
+
+// printCompact prints one line per entry: alias, kind, key, end of validity and the
+// subject's common name (the whole subject when it has none). Columns are aligned; an
+// alias longer than aliasWidth overflows its column rather than widening it for all.
+func printCompact(w io.Writer, l listing, now time.Time) {
+	const aliasWidth = 32
+	printHeader(w, l)
+	rows := make([][]string, 0, len(l.Entries))
+	widths := make([]int, 4)
+	for _, e := range l.Entries {
+		row := []string{e.Alias, e.Kind, "", "", ""}
+		if e.Subject != "" {
+			name := e.Subject
+			if e.CommonName != "" {
+				name = "CN=" + e.CommonName
+			}
+			row[2] = fmt.Sprintf("%s %d", e.KeyType, e.KeyBits)
+			row[3] = fmt.Sprintf("until %s (%s)", e.NotAfter.Format(time.DateOnly), validityState(e, now))
+			row[4] = name
+		}
+		for i := range widths {
+			widths[i] = max(widths[i], utf8.RuneCountInString(row[i]))
+		}
+		rows = append(rows, row)
+	}
+	widths[0] = min(widths[0], aliasWidth)
+	for _, row := range rows {
+		var b strings.Builder
+		for i, cell := range row[:4] {
+			b.WriteString(cell)
+			if pad := widths[i] - utf8.RuneCountInString(cell); pad > 0 {
+				b.WriteString(strings.Repeat(" ", pad))
+			}
+			b.WriteString("  ")
+		}
+		b.WriteString(row[4])
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+func validityState(e keystore.EntryInfo, now time.Time) string {
+	if now.Before(e.NotBefore) {
+		return "not yet valid"
+	}
+	return cmdutil.Validity(e.NotAfter, now)
+}
+
+// printDetails prints every field of every entry, as keytool -list -v does.
+func printDetails(w io.Writer, l listing, now time.Time) {
+	printHeader(w, l)
 	for _, e := range l.Entries {
 		fmt.Fprintf(w, "\n%s  %s", e.Alias, e.Kind)
 		if !e.Created.IsZero() {
@@ -60,16 +134,8 @@ func printListing(w io.Writer, l listing, now time.Time) {
 		if e.Subject == "" {
 			continue
 		}
-		left := int(e.NotAfter.Sub(now).Hours() / 24)
-		state := fmt.Sprintf("%d days left", left)
-		switch {
-		case now.After(e.NotAfter):
-			state = "EXPIRED"
-		case now.Before(e.NotBefore):
-			state = "NOT YET VALID"
-		}
 		fmt.Fprintf(w, "  subject  %s\n  issuer   %s\n  serial   %s\n", e.Subject, e.Issuer, e.Serial)
-		fmt.Fprintf(w, "  valid    %s to %s (%s)\n", e.NotBefore.Format(time.DateOnly), e.NotAfter.Format(time.DateOnly), state)
+		fmt.Fprintf(w, "  valid    %s to %s (%s)\n", e.NotBefore.Format(time.DateOnly), e.NotAfter.Format(time.DateOnly), validityState(e, now))
 		fmt.Fprintf(w, "  sha256   %s\n", e.SHA256)
 		fmt.Fprintf(w, "  key      %s %d, chain of %d\n", e.KeyType, e.KeyBits, e.ChainLength)
 		if len(e.DNSNames) > 0 {

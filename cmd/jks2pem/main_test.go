@@ -233,9 +233,13 @@ func TestBadInputsOneLineExit1NoFiles(t *testing.T) {
 		{"flipped byte", []string{"--storepass-file", td("rsa2048.storepass"), write("flipped.jks", flipped)}, "flipped.jks"},
 		{"wrong store password", []string{"--storepass-file", wrong, td("rsa2048.jks")}, "rsa2048.jks: wrong store password"},
 		{"wrong key password", []string{"--storepass-file", td("keypass.storepass"), "--keypass-file", wrong, td("keypass.jks")}, `wrong key password for alias "mykey"`},
-		{"key password missing", []string{"--storepass-file", td("keypass.storepass"), td("keypass.jks")}, "wrong store password"},
+		{"key password missing", []string{"--storepass-file", td("keypass.storepass"), td("keypass.jks")}, `keypass.jks: wrong key password for alias "mykey"`},
 		{"unknown alias", []string{"--alias", "nosuch", "--storepass-file", td("multi.storepass"), td("multi.jks")}, `alias "nosuch" not found; aliases: `},
-		{"several keys", []string{"--storepass-file", td("multi.storepass"), td("multi.jks")}, "choose one with --alias"},
+		{"several keys", []string{"--storepass-file", td("multi.storepass"), td("multi.jks")}, "2 private keys, no alias chosen: "},
+		{"trusted certificate alias", []string{"--alias", "otherca", "--storepass-file", td("wso2carbon.storepass"), td("wso2carbon.jks")}, `alias "otherca" is a trustedCertEntry, not a private key; key aliases: wso2carbon`},
+		{"not a keystore, no password", []string{write("random2.bin", random)}, "not a keystore: first bytes 00 11 22 33"},
+		{"empty, no password", []string{write("empty2.jks", nil)}, "empty file"},
+		{"missing file, no password", []string{filepath.Join(tmp, "nosuch2.jks")}, "no such file"},
 		{"BER PKCS#12", []string{"--storepass-file", td("ber.storepass"), td("ber.p12")}, "PKCS#12 in BER"},
 		{"key does not match", []string{"--storepass-file", wrong, td("mismatch.pem")}, "matches none of the"},
 		{"expired with --check", []string{"--check", "--storepass-file", td("expired.storepass"), td("expired.jks")}, "--check is set; nothing written"},
@@ -261,6 +265,12 @@ func TestBadInputsOneLineExit1NoFiles(t *testing.T) {
 			if len(errLines) != 1 || !strings.Contains(errLines[0], c.want) {
 				t.Errorf("stderr %q, want one error line containing %q", r.stderr, c.want)
 			}
+			if h, ok := badInputHints[c.name]; ok && !strings.Contains(r.stderr, "jks2pem: hint: "+h) {
+				t.Errorf("stderr %q, want the hint %q", r.stderr, h)
+			}
+			if strings.Contains(r.stderr, "a truststore?") && c.name == "trusted certificate alias" {
+				t.Errorf("a keystore with a key called a truststore: %q", r.stderr)
+			}
 			if files := lsDir(t, out); len(files) != 0 {
 				t.Errorf("files left behind: %v", files)
 			}
@@ -269,6 +279,16 @@ func TestBadInputsOneLineExit1NoFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badInputHints are the advice lines some bad inputs must get.
+var badInputHints = map[string]string{
+	"key password missing":        "the store password is right but the key has a password of its own: give it with --keypass-file FILE or --keypass-env VAR",
+	"wrong key password":          "check the key password given by --keypass-file or --keypass-env",
+	"several keys":                "choose the key with --alias NAME",
+	"trusted certificate alias":   "choose the alias of a private-key entry with --alias",
+	"truststore":                  "this keystore holds no private key (a truststore?)",
+	"not a keystore, no password": "give a JKS, JCEKS, PKCS#12",
 }
 
 func TestExistingFilesNeedForce(t *testing.T) {
@@ -304,7 +324,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--no-such-flag", "x.jks"},
 		{},
 		{"--key-format", "der", "x.jks"},
-		{"x.jks", "--alias", "a"},
+		{"x.jks", "y.jks", "--alias", "a"},
+		{"list", "x.jks", "--verbose", "--json"},
+		{"x.jks", "--key-out", "k", "--out-dir", "d"},
+		{"x.jks", "--key-out", "k", "--cert-out", "./k"},
 		{"pack", "--key", "k"},
 	} {
 		r := run(t, []string{"KEYSTORE_PASSWORD=x"}, args...)
@@ -344,8 +367,12 @@ func TestListWSO2(t *testing.T) {
 				t.Errorf("%d entries, want %d", len(l.Entries), want)
 			}
 			text := run(t, env, "list", filepath.Join(dir, file))
-			if text.code != 0 || strings.Count(text.stdout, "sha256") != want {
-				t.Errorf("text listing: exit %d, %d fingerprints", text.code, strings.Count(text.stdout, "sha256"))
+			if lines := strings.Count(text.stdout, "\n"); text.code != 0 || lines != want+1 {
+				t.Errorf("compact listing: exit %d, %d lines, want a header and one line per entry", text.code, lines)
+			}
+			verbose := run(t, env, "list", "--verbose", filepath.Join(dir, file))
+			if verbose.code != 0 || strings.Count(verbose.stdout, "sha256") != want {
+				t.Errorf("verbose listing: exit %d, %d fingerprints", verbose.code, strings.Count(verbose.stdout, "sha256"))
 			}
 		})
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/keybridge/keybridge/internal/safefile"
 )
 
 // File is one file to write.
@@ -39,7 +41,7 @@ func WriteFiles(files []File, force bool) (err error) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
-		wg.Go(func() { temps[i], errs[i] = writeTemp(f) })
+		wg.Go(func() { temps[i], errs[i] = safefile.Temp(f.Path, f.Data, f.Mode, -1, -1) })
 	}
 	wg.Wait()
 	defer func() {
@@ -60,41 +62,9 @@ func WriteFiles(files []File, force bool) (err error) {
 		}
 	}
 	for _, dir := range dirs(files) {
-		syncDir(dir)
+		safefile.SyncDir(dir)
 	}
 	return nil
-}
-
-func writeTemp(f File) (string, error) {
-	dir, base := filepath.Split(f.Path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", f.Path, err)
-	}
-	name := tmp.Name()
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("writing %s: %w", f.Path, err)
-	}
-	// CreateTemp makes the file 0600, so a key is never readable by others, even for a
-	// moment; a wider mode is set before any content is written.
-	if err := tmp.Chmod(f.Mode); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(f.Data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	return name, nil
 }
 
 func dirs(files []File) []string {
@@ -110,9 +80,36 @@ func dirs(files []File) []string {
 	return out
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// ErrNotDir is returned by PrepareDir for a path that exists and is not a directory.
+var ErrNotDir = errors.New("not a directory")
+
+// PrepareDir checks that dir can take output files: an existing directory is used as
+// it is; a missing one (and its missing parents) is created with mode 0700. remove
+// undoes what was created, for a caller whose writing then failed; it removes only
+// directories that are still empty.
+func PrepareDir(dir string) (remove func(), err error) {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		return func() {}, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotDir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
 	}
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return func() {
+		for _, d := range created {
+			os.Remove(d)
+		}
+	}, nil
 }

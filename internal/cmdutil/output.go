@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -79,7 +80,8 @@ func Silent(code int) error { return &codeError{err: errSilent, code: code} }
 
 var errSilent = errors.New("")
 
-// Run runs app with args and returns the exit code. Errors are printed as one line,
+// Run runs app with args, flags allowed on either side of positional arguments (see
+// Interspersed), and returns the exit code. Errors are printed as one line,
 // "prog: error: …", followed by "prog: hint: …" where there is advice.
 func Run(app *cli.App, args []string) int {
 	name := app.Name
@@ -96,7 +98,7 @@ func Run(app *cli.App, args []string) int {
 	for _, cmd := range app.Commands {
 		setUsageHandler(cmd, usage)
 	}
-	err := app.Run(args)
+	err := app.Run(Interspersed(app, args))
 	if err == nil {
 		return ExitOK
 	}
@@ -154,4 +156,30 @@ func NewLogger(w io.Writer, debug, asJSON bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Plural returns n with the noun that fits it: "1 entry", "36 entries".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// Validity says how a certificate's end of validity stands at now, in whole days:
+// "699 days left", "1 day left", "expires today", "expired 1 day ago", "expired 699
+// days ago".
+func Validity(notAfter, now time.Time) string {
+	if !now.Before(notAfter) {
+		days := int(now.Sub(notAfter).Hours() / 24)
+		if days == 0 {
+			return "expired today"
+		}
+		return "expired " + Plural(days, "day", "days") + " ago"
+	}
+	days := int(notAfter.Sub(now).Hours() / 24)
+	if days == 0 {
+		return "expires today"
+	}
+	return Plural(days, "day", "days") + " left"
 }

@@ -46,14 +46,15 @@ func StorePassword(c *cli.Context) ([]byte, error) {
 }
 
 // StorePasswordFor is StorePassword for the keystore at path, except that a file that
-// needs no password (a PEM bundle without an encrypted key, a DER certificate) gets
-// none unless one is given: nobody is prompted for a password that protects nothing.
+// needs no password (a PEM bundle without an encrypted key, a DER certificate), is not
+// a keystore or cannot be read gets none unless one is given: nobody is asked for a
+// password that protects nothing, and reading the file says what is wrong with it.
 func StorePasswordFor(c *cli.Context, path string) ([]byte, error) {
 	if p, ok, err := fromFlags(c, "storepass"); err != nil || ok {
 		return p, err
 	}
 	if _, set := os.LookupEnv(EnvStorePassword); !set {
-		if head, err := readHead(path); err == nil && !keystore.NeedsPassword(head) {
+		if head, err := readHead(path); err != nil || !keystore.NeedsPassword(head) {
 			return nil, nil
 		}
 	}
