@@ -23,6 +23,7 @@ const (
 	refuseMethod                 // CONNECT (501) or TRACE (405), unless allowed
 	refuseLoop                   // the request came back to this proxy (508)
 	refuseHost                   // no cluster serves the Host (421)
+	refuseBad                    // no host at all, or the HTTP/2 preface as a request (400)
 )
 
 // admitIn is what admission looks at.
@@ -32,16 +33,21 @@ type admitIn struct {
 	host     string   // the Host header, or the authority of an absolute target
 	via      []string // the Via values (nil: none)
 	redirect bool     // the listener redirects to HTTPS instead of proxying
+	h2       bool     // an HTTP/2 request: it names a host, or it is malformed (RFC 9113 8.3.1)
 }
 
-// admit decides, in this order: the health path; redirect; method; loop;
-// route. A request proxied comes with its cluster.
+// admit decides, in this order: the health path; redirect; a request
+// that is no request (HTTP/2's preface, HTTP/2 without a host, as HTTP/1.1
+// without Host gets 400); method; loop; route. A request proxied comes
+// with its cluster.
 func (s *Server) admit(in admitIn) (verdict, *cluster) {
 	switch {
 	case in.path == s.cfg.HealthPath:
 		return admitHealth, nil
 	case in.redirect:
 		return admitRedirect, nil
+	case in.method == "PRI" || in.h2 && in.host == "":
+		return refuseBad, nil
 	case (in.method == http.MethodConnect || in.method == http.MethodTrace) && !slices.Contains(s.cfg.AllowMethods, in.method):
 		return refuseMethod, nil
 	case len(in.via) > 0 && s.looped(in.via):
@@ -65,6 +71,8 @@ func refusal(v verdict, method string) (code int, text string, allow string) {
 		return http.StatusMethodNotAllowed, "method not allowed", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 	case refuseLoop:
 		return http.StatusLoopDetected, "loop detected", ""
+	case refuseBad:
+		return http.StatusBadRequest, "bad request", ""
 	}
 	return http.StatusMisdirectedRequest, "no cluster serves this host", ""
 }
@@ -116,7 +124,8 @@ func (s *Server) filterUpgrade(h http.Header) bool {
 
 // badHead reports whether the start of a request head can be refused at
 // once, before the rest arrives: a line ended by a bare LF, or a complete
-// request line that names no HTTP/1 version (HTTP/0.9's "GET /", garbage).
+// request line that names no HTTP/1 version (HTTP/0.9's "GET /", HTTP/2's
+// preface "PRI * HTTP/2.0", garbage).
 // net/http would read a bare LF as a line end where other servers do not.
 func badHead(b []byte) bool {
 	i := bytes.IndexByte(b, '\n')
@@ -128,7 +137,7 @@ func badHead(b []byte) bool {
 	}
 	line := b[:i-1]
 	sp := bytes.LastIndexByte(line, ' ')
-	if sp < 0 || !bytes.HasPrefix(line[sp+1:], []byte("HTTP/")) {
+	if sp < 0 || !bytes.HasPrefix(line[sp+1:], []byte("HTTP/1.")) {
 		return true
 	}
 	for j := i + 1; j < len(b); j++ {

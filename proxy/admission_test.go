@@ -40,6 +40,9 @@ func TestAdmit(t *testing.T) {
 		{"loop before route", admitIn{path: "/", method: "GET", host: "other", via: self}, refuseLoop},
 		{"another proxy's Via", admitIn{path: "/", method: "GET", host: "mgt.example.com", via: []string{"1.1 jksproxy-0000"}}, admitForward},
 		{"no cluster", admitIn{path: "/", method: "GET", host: "other"}, refuseHost},
+		{"HTTP/2 preface as a request", admitIn{path: "*", method: "PRI", host: "mgt.example.com"}, refuseBad},
+		{"HTTP/2 without a host", admitIn{path: "/", method: "GET", h2: true}, refuseBad},
+		{"HTTP/1.0 without a host", admitIn{path: "/", method: "GET"}, refuseHost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, cl := s.admit(tc.in)
@@ -67,7 +70,9 @@ func TestBadHead(t *testing.T) {
 		{"\n", true},
 		{"GET /\r\n", true},
 		{"GET / FOO/1.1\r\n", true},
-		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false},
+		{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", true},
+		{"GET / HTTP/2.0\r\n", true},
+		{"GET / HTTP/1.2\r\n", false},
 	} {
 		if got := badHead([]byte(tc.head)); got != tc.bad {
 			t.Errorf("badHead(%q) = %v, want %v", tc.head, got, tc.bad)
@@ -131,6 +136,7 @@ func TestRefusedAtOnce(t *testing.T) {
 		{"bare LF in a field", "GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400, true},
 		{"bare LF, head not done", "GET / HTTP/1.1\r\nHost: x\n", 400, true},
 		{"HTTP/0.9", "GET /\r\n", 400, true},
+		{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, true},
 		{"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 200, true},
 		{"TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, false},
 		{"CONNECT", "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", 501, false},
@@ -256,5 +262,23 @@ func TestHTTP2AbsolutePath(t *testing.T) {
 		if w.Code != 200 || !strings.Contains(w.Header().Get("Via"), s.via) || s.clusters[0].backends[0].requests.Load() != uint64(proto) {
 			t.Errorf("HTTP/%d: %d, cluster a served %d requests", proto, w.Code, s.clusters[0].backends[0].requests.Load())
 		}
+	}
+}
+
+// TestHTTP2WithoutHost: an HTTP/2 request with neither :authority nor Host
+// gets 400, as an HTTP/1.1 request without Host does, instead of going to
+// the cluster for any host.
+func TestHTTP2WithoutHost(t *testing.T) {
+	be := cookieBackend(t)
+	s, err := New(Config{ListenHTTP: ":0", Clusters: oneCluster(be.URL)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.ProtoMajor, r.ProtoMinor, r.Host = 2, 0, ""
+	w := httptest.NewRecorder()
+	(&listenerHandler{s: s, tls: true, proxy: true}).ServeHTTP(w, r)
+	if w.Code != 400 || s.clusters[0].backends[0].requests.Load() != 0 {
+		t.Fatalf("%d, %d requests sent", w.Code, s.clusters[0].backends[0].requests.Load())
 	}
 }

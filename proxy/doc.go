@@ -4,12 +4,22 @@
 // caller) on an HTTPS listener, reloads it on request or when the keystore
 // file's content changes, and forwards requests to clusters of HTTP or HTTPS
 // backends chosen by the request's Host. Backends are health checked actively
-// and ejected passively on connection errors; requests are balanced round
-// robin or to the backend with the fewest active requests.
+// and observed passively on real traffic: a backend is charged only with
+// what it did (blame, in fault.go, decides whose fault a failure was; a
+// client's aborts, resets and bad or stalled bodies are counted apart and
+// never eject a backend), and every response it finishes clears its
+// failures in a row. Requests are balanced round robin or to the backend
+// with the fewest active requests. Request bodies are read whole before a
+// backend is used (body.go), so a slow client holds no application thread.
+//
+// Every request path (the own HTTP/1 loop, net/http with the forwarder,
+// ReverseProxy) calls the same rules: admission (admission.go), one
+// hop-by-hop table, one failover (attempts) and one failure attribution.
 //
 // Session stickiness follows the application's session cookie (JSESSIONID by
 // default) without shared state: when a backend sets that cookie, the proxy
-// adds its own cookie (KBSRV) whose value is the backend's stable ID, a hash
+// adds its own cookie (KBSRV, or its configured name) whose value is the
+// backend's stable ID, a hash
 // of the backend URL or an ID given in the configuration. Any proxy instance
 // configured with the same backends, including one that has just restarted,
 // routes the session to the same backend. If that backend is down the request

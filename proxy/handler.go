@@ -34,7 +34,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// an HTTP/2 :path in absolute form is taken alike.
 		r.Host = r.URL.Host
 	}
-	v, cl := s.admit(admitIn{path: r.URL.Path, method: r.Method, host: r.Host, via: r.Header["Via"], redirect: !h.proxy})
+	v, cl := s.admit(admitIn{path: r.URL.Path, method: r.Method, host: r.Host, via: r.Header["Via"], redirect: !h.proxy, h2: r.ProtoMajor == 2})
 	switch v {
 	case admitHealth:
 		s.serveHealth(w, r)
@@ -42,7 +42,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case admitRedirect:
 		s.redirect(w, r)
 		return
-	case refuseMethod, refuseLoop, refuseHost:
+	case refuseMethod, refuseLoop, refuseHost, refuseBad:
 		code, text, allow := refusal(v, r.Method)
 		if v == refuseLoop {
 			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", r.Host, "uri", r.RequestURI)

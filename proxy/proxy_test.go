@@ -942,7 +942,11 @@ func TestStalledBodyCut(t *testing.T) {
 	defer sink.Close()
 	cc := oneCluster(sink.URL)
 	cc[0].Health.Path = "/"
-	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc, BodyTimeout: 300 * time.Millisecond})
+	// The deadline moves forward when less than half of BodyTimeout is
+	// left, so a pause of BodyTimeout/2 always passes: 300 ms against
+	// chunks 100 ms apart left too little room for a loaded machine with
+	// the race detector.
+	r := startServer(t, Config{ListenHTTP: "127.0.0.1:0", Clusters: cc, BodyTimeout: 600 * time.Millisecond})
 
 	// A steady slow upload, one chunk every 100 ms, passes.
 	pr, pw := io.Pipe()
