@@ -19,7 +19,7 @@ test:
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@# The race detector shuffles the scheduler's order on purpose; the order the
 	@# proxy's readers are woken in is checked without it.
-	$(GO) test -count=1 -run '^TestReadyQueueWakesInArrivalOrder$$' ./proxy
+	$(GO) test -count=1 -run '^TestReadyQueueWakesInArrivalOrder$$' ./proxy/internal/rawio
 
 demo: build
 	bash scripts/demo.sh

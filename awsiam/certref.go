@@ -250,3 +250,24 @@ func daysLeft(now, notAfter time.Time) int {
 	}
 	return days
 }
+
+// iamCertificates lists the IAM server certificates under pathPrefix.
+func (s *Service) iamCertificates(ctx context.Context, pathPrefix string) ([]CertificateInfo, error) {
+	in := &iam.ListServerCertificatesInput{MaxItems: aws.Int32(1000)}
+	if pathPrefix != "" {
+		in.PathPrefix = aws.String(pathPrefix)
+	}
+	var out []CertificateInfo
+	for md, err := range s.iamServerCertificates(ctx, in) {
+		if err != nil {
+			return nil, err
+		}
+		info := iamInfo(md)
+		if md.UploadDate != nil {
+			info.Uploaded = *md.UploadDate
+		}
+		info.DaysLeft = daysLeft(s.now(), info.NotAfter)
+		out = append(out, info)
+	}
+	return out, nil
+}

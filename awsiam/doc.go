@@ -13,9 +13,15 @@
 // alone, so only it waits out IAM propagation), reads them back, probes the TLS
 // endpoint and prunes. Every step is safe to repeat: a listener only ever
 // points at its old certificate or at the new one, which exists before any
-// listener is switched, and Prune deletes only certificates certup named that
-// no listener uses, beyond the newest Keep, leaving alone what AWS reports in
-// use. PlanRollback goes back to the previous upload of the same name group.
+// listener is switched, and AWS's refusal of a delete in use is respected.
+//
+// What belongs together is recorded in AWS, not inferred from names: the
+// certificate a rotation moves listeners to carries, in its tags, its lineage
+// and what each listener served before (Record, written before any listener
+// moves). PlanRollback follows those records back to exactly what each
+// listener served; a rotation's Prune deletes only certificates of its own
+// lineage that no listener serves and no rollback within Keep generations
+// needs.
 //
 // The AWS clients are small interfaces holding only the SDK methods used
 // (IAMAPI, ACMAPI, ELBAPI, ELBv2API); the aws-sdk-go-v2 clients satisfy them, and

@@ -31,6 +31,9 @@ var (
 	ErrPropagation = errors.New("certificate propagation did not finish")
 	// ErrNotConfirmed: reading the listener back did not show the certificate.
 	ErrNotConfirmed = errors.New("listener does not show the certificate")
+	// ErrNotSecure: the listener speaks neither HTTPS, SSL nor TLS and takes no
+	// certificate.
+	ErrNotSecure = errors.New("listener takes no certificate")
 	// ErrStickiness: application-cookie stickiness cannot be set on this listener.
 	ErrStickiness = errors.New("cannot set stickiness")
 
@@ -58,4 +61,18 @@ var (
 	ErrACMOnlyKey = fmt.Errorf("key type accepted by ACM only: %w", ErrUnsupportedKey)
 	// ErrWrongRegion: an ARN of another region than the clients'.
 	ErrWrongRegion = errors.New("resource in another region")
+)
+
+// Lineage errors, for errors.Is.
+var (
+	// ErrInvalidLineage: a lineage name the tags cannot hold.
+	ErrInvalidLineage = errors.New("invalid lineage name")
+	// ErrLineageAmbiguous: the targets serve certificates of several lineages and
+	// none was named.
+	ErrLineageAmbiguous = errors.New("targets belong to several lineages")
+	// ErrTooManyTags: the lineage record would exceed the tags AWS allows on a
+	// certificate.
+	ErrTooManyTags = errors.New("too many tags on the certificate")
+	// ErrNoPredecessor: no record or upload tells what a listener served before.
+	ErrNoPredecessor = errors.New("no previous certificate to go back to")
 )

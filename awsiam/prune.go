@@ -4,25 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
-	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// What prune did with a certificate.
+// PruneAction is what prune did (or, in a dry run, would do) with a
+// certificate.
+type PruneAction string
+
 const (
-	PruneInUse    = "in use"  // a listener serves it, or it is the certificate just rotated in
-	PruneKept     = "kept"    // one of the newest Keep unused ones, kept for rollback
-	PruneDelete   = "delete"  // dry run: would be deleted
-	PruneDeleted  = "deleted" // deleted
-	PruneConflict = "left"    // AWS answered DeleteConflict / ResourceInUse: used somewhere, left alone
-	PruneFailed   = "failed"  // the delete failed (see Error); run prune again
+	PruneInUse    PruneAction = "in use"  // a listener serves it, or it is the certificate just rotated in
+	PruneKept     PruneAction = "kept"    // kept for rollback
+	PruneDelete   PruneAction = "delete"  // to be deleted (dry run: would be)
+	PruneDeleted  PruneAction = "deleted" // deleted
+	PruneConflict PruneAction = "left"    // AWS answered DeleteConflict / ResourceInUse: used somewhere, left alone
+	PruneFailed   PruneAction = "failed"  // the delete failed (see Error); run prune again
 )
 
 // derivedNameRE matches the names DefaultName makes: prefix, expiry, hash.
@@ -32,29 +37,40 @@ var derivedNameRE = regexp.MustCompile(`^(.+)-(\d{8})-([0-9a-f]{12})$`)
 type PruneOptions struct {
 	// Target: IAM server certificates, or the ACM certificates of each region.
 	Target Target
+	// Lineage: only certificates certup uploaded for this lineage (certup:origin)
+	// that are members of no other; they go when no listener serves them and no rollback within
+	// Keep generations needs them (what rotate's prune does).
+	Lineage string
 	// NamePrefix: only certificates named "<NamePrefix>-<yyyymmdd>-<hash>" (for
 	// ACM: with that Name tag). Default: any name certup derives.
 	NamePrefix string
 	// PathPrefix: IAM only certificates under this path. A path other than "/"
 	// marks everything under it as certup's, whatever the names.
 	PathPrefix string
-	// Keep is how many unused certificates of each name group are kept (the
-	// newest uploads, for rollback); 0 means DefaultKeep, negative none.
+	// Keep: with Lineage, how many generations of rollback stay possible from
+	// every certificate a listener serves; otherwise also how many unused
+	// certificates of each name group are kept (the newest uploads). 0 means
+	// DefaultKeep, negative none.
 	Keep int
-	// Protect lists certificates never deleted (the one just rotated in).
+	// Protect lists certificates never deleted (the one just rotated in); they
+	// count as served.
 	Protect []string
 }
 
+// cloudFrontPath is where IAM keeps the certificates CloudFront serves; no
+// listener shows those, so prune never touches them.
+const cloudFrontPath = "/cloudfront/"
+
 // PruneEntry is one certificate prune looked at.
 type PruneEntry struct {
-	Region   string    `json:"region,omitempty"`
-	ARN      string    `json:"arn"`
-	Name     string    `json:"name,omitempty"`
-	Group    string    `json:"group"`
-	Uploaded time.Time `json:"uploaded,omitzero"`
-	NotAfter time.Time `json:"not_after,omitzero"`
-	Action   string    `json:"action"`
-	Error    string    `json:"error,omitempty"`
+	Region   string      `json:"region,omitempty"`
+	ARN      string      `json:"arn"`
+	Name     string      `json:"name,omitempty"`
+	Group    string      `json:"group"`
+	Uploaded time.Time   `json:"uploaded,omitzero"`
+	NotAfter time.Time   `json:"not_after,omitzero"`
+	Action   PruneAction `json:"action"`
+	Error    string      `json:"error,omitempty"`
 }
 
 // PruneResult says what Prune did.
@@ -64,18 +80,26 @@ type PruneResult struct {
 	Conflicts    int           `json:"conflicts"`
 	Failed       int           `json:"failed"`
 	Calls        []Call        `json:"calls,omitempty"`
-	Outcome      string        `json:"outcome"`
+	Outcome      Outcome       `json:"outcome"`
 	DryRun       bool          `json:"dry_run,omitempty"`
 }
 
-// Prune deletes the certificates certup uploaded (named as DefaultName names
-// them, or under PathPrefix) that no listener of the regions of svcs uses and
-// that are older than the newest Keep unused ones of their name group. It never
-// detaches anything: a certificate AWS reports in use (DeleteConflict) is left
-// and reported. With dry-run services it deletes nothing and records the calls.
+// Prune deletes certificates certup uploaded that no listener of the regions
+// of svcs uses and no rollback within Keep generations needs (the lineage
+// records of what the listeners serve say which): with Lineage, the members
+// of that lineage alone; otherwise those named as DefaultName names them (or
+// under PathPrefix), beyond the newest Keep unused ones of their name group.
+// Certificates under /cloudfront/ are never candidates. It never detaches
+// anything: a certificate AWS reports in use (DeleteConflict) is left and
+// reported. With dry-run services it deletes nothing and records the calls.
 func Prune(ctx context.Context, svcs []*Service, o PruneOptions) (*PruneResult, error) {
 	if len(svcs) == 0 {
 		return nil, errors.New("no region to prune in")
+	}
+	if o.Lineage != "" {
+		if err := ValidLineage(o.Lineage); err != nil {
+			return nil, err
+		}
 	}
 	if o.Keep == 0 {
 		o.Keep = DefaultKeep
@@ -83,69 +107,33 @@ func Prune(ctx context.Context, svcs []*Service, o PruneOptions) (*PruneResult, 
 	if o.Keep < 0 {
 		o.Keep = 0
 	}
-	res := &PruneResult{Certificates: []*PruneEntry{}, DryRun: svcs[0].dryRun}
-	protect := map[string]bool{}
-	for _, a := range o.Protect {
-		protect[a] = true
-	}
-	// Listener uses, read once per region and only when something may go.
-	var usesMu sync.Mutex
-	uses := map[*Service]map[string]bool{}
-	usesOf := func(list []*Service) (map[string]bool, error) {
-		all := map[string]bool{}
-		var wg sync.WaitGroup
-		errs := make([]error, len(list))
-		for i, s := range list {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				usesMu.Lock()
-				m, ok := uses[s]
-				usesMu.Unlock()
-				if !ok {
-					var err error
-					if m, err = s.certificatesInUse(ctx); err != nil {
-						errs[i] = fmt.Errorf("region %s: %w", s.region, err)
-						return
-					}
-					usesMu.Lock()
-					uses[s] = m
-					usesMu.Unlock()
-				}
-				usesMu.Lock()
-				for k := range m {
-					all[k] = true
-				}
-				usesMu.Unlock()
-			}()
-		}
-		wg.Wait()
-		return all, errors.Join(errs...)
-	}
-
+	pr := &pruner{o: o, svcs: svcs, uses: map[*Service]map[string]bool{},
+		res: &PruneResult{Certificates: []*PruneEntry{}, DryRun: svcs[0].dryRun}}
 	var errs []error
 	if o.Target == TargetIAM {
 		certs, err := svcs[0].iamCertificates(ctx, o.PathPrefix)
 		if err != nil {
 			return nil, err
 		}
-		entries := ownedEntries(certs, o, "")
-		if err := pruneGroups(ctx, svcs[0], entries, o.Keep, protect, func() (map[string]bool, error) { return usesOf(svcs) }, res); err != nil {
+		if err := pr.prune(ctx, svcs[0], svcs, certs, ""); err != nil {
 			errs = append(errs, err)
 		}
 	} else {
 		for _, s := range svcs {
-			certs, err := s.acmOwned(ctx, o)
+			certs, err := s.acmImported(ctx)
+			if err == nil {
+				err = s.acmNames(ctx, certs, &pr.tags)
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			entries := ownedEntries(certs, o, s.region)
-			if err := pruneGroups(ctx, s, entries, o.Keep, protect, func() (map[string]bool, error) { return usesOf([]*Service{s}) }, res); err != nil {
+			if err := pr.prune(ctx, s, []*Service{s}, certs, s.region); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
+	res := pr.res
 	for _, s := range svcs {
 		res.Calls = append(res.Calls, s.Planned()...)
 	}
@@ -161,6 +149,180 @@ func Prune(ctx context.Context, svcs []*Service, o PruneOptions) (*PruneResult, 
 		res.Outcome = OutcomeUnchanged
 	}
 	return res, errors.Join(errs...)
+}
+
+// pruner is one Prune: what it read and what it did.
+type pruner struct {
+	o    PruneOptions
+	svcs []*Service
+	res  *PruneResult
+	tags tagCache
+
+	usesMu sync.Mutex
+	uses   map[*Service]map[string]bool // listener uses, read once per region
+}
+
+// prune decides and deletes among certs, the certificates of one store
+// (IAM, or the ACM of region), whose listeners are those of scope.
+func (pr *pruner) prune(ctx context.Context, s *Service, scope []*Service, certs []CertificateInfo, region string) error {
+	certs = slices.DeleteFunc(certs, func(c CertificateInfo) bool { return strings.HasPrefix(c.Path, cloudFrontPath) })
+	var entries []*PruneEntry
+	if pr.o.Lineage != "" {
+		for _, c := range certs {
+			tags, err := pr.tags.get(ctx, s, c.ARN)
+			if err != nil {
+				return err
+			}
+			if ls := Lineages(tags); len(ls) == 1 && ls[0] == pr.o.Lineage && Origin(tags) == pr.o.Lineage {
+				entries = append(entries, &PruneEntry{Region: region, ARN: c.ARN, Name: c.Name, Group: pr.o.Lineage, Uploaded: c.Uploaded, NotAfter: c.NotAfter})
+			}
+		}
+	} else {
+		entries = ownedEntries(certs, pr.o, region)
+	}
+	if !mayDelete(entries, pr.o.Protect, pr.o.Keep, pr.o.Lineage != "") {
+		for _, e := range entries {
+			e.Action = PruneKept
+			if slices.Contains(pr.o.Protect, e.ARN) {
+				e.Action = PruneInUse
+			}
+			pr.res.Certificates = append(pr.res.Certificates, e)
+		}
+		return nil
+	}
+	used, err := pr.usesOf(ctx, scope)
+	if err != nil {
+		return fmt.Errorf("reading which listeners use which certificate: %w", err)
+	}
+	for _, a := range pr.o.Protect {
+		used[a] = true
+	}
+	kept, err := pr.rollbackChain(ctx, used, certs)
+	if err != nil {
+		return err
+	}
+	decidePrune(entries, used, kept, pr.o.Keep, pr.o.Lineage != "")
+	for _, e := range entries {
+		pr.res.Certificates = append(pr.res.Certificates, e)
+		if e.Action == PruneDelete {
+			s.deleteCertificate(ctx, e, pr.res)
+		}
+	}
+	return nil
+}
+
+// mayDelete reports whether anything among entries could go, so that the
+// listeners need reading: by lineage, any entry not protected; by name group,
+// a group with more unprotected entries than keep.
+func mayDelete(entries []*PruneEntry, protect []string, keep int, byLineage bool) bool {
+	n := map[string]int{}
+	for _, e := range entries {
+		if slices.Contains(protect, e.ARN) {
+			continue
+		}
+		n[e.Group]++
+		if byLineage || n[e.Group] > keep {
+			return true
+		}
+	}
+	return false
+}
+
+// decidePrune sets each entry's Action: PruneInUse when used, PruneKept when a
+// rollback within the kept generations needs it (kept) or, by name group
+// (byLineage false), it is one of the newest keep unused ones; otherwise
+// PruneDelete. Entries are ordered by group, then newest upload first.
+func decidePrune(entries []*PruneEntry, used, kept map[string]bool, keep int, byLineage bool) {
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		switch {
+		case a.Group != b.Group:
+			return a.Group < b.Group
+		case !a.Uploaded.Equal(b.Uploaded):
+			return a.Uploaded.After(b.Uploaded)
+		case !a.NotAfter.Equal(b.NotAfter):
+			return a.NotAfter.After(b.NotAfter)
+		}
+		return a.Name > b.Name
+	})
+	newest := map[string]int{}
+	for _, e := range entries {
+		switch {
+		case used[e.ARN]:
+			e.Action = PruneInUse
+		case kept[e.ARN]:
+			e.Action = PruneKept
+		case !byLineage && newest[e.Group] < keep:
+			newest[e.Group]++
+			e.Action = PruneKept
+		default:
+			e.Action = PruneDelete
+		}
+	}
+}
+
+// rollbackChain is every certificate among certs that a rollback of up to
+// Keep steps from a used certificate would return a listener to, as the
+// lineage records (of every lineage) say.
+func (pr *pruner) rollbackChain(ctx context.Context, used map[string]bool, certs []CertificateInfo) (map[string]bool, error) {
+	byRef := map[string]string{}
+	for _, c := range certs {
+		byRef[CertRef(c.ARN)] = c.ARN
+	}
+	kept := map[string]bool{}
+	frontier := slices.Sorted(maps.Keys(used))
+	for range pr.o.Keep {
+		var next []string
+		for _, arn := range frontier {
+			tags, err := pr.tags.get(ctx, serviceFor(pr.svcs, arn), arn)
+			if err != nil {
+				return nil, err
+			}
+			for _, rec := range Records(tags) {
+				for _, ref := range rec.Predecessors() {
+					if prev, ok := byRef[ref]; ok && !kept[prev] {
+						kept[prev] = true
+						next = append(next, prev)
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+	return kept, nil
+}
+
+// usesOf is every certificate a listener of the regions of list serves.
+func (pr *pruner) usesOf(ctx context.Context, list []*Service) (map[string]bool, error) {
+	all := map[string]bool{}
+	var wg sync.WaitGroup
+	errs := make([]error, len(list))
+	for i, s := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr.usesMu.Lock()
+			m, ok := pr.uses[s]
+			pr.usesMu.Unlock()
+			if !ok {
+				var err error
+				if m, err = s.certificatesInUse(ctx); err != nil {
+					errs[i] = fmt.Errorf("region %s: %w", s.region, err)
+					return
+				}
+				pr.usesMu.Lock()
+				pr.uses[s] = m
+				pr.usesMu.Unlock()
+			}
+			pr.usesMu.Lock()
+			for k := range m {
+				all[k] = true
+			}
+			pr.usesMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all, errors.Join(errs...)
 }
 
 // ownedEntries keeps the certificates certup named, with their name group.
@@ -180,66 +342,6 @@ func ownedEntries(certs []CertificateInfo, o PruneOptions, region string) []*Pru
 		out = append(out, &PruneEntry{Region: region, ARN: c.ARN, Name: name, Group: group, Uploaded: c.Uploaded, NotAfter: c.NotAfter})
 	}
 	return out
-}
-
-// pruneGroups decides and deletes, group by group.
-func pruneGroups(ctx context.Context, s *Service, entries []*PruneEntry, keep int, protect map[string]bool,
-	usesFn func() (map[string]bool, error), res *PruneResult) error {
-	groups := map[string][]*PruneEntry{}
-	var names []string
-	for _, e := range entries {
-		if groups[e.Group] == nil {
-			names = append(names, e.Group)
-		}
-		groups[e.Group] = append(groups[e.Group], e)
-	}
-	sort.Strings(names)
-	// Only when some group has more unprotected certificates than it keeps do
-	// the listeners need reading.
-	need := false
-	for _, g := range groups {
-		n := 0
-		for _, e := range g {
-			if !protect[e.ARN] {
-				n++
-			}
-		}
-		need = need || n > keep
-	}
-	used := map[string]bool{}
-	if need {
-		u, err := usesFn()
-		if err != nil {
-			return fmt.Errorf("reading which listeners use which certificate: %w", err)
-		}
-		used = u
-	}
-	for _, name := range names {
-		g := groups[name]
-		sort.SliceStable(g, func(i, j int) bool {
-			if !g[i].Uploaded.Equal(g[j].Uploaded) {
-				return g[i].Uploaded.After(g[j].Uploaded)
-			}
-			if !g[i].NotAfter.Equal(g[j].NotAfter) {
-				return g[i].NotAfter.After(g[j].NotAfter)
-			}
-			return g[i].Name > g[j].Name
-		})
-		kept := 0
-		for _, e := range g {
-			res.Certificates = append(res.Certificates, e)
-			switch {
-			case protect[e.ARN] || used[e.ARN]:
-				e.Action = PruneInUse
-			case kept < keep:
-				kept++
-				e.Action = PruneKept
-			default:
-				s.deleteCertificate(ctx, e, res)
-			}
-		}
-	}
-	return nil
 }
 
 func (s *Service) deleteCertificate(ctx context.Context, e *PruneEntry, res *PruneResult) {
@@ -279,36 +381,22 @@ func (s *Service) deleteCertificate(ctx context.Context, e *PruneEntry, res *Pru
 	}
 }
 
-// acmOwned lists the region's imported ACM certificates with a Name tag certup
-// gave them (one ListTagsForCertificate per imported certificate).
-func (s *Service) acmOwned(ctx context.Context, o PruneOptions) ([]CertificateInfo, error) {
-	var out []CertificateInfo
-	for c, err := range s.acmSummaries(ctx) {
+// acmNames sets the Name of each of certs (the region's ACM certificates)
+// to its Name tag, reading the tags into cache (one ListTagsForCertificate per
+// certificate).
+func (s *Service) acmNames(ctx context.Context, certs []CertificateInfo, cache *tagCache) error {
+	for i := range certs {
+		tags, err := cache.get(ctx, s, certs[i].ARN)
 		if err != nil {
-			return nil, fmt.Errorf("region %s: %w", s.region, err)
+			return fmt.Errorf("region %s: %w", s.region, err)
 		}
-		if c.Type != "" && c.Type != acmtypes.CertificateTypeImported {
-			continue
-		}
-		arn := aws.ToString(c.CertificateArn)
-		tags, err := s.c.ACM.ListTagsForCertificate(ctx, &acm.ListTagsForCertificateInput{CertificateArn: c.CertificateArn})
-		if err != nil {
-			return nil, fmt.Errorf("region %s: listing tags of %s: %w", s.region, arn, err)
-		}
-		name := ""
-		for _, t := range tags.Tags {
-			if aws.ToString(t.Key) == "Name" {
-				name = aws.ToString(t.Value)
+		for _, t := range tags {
+			if t.Key == "Name" {
+				certs[i].Name = t.Value
 			}
 		}
-		if !derivedNameRE.MatchString(name) {
-			continue
-		}
-		info := acmSummaryInfo(c)
-		info.Name = name
-		out = append(out, info)
 	}
-	return out, nil
+	return nil
 }
 
 // certificatesInUse returns every certificate a listener of the region serves:

@@ -33,6 +33,7 @@ func newACMFleet(t *testing.T) *acmFleet {
 			}
 			x.arn[reg] = up.ARN
 		}
+		f.seedLineage(t, f.acmA[reg], f.acmB[reg])
 	}
 	// Point every listener at its region's b.
 	for _, l := range f.listeners {

@@ -83,6 +83,7 @@ func newFleet(t *testing.T, opts awstest.Options) *fleet {
 	for _, reg := range fleetRegions {
 		f.svcs = append(f.svcs, f.service(reg, false))
 	}
+	f.seedLineage(t, f.aARN, f.bARN)
 	return f
 }
 
@@ -105,6 +106,33 @@ func (f *fleet) seedIAM(t *testing.T, kp *keystore.KeyPair) string {
 		t.Fatal(err)
 	}
 	return arn
+}
+
+// fleetLineage is the lineage earlier rotations put a and b in.
+const fleetLineage = "shop"
+
+// seedLineage records that b replaced a on every listener of the fleet in
+// fleetLineage (generations 1 and 2), as two earlier rotations would have.
+func (f *fleet) seedLineage(t *testing.T, a, b string) {
+	t.Helper()
+	prev := map[string]string{}
+	for _, l := range f.listeners {
+		for _, reg := range fleetRegions {
+			prev[awsiam.ListenerRef(reg, l)] = awsiam.CertRef(a)
+		}
+	}
+	for _, x := range []struct {
+		arn string
+		rec awsiam.Record
+	}{{a, awsiam.Record{Lineage: fleetLineage, Generation: 1}}, {b, awsiam.Record{Lineage: fleetLineage, Generation: 2, Prev: prev}}} {
+		tags := map[string]string{"certup:origin": fleetLineage}
+		for _, tg := range x.rec.Tags() {
+			tags[tg.Key] = tg.Value
+		}
+		if err := f.srv.AddTags(x.arn, tags); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (f *fleet) service(region string, dryRun bool) *awsiam.Service {
@@ -307,6 +335,7 @@ var rotationOps = []string{
 	"iam:UploadServerCertificate",
 	"iam:ListServerCertificates",
 	"iam:DeleteServerCertificate",
+	"iam:ListServerCertificateTags",
 	"elb:DescribeLoadBalancers",
 	"elb:SetLoadBalancerListenerSSLCertificate",
 	"elbv2:DescribeLoadBalancers",
@@ -620,13 +649,21 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("%v\n%s", err, describe(plan))
 	}
 	f.assertAll(t, f.aARN)
-	// a is the oldest: nothing to go back to.
+	// Run again: the rollback is complete, nothing to do.
 	f.srv.ResetCalls()
 	plan, err = awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners})
+	if err != nil || plan.Outcome != awsiam.OutcomeUnchanged {
+		t.Fatalf("%v\n%s", err, describe(plan))
+	}
+	if err := plan.Apply(ctx); err != nil || f.srv.MutatingCalls() != 0 {
+		t.Errorf("%v, %d mutating calls", err, f.srv.MutatingCalls())
+	}
+	// Further: a is the first of its lineage, nothing to go back to.
+	plan, err = awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners, Further: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.Outcome != awsiam.OutcomeFailed || !strings.Contains(plan.Listeners[0].Error, "no valid certificate uploaded before") {
+	if plan.Outcome != awsiam.OutcomeFailed || !strings.Contains(plan.Listeners[0].Error, awsiam.ErrNoPredecessor.Error()) {
 		t.Errorf("%s", describe(plan))
 	}
 	if err := plan.Apply(ctx); err != nil || f.srv.MutatingCalls() != 0 {

@@ -3,6 +3,7 @@ package awsiam
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +41,9 @@ type UploadOptions struct {
 	Tags []Tag
 	// CertificateARN re-imports into an existing ACM certificate (the ARN stays).
 	CertificateARN string
+	// Lineage, when set, makes a new upload a member of that lineage
+	// (generation 1 unless a rotation records more).
+	Lineage string
 	ValidateOptions
 }
 
@@ -64,6 +68,14 @@ const dryRunAccount = "000000000000"
 func (s *Service) Upload(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*UploadResult, error) {
 	if err := Validate(kp, o.Target, s.now(), o.ValidateOptions); err != nil {
 		return nil, err
+	}
+	if o.Lineage != "" {
+		if err := ValidLineage(o.Lineage); err != nil {
+			return nil, err
+		}
+		if key := tagLineage + o.Lineage; !hasTag(o.Tags, key) && o.CertificateARN == "" {
+			o.Tags = append(slices.Clone(o.Tags), Tag{Key: key, Value: "1"}, originTag(o.Lineage))
+		}
 	}
 	if o.Target == TargetACM {
 		return s.importACM(ctx, kp, o)

@@ -131,11 +131,14 @@ func (s *Server) bufferBody(sp *spool, src io.Reader, length int64) error {
 			return &clientBodyError{err}
 		}
 	}
-	// Then a file, up to the limit.
+	// Then a file, up to the limit. Without one (a read-only or full
+	// temporary directory), the rest streams: the request is served as
+	// with buffering off rather than refused.
 	f, err := os.CreateTemp(cfg.TempDir, "jksproxy-body-*")
 	if err != nil {
-		sp.Close()
-		return fmt.Errorf("buffering request body: %w", err)
+		s.log.Warn("request body streams: no temporary file for it", "err", err)
+		sp.rest = newRateReader(src, cfg.MinBodyRate)
+		return nil
 	}
 	sp.file = f
 	if err := os.Remove(f.Name()); err != nil {

@@ -161,7 +161,7 @@ type Config struct {
 	// AccessLog logs one line per request at level Info.
 	AccessLog bool
 	// AccessLogger receives the access lines when set (for instance a
-	// logger over a LogBuffer); nil: the Server's logger.
+	// logger over a batching writer); nil: the Server's logger.
 	AccessLogger *slog.Logger
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
 	Pprof bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"syscall"
@@ -50,11 +49,4 @@ func ExampleLoadConfigFile() {
 	for _, c := range clusters {
 		fmt.Println(c.Name, c.Hosts, len(c.Backends))
 	}
-}
-
-func ExampleNewDemoBackend() {
-	srv := httptest.NewServer(proxy.NewDemoBackend("node1"))
-	defer srv.Close()
-	fmt.Println(srv.URL != "")
-	// Output: true
 }

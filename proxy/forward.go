@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/keybridge/keybridge/proxy/internal/rawio"
 )
 
 // The forwarder is the request path for plain-HTTP backends: the handler
@@ -93,7 +95,7 @@ func (p *connPool) dial(ctx context.Context) (*bconn, error) {
 	if sc, ok := nc.(syscall.Conn); ok {
 		rc, _ = sc.SyscallConn()
 	}
-	nc = fastIO(nc)
+	nc = rawio.Wrap(nc)
 	c := &bconn{nc: nc, rc: rc, lr: limitedConn{nc: nc, budget: math.MaxInt64}}
 	if v, ok := bufReaders.Get().(*bufio.Reader); ok {
 		v.Reset(&c.lr)
@@ -208,7 +210,7 @@ func (c *bconn) alive() bool {
 	if c.rc == nil {
 		return true
 	}
-	return peekAlive(c.rc)
+	return rawio.PeekAlive(c.rc)
 }
 
 // leanOK reports whether a request can take the forwarder.
@@ -431,7 +433,8 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 	}
 	// After a failed body write the backend may still have answered early
 	// (413, 401): read what it sent.
-	if err := st.awaitResponse(c, st.cl.cfg.ResponseHeaderTimeout); err != nil {
+	headDeadline, err := st.awaitResponse(c, st.cl.cfg.ResponseHeaderTimeout)
+	if err != nil {
 		if writeErr != nil {
 			return nil, writeErr
 		}
@@ -444,7 +447,8 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 	defer func() { c.lr.budget = math.MaxInt64 }()
 	rh := &st.resp
 	for n := 0; ; n++ {
-		head, err := readHead(c.br, st.headBuf)
+		head, err := readHead(c.br, st.headBuf, c, headDeadline)
+		headDeadline = time.Time{} // after a 1xx, no deadline (clearDeadline)
 		if err == nil {
 			*rh, err = parseResponseHead(head, st.respFields[:0])
 		}
@@ -482,10 +486,10 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 }
 
 // awaitResponse waits until the backend's answer begins, within timeout
-// (0: none). The HTTP/1 loop learns that its client went away only when it
+// (0: none), and returns the deadline of the whole head. The HTTP/1 loop learns that its client went away only when it
 // looks: if the answer takes longer than clientCheckAfter, it starts
 // watching the client connection (net/http watches every request).
-func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
+func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) (time.Time, error) {
 	now := time.Now()
 	var deadline time.Time
 	if timeout > 0 {
@@ -493,7 +497,7 @@ func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
 	}
 	if st.watchClient == nil || timeout > 0 && timeout <= clientCheckAfter {
 		c.setReadDeadline(deadline)
-		return c.await()
+		return deadline, c.await()
 	}
 	// The check is a heuristic: a deadline set by an earlier request on
 	// this connection that falls in the second half of the second serves,
@@ -508,17 +512,25 @@ func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) error {
 		// The watch may have found the client gone and cut the
 		// connection before the deadline above undid that.
 		if st.watch.gone() {
-			return context.Canceled
+			return deadline, context.Canceled
 		}
 		err = c.await()
 	}
-	return err
+	return deadline, err
 }
 
 func (c *bconn) setReadDeadline(t time.Time) {
 	if !t.Equal(c.rdl) {
 		c.rdl = t
 		_ = c.nc.SetReadDeadline(t)
+	}
+}
+
+// headDeadline sets the read deadline for the rest of a response head; a
+// nil c does nothing.
+func (c *bconn) headDeadline(deadline time.Time) {
+	if c != nil {
+		c.setReadDeadline(deadline)
 	}
 }
 
@@ -542,13 +554,16 @@ func (c *bconn) await() error {
 const clientCheckAfter = time.Second
 
 // readHead reads a message head up to and including the empty line that
-// ends it. The common case is one allocation, or none when the head fits in
+// ends it. When the head is not all in the first read, the rest has until
+// deadline (c's read deadline may have been the client check's shorter
+// one); c nil: the deadline stays as it is. The common case is one allocation, or none when the head fits in
 // buf: the head is then returned as a string over buf's bytes, which the
 // caller must leave alone, and keep, for as long as that string or any part
 // of it is in use (the HTTP/1 loop's pooled request state: see
 // h1Req.respBuf).
-func readHead(br *bufio.Reader, buf []byte) (string, error) {
+func readHead(br *bufio.Reader, buf []byte, c *bconn, deadline time.Time) (string, error) {
 	from := 0
+	waited := false
 	for {
 		n := br.Buffered()
 		b, _ := br.Peek(n)
@@ -561,6 +576,10 @@ func readHead(br *bufio.Reader, buf []byte) (string, error) {
 		if n == br.Size() {
 			break
 		}
+		if !waited {
+			c.headDeadline(deadline)
+			waited = true
+		}
 		if _, err := br.Peek(n + 1); err != nil {
 			if err == io.EOF && n > 0 {
 				err = io.ErrUnexpectedEOF
@@ -570,6 +589,9 @@ func readHead(br *bufio.Reader, buf []byte) (string, error) {
 	}
 	// Larger than the buffer: gather it line by line (the connection's
 	// byte budget bounds it).
+	if !waited {
+		c.headDeadline(deadline)
+	}
 	var acc []byte
 	for {
 		line, err := br.ReadSlice('\n')
@@ -956,7 +978,7 @@ func (s *Server) relayTrailers(k sink, c *bconn) error {
 	}
 	c.lr.budget = maxResponseHeaderBytes
 	defer func() { c.lr.budget = math.MaxInt64 }()
-	sect, err := readHead(c.br, nil)
+	sect, err := readHead(c.br, nil, nil, time.Time{})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 // rawBackend serves HTTP/1.1 by hand so a test decides what happens to each
@@ -464,5 +466,37 @@ func TestHopByHopTable(t *testing.T) {
 				t.Errorf("hopField(%q) = %v", v, !want)
 			}
 		}
+	}
+}
+
+// TestSlowResponseHead: a response head that arrives in parts has until
+// the response header timeout (60 s) to be whole, not the one second after
+// which the HTTP/1 loop starts watching its client (a 2 MiB head read on a
+// loaded machine took longer and got 504).
+func TestSlowResponseHead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.ServeConns(t, ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if r.URL.Path != "/slow" {
+				io.WriteString(c, okResponse("ok"))
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Part: 1\r\n")
+			time.Sleep(1300 * time.Millisecond)
+			io.WriteString(c, "Content-Length: 2\r\n\r\nok")
+		}
+	})
+	px := leanServer(t, "http://"+ln.Addr().String())
+	resp, body := doReq(t, &http.Client{Timeout: 10 * time.Second}, http.MethodGet, px+"/slow", nil)
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("%d %q, want 200 ok", resp.StatusCode, body)
 	}
 }

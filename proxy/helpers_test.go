@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/demoapp"
 )
 
 // testCA issues certificates for tests.
@@ -159,7 +161,7 @@ var fastHealth = HealthConfig{Path: "/health", Interval: 50 * time.Millisecond, 
 
 func demoBackend(t *testing.T, name string) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(NewDemoBackend(name))
+	srv := httptest.NewServer(demoapp.New(name))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keybridge/keybridge/proxy/internal/rawio"
 )
 
 // limitListener holds Accept while max connections are open.
@@ -44,7 +46,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.m.conns.Add(1)
-	return &limitConn{Conn: fastIO(c), l: l}, nil
+	return &limitConn{Conn: rawio.Wrap(c), l: l}, nil
 }
 
 func (l *limitListener) Close() error {

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/demoapp"
 )
 
 func oneCluster(backends ...string) []ClusterConfig {
@@ -318,7 +320,7 @@ func TestProxyStickyFailoverAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot rebind %s: %v", u.Host, err)
 	}
-	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: NewDemoBackend("back")}}
+	back := &httptest.Server{Listener: ln, Config: &http.Server{Handler: demoapp.New("back")}}
 	back.Start()
 	defer back.Close()
 	seen := false

@@ -103,6 +103,9 @@ func (s *Server) acmImport(r *request) (any, *apiError) {
 	if len(in.Tags) > 50 {
 		return nil, badRequest("TooManyTagsException", "too many tags")
 	}
+	if e := checkACMTags(in.Tags); e != nil {
+		return nil, e
+	}
 	now := time.Now()
 	if in.CertificateArn != "" {
 		if len(in.Tags) > 0 {
@@ -306,6 +309,9 @@ func (s *Server) acmAddTags(r *request) (any, *apiError) {
 	if len(in.Tags) == 0 {
 		return nil, badRequest("ValidationException", "Tags must not be empty")
 	}
+	if e := checkACMTags(in.Tags); e != nil {
+		return nil, e
+	}
 	for _, t := range in.Tags {
 		if t.Key == "" {
 			return nil, badRequest("InvalidTagException", "tag keys must not be empty")
@@ -324,4 +330,19 @@ func (s *Server) acmAddTags(r *request) (any, *apiError) {
 		return nil, badRequest("TooManyTagsException", "a certificate can have at most 50 tags")
 	}
 	return nil, nil
+}
+
+// checkACMTags refuses what ACM refuses in tags (ACM API reference, Tag and
+// InvalidTagException: key 1-128, value 0-256 characters of tagTextRE; keys
+// beginning with "aws:" are reserved).
+func checkACMTags(tags []acmTag) *apiError {
+	for _, t := range tags {
+		if t.Key == "" || len(t.Key) > 128 || len(t.Value) > 256 || !tagTextRE.MatchString(t.Key) || !tagTextRE.MatchString(t.Value) {
+			return badRequest("ValidationException", "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint", t.Key)
+		}
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return badRequest("InvalidTagException", "Tag keys starting with 'aws:' are reserved for system use")
+		}
+	}
+	return nil
 }

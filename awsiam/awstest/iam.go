@@ -76,6 +76,14 @@ func tagNodes(tags []tag) node {
 	return list("Tags", items)
 }
 
+// tagTextRE is what IAM and ACM take in tag keys and values: letters,
+// separators (spaces), digits and _.:/=+-@. IAM API reference, Tag data type
+// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html): Key
+// 1-128 characters, Value 0-256, both of pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]+;
+// ACM API reference, Tag (https://docs.aws.amazon.com/acm/latest/APIReference/API_Tag.html):
+// the same pattern and lengths.
+var tagTextRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+
 func parseTags(f map[string][]string, prefix string) ([]tag, *apiError) {
 	var tags []tag
 	seen := map[string]bool{}
@@ -84,10 +92,13 @@ func parseTags(f map[string][]string, prefix string) ([]tag, *apiError) {
 		if k == "" || len(k) > 128 || len(m["Value"]) > 256 {
 			return nil, badRequest("InvalidInput", "tag keys must be 1-128 characters and values at most 256")
 		}
-		if seen[k] {
+		if !tagTextRE.MatchString(k) || !tagTextRE.MatchString(m["Value"]) {
+			return nil, badRequest("InvalidInput", "1 validation error detected: Value '%s' at 'tags' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", k)
+		}
+		if seen[strings.ToLower(k)] {
 			return nil, badRequest("InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 		}
-		seen[k] = true
+		seen[strings.ToLower(k)] = true
 		tags = append(tags, tag{k, m["Value"]})
 	}
 	if len(tags) > 50 {

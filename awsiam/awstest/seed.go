@@ -9,7 +9,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -452,4 +454,33 @@ func selfSigned(cn string, validity time.Duration) (certPEM, keyPEM string, err 
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), nil
+}
+
+// AddTags tags the IAM server certificate or ACM certificate arn directly (a
+// tag with the same key is overwritten, as TagServerCertificate and
+// AddTagsToCertificate do).
+func (s *Server) AddTags(arn string, tags map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list *[]tag
+	if c := s.iamCertByARN(arn); c != nil {
+		list = &c.tags
+	}
+	for _, rs := range s.regions {
+		if c := rs.acmCert(arn); c != nil {
+			list = &c.tags
+		}
+	}
+	if list == nil {
+		return fmt.Errorf("no certificate %s", arn)
+	}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		i := slices.IndexFunc(*list, func(t tag) bool { return t.Key == k })
+		if i >= 0 {
+			(*list)[i].Value = tags[k]
+		} else {
+			*list = append(*list, tag{k, tags[k]})
+		}
+	}
+	return nil
 }

@@ -686,3 +686,45 @@ func TestACMTags(t *testing.T) {
 		t.Errorf("tags = %v", got)
 	}
 }
+
+// TestTagCharacters: IAM and ACM refuse tag keys and values outside
+// [\p{L}\p{Z}\p{N}_.:/=+\-@] (a comma, for one), and ACM the "aws:" prefix;
+// TagServerCertificate overwrites a key it already has.
+func TestTagCharacters(t *testing.T) {
+	srv := newServer(t, awstest.Options{})
+	c := sdkClients(srv, "us-east-1", 1)
+	ctx := ctx(t)
+	m := newPKI(t).leaf(t, "tags.example.com", nil)
+	if _, err := c.iam.UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{ServerCertificateName: aws.String("t"),
+		CertificateBody: aws.String(m.cert), PrivateKey: aws.String(m.key), CertificateChain: aws.String(m.chain),
+		Tags: []iamtypes.Tag{{Key: aws.String("certup:lineage:shop"), Value: aws.String("1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	var inv *iamtypes.InvalidInputException
+	if _, err := c.iam.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("t"),
+		Tags: []iamtypes.Tag{{Key: aws.String("a,b"), Value: aws.String("1")}}}); !errors.As(err, &inv) {
+		t.Errorf("comma in a key: %v", err)
+	}
+	if _, err := c.iam.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("t"),
+		Tags: []iamtypes.Tag{{Key: aws.String("Team"), Value: aws.String("1")}, {Key: aws.String("team"), Value: aws.String("2")}}}); !errors.As(err, &inv) {
+		t.Errorf("keys differing in case only: %v", err)
+	}
+	if _, err := c.iam.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("t"),
+		Tags: []iamtypes.Tag{{Key: aws.String("certup:lineage:shop"), Value: aws.String("2")}, {Key: aws.String("e"), Value: aws.String("")}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.iam.ListServerCertificateTags(ctx, &iam.ListServerCertificateTagsInput{ServerCertificateName: aws.String("t")})
+	if err != nil || len(out.Tags) != 2 || aws.ToString(out.Tags[0].Value) != "2" {
+		t.Errorf("tags %+v, %v", out, err)
+	}
+	imp, err := c.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: []byte(m.cert), PrivateKey: []byte(m.key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"aws:x", "a,b"} {
+		if _, err := c.acm.AddTagsToCertificate(ctx, &acm.AddTagsToCertificateInput{CertificateArn: imp.CertificateArn,
+			Tags: []acmtypes.Tag{{Key: aws.String(key), Value: aws.String("1")}}}); err == nil {
+			t.Errorf("ACM took tag key %q", key)
+		}
+	}
+}

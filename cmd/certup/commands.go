@@ -156,6 +156,12 @@ func uploadOptions(c *cli.Context) (awsiam.UploadOptions, error) {
 		Path:            c.String("path"),
 		CertificateARN:  c.String("certificate-arn"),
 		ValidateOptions: awsiam.ValidateOptions{AllowExpired: c.Bool("allow-expired")},
+		Lineage:         c.String("lineage"),
+	}
+	if o.Lineage != "" {
+		if err := awsiam.ValidLineage(o.Lineage); err != nil {
+			return o, cmdutil.UsageError("--%v", err)
+		}
 	}
 	if c.Bool("acm") {
 		o.Target = awsiam.TargetACM
@@ -453,6 +459,12 @@ func withHint(err error) error {
 		hint = "see the certificates with: certup list (add --acm for ACM)"
 	case errors.Is(err, awsiam.ErrListenerNotFound):
 		hint = "check --elb NAME[:PORT] / --listener ARN and --region"
+	case errors.Is(err, awsiam.ErrLineageAmbiguous):
+		hint = "name the lineage to continue with --lineage NAME"
+	case errors.Is(err, awsiam.ErrNoPredecessor):
+		hint = "rotate's prune keeps --keep generations for rollback; rotate to the certificate you want instead"
+	case errors.Is(err, awsiam.ErrTooManyTags):
+		hint = "remove tags from the certificate (aws iam untag-server-certificate / aws acm remove-tags-from-certificate) or give fewer --tag"
 	case errors.Is(err, awsiam.ErrInvalidName):
 		hint = "use letters, digits and +=,.@_- only, at most 128 characters"
 	case errors.Is(err, awsiam.ErrNotFQDN):

@@ -118,7 +118,12 @@ func uploadFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "acm", Usage: "import into ACM instead of uploading to IAM"},
 		&cli.StringFlag{Name: "certificate-arn", Usage: "with --acm: re-import into this ACM certificate `ARN` (the ARN stays)"},
 		&cli.BoolFlag{Name: "allow-expired", Usage: "upload a certificate outside its validity window"},
+		lineageFlag("the lineage `NAME` the certificate joins (tag certup:lineage:NAME); rotate's default: the lineage of what the listeners serve, else one derived from the targets"),
 	}
+}
+
+func lineageFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "lineage", Usage: usage}
 }
 
 func keystoreFlags() []cli.Flag {

@@ -66,13 +66,14 @@ func rotateCommands() []*cli.Command {
 			Description: "Reads what AWS reports now and plans, per listener: skip (already serves the new certificate,\n" +
 				"or with --renew-within its certificate is valid for longer), switch, or re-import in place (ACM\n" +
 				"with --certificate-arn). Prints the plan; --dry-run stops there. Then uploads once (or finds the\n" +
-				"upload), switches the listeners --parallel at a time, waits out IAM propagation, reads them back,\n" +
-				"probes, and prunes certificates of the same name group beyond the newest --keep unused ones.\n" +
+				"upload, tagged with the lineage record of what each listener served), switches the listeners\n" +
+				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
+				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
 				"Running it again after success changes nothing.\n" + exitCodesHelp("rotated"),
 			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
 				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "previous certificates kept for rollback; older unused ones are deleted"},
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
 				&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
 				&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
 				&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
@@ -81,22 +82,33 @@ func rotateCommands() []*cli.Command {
 		},
 		{
 			Name:      "rollback",
-			Usage:     "put listeners back on the certificate uploaded before the one they serve (kept by --keep)",
+			Usage:     "put each listener back on exactly the certificate it served before the last rotate (kept by --keep)",
 			ArgsUsage: " ",
-			Description: "For IAM the previous upload of the same name group, for ACM the previous import for the same\n" +
-				"domain; expired certificates are not candidates.\n" + exitCodesHelp("rolled back"),
-			Flags:  concat(listenerFlags(), runFlags(), multiRegionFlags(), changeFlags()),
+			Description: "Undoes the newest rotation: the lineage record in the tags of the certificate a listener serves\n" +
+				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
+				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
+				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
+				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
+				exitCodesHelp("rolled back"),
+			Flags: concat(listenerFlags(), []cli.Flag{
+				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
+				&cli.BoolFlag{Name: "further", Usage: "after a completed rollback, go back one more generation (as far as --keep kept)"},
+			}, runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
 		{
 			Name:      "prune",
-			Usage:     "delete certificates certup uploaded that no listener uses, beyond the newest --keep of each name group",
+			Usage:     "delete certificates certup uploaded that no listener uses and no rollback within --keep generations needs",
 			ArgsUsage: " ",
-			Description: "Only certificates named as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag),\n" +
-				"or anything under --path-prefix when it is not /. Nothing is ever detached: a certificate AWS\n" +
-				"reports in use (DeleteConflict) is left and listed.\n" + exitCodesHelp("deleted"),
+			Description: "With --lineage: the certificates of that lineage alone, as rotate's prune does. Otherwise those named\n" +
+				"as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag), or anything under\n" +
+				"--path-prefix when it is not /, beyond the newest --keep unused ones of each name group. Never what\n" +
+				"a lineage record of a served certificate names within --keep generations, never under /cloudfront/.\n" +
+				"Nothing is ever detached: a certificate AWS reports in use (DeleteConflict) is left and listed.\n" +
+				exitCodesHelp("deleted"),
 			Flags: concat([]cli.Flag{
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "unused certificates kept per name group (the newest uploads)"},
+				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations kept for rollback (and, by name group, the newest unused uploads)"},
+				lineageFlag("only the certificates of lineage `NAME` (and of no other)"),
 				&cli.StringFlag{Name: "name-prefix", Usage: "only the name group `P` (names P-<yyyymmdd>-<hash>)"},
 				&cli.StringFlag{Name: "path-prefix", Usage: "only IAM certificates under `P`; other than /, everything there counts as certup's"},
 				&cli.BoolFlag{Name: "acm", Usage: "prune the regions' ACM certificates instead of IAM's"},
@@ -148,7 +160,7 @@ func (r *regions) progress(e awsiam.Event) {
 	if r.quiet {
 		return
 	}
-	line := e.Region + " " + listenerName(e.Listener) + ": " + e.State
+	line := e.Region + " " + listenerName(e.Listener) + ": " + string(e.State)
 	if e.Detail != "" {
 		line += ": " + e.Detail
 	}
@@ -223,6 +235,7 @@ func rotateAction(c *cli.Context) error {
 		Probes:      c.StringSlice("probe"),
 		ProbeWait:   c.Duration("probe-wait"),
 		Progress:    rs.progress,
+		Lineage:     uo.Lineage,
 	}
 	plan, err := awsiam.PlanRotation(rs.ctx, rs.svcs, kp, o)
 	if err != nil {
@@ -250,7 +263,7 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
-	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners,
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"), Further: c.Bool("further"),
 		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
 	if err != nil {
 		return withHint(err)
@@ -285,7 +298,7 @@ func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
 	return outcomeError(plan.Outcome, plan.Errors, plan.Listeners)
 }
 
-func outcomeError(outcome string, errs []string, ls []*awsiam.ListenerPlan) error {
+func outcomeError(outcome awsiam.Outcome, errs []string, ls []*awsiam.ListenerPlan) error {
 	var first string
 	failed := 0
 	for _, p := range ls {
@@ -321,8 +334,8 @@ func printPlan(w io.Writer, r *awsiam.Rotation) {
 		title = "plan (dry run)"
 	}
 	if r.Kind == "rotate" {
-		fmt.Fprintf(w, "%s: %s, subject %s, valid until %s, sha256 %s\n", title, r.Kind, r.Subject,
-			r.NotAfter.Format(time.DateOnly), r.Fingerprint[:16])
+		fmt.Fprintf(w, "%s: %s, subject %s, valid until %s, sha256 %s, lineage %s\n", title, r.Kind, r.Subject,
+			r.NotAfter.Format(time.DateOnly), r.Fingerprint[:16], r.Lineage)
 		for _, up := range r.Uploads {
 			where := "IAM"
 			if up.Region != "" {
@@ -418,7 +431,15 @@ func pruneAction(c *cli.Context) error {
 	case keep == 0:
 		keep = -1
 	}
-	o := awsiam.PruneOptions{Keep: keep, NamePrefix: c.String("name-prefix"), PathPrefix: c.String("path-prefix")}
+	o := awsiam.PruneOptions{Keep: keep, NamePrefix: c.String("name-prefix"), PathPrefix: c.String("path-prefix"), Lineage: c.String("lineage")}
+	if o.Lineage != "" {
+		if err := awsiam.ValidLineage(o.Lineage); err != nil {
+			return cmdutil.UsageError("--%v", err)
+		}
+		if o.NamePrefix != "" || o.PathPrefix != "" {
+			return cmdutil.UsageError("give --lineage, or --name-prefix/--path-prefix, not both")
+		}
+	}
 	if c.Bool("acm") {
 		o.Target = awsiam.TargetACM
 		if o.PathPrefix != "" {

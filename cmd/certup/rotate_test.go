@@ -149,7 +149,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		r = certup(t, srv, rotate("rsa2048.jks", "--json"))
 		wantCode(t, r, 0)
 		var got struct {
-			Outcome   string
+			Outcome   awsiam.Outcome
 			Listeners []awsiam.ListenerPlan
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Outcome != awsiam.OutcomeUnchanged || len(got.Listeners) != 5 {
@@ -180,12 +180,25 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		r = certup(t, srv, args("rollback", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+wso2Name)
-		// wso2 is the oldest of the group: nothing further back.
+		// Run again: the rollback is complete, nothing to do.
+		srv.ResetCalls()
 		r = certup(t, srv, args("rollback", f.args))
+		wantCode(t, r, 0)
+		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "already back") {
+			t.Errorf("%d mutating calls: %s", srv.MutatingCalls(), r)
+		}
+		// wso2's lineage record says it replaced the placeholder, although the
+		// placeholder is no upload of the name group: --further goes back to it.
+		r = certup(t, srv, args("rollback", "--further", f.args))
+		wantCode(t, r, 10)
+		f.wantAll(t, srv, "/placeholder")
+		// The placeholder has no record: nothing further back.
+		r = certup(t, srv, args("rollback", "--further", f.args))
 		wantCode(t, r, 1)
-		if !strings.Contains(r.stderr, "no valid certificate uploaded before") {
+		if !strings.Contains(r.stderr, "no previous certificate to go back to") {
 			t.Errorf("%s", r)
 		}
+		wantCode(t, certup(t, srv, rotate("rsa2048.jks", "--no-prune")), 10)
 	})
 	t.Run("prune", func(t *testing.T) {
 		// The listeners serve wso2 again; chain is the one unused upload.

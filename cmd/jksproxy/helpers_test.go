@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/demoapp"
 	"github.com/keybridge/keybridge/internal/testkit"
-	"github.com/keybridge/keybridge/proxy"
 )
 
 // binPath is the jksproxy binary built once by TestMain.
@@ -192,7 +192,7 @@ func (d *demo) start(t *testing.T) {
 		t.Fatalf("demo backend %s: %v", d.name, err)
 	}
 	d.addr = ln.Addr().String()
-	srv := &http.Server{Handler: proxy.NewDemoBackend(d.name), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: demoapp.New(d.name), ReadHeaderTimeout: 5 * time.Second}
 	d.mu.Lock()
 	d.srv = srv
 	d.mu.Unlock()

@@ -15,6 +15,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/demoapp"
+	"github.com/keybridge/keybridge/internal/logbuf"
 	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/proxy"
 )
@@ -96,7 +98,7 @@ func newApp() *cli.App {
 			Action: func(c *cli.Context) error {
 				ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				return proxy.ServeDemoBackend(ctx, c.String("listen"), c.String("name"), cmdutil.NewLogger(os.Stderr, false, false))
+				return demoapp.Serve(ctx, c.String("listen"), c.String("name"), cmdutil.NewLogger(os.Stderr, false, false))
 			},
 		}},
 	}
@@ -201,7 +203,7 @@ func run(c *cli.Context) error {
 	if cfg.AccessLog {
 		// One write per 200 ms instead of one per request: a line-by-line
 		// access log costs about a quarter of the proxy's CPU per request.
-		lb := proxy.NewLogBuffer(os.Stderr, 200*time.Millisecond)
+		lb := logbuf.New(os.Stderr, 200*time.Millisecond)
 		defer lb.Close()
 		cfg.AccessLogger = cmdutil.NewLogger(lb, c.Bool("debug"), c.Bool("log-json"))
 	}

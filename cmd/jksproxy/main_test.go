@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keybridge/keybridge/internal/demoapp"
 	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/proxy"
 )
@@ -601,7 +602,7 @@ func TestHTTPSBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend := httptest.NewUnstartedServer(proxy.NewDemoBackend("tls"))
+	backend := httptest.NewUnstartedServer(demoapp.New("tls"))
 	backend.TLS = &tls.Config{Certificates: []tls.Certificate{kp.TLSCertificate()}}
 	backend.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected here
 	backend.StartTLS()

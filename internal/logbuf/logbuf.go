@@ -1,4 +1,5 @@
-package proxy
+// Package logbuf batches log lines (jksproxy's access log) into few writes.
+package logbuf
 
 import (
 	"io"
@@ -6,12 +7,12 @@ import (
 	"time"
 )
 
-// LogBuffer collects log lines in memory and writes them in batches: every
+// Buffer collects log lines in memory and writes them in batches: every
 // interval, when 64 KiB are waiting, and on Close. An access log written
 // line by line costs one write system call per request; batched, a few per
 // interval. Lines are written whole and in order; at most interval's worth
 // is lost if the process is killed.
-type LogBuffer struct {
+type Buffer struct {
 	w        io.Writer
 	mu       sync.Mutex // guards buf, closed and writes to w
 	buf      []byte
@@ -21,16 +22,16 @@ type LogBuffer struct {
 	interval time.Duration
 }
 
-const logBufferMax = 64 << 10
+const maxBuffered = 64 << 10
 
-// NewLogBuffer starts a LogBuffer over w that flushes every interval.
-func NewLogBuffer(w io.Writer, interval time.Duration) *LogBuffer {
-	b := &LogBuffer{w: w, stop: make(chan struct{}), done: make(chan struct{}), interval: interval}
+// New starts a Buffer over w that flushes every interval.
+func New(w io.Writer, interval time.Duration) *Buffer {
+	b := &Buffer{w: w, stop: make(chan struct{}), done: make(chan struct{}), interval: interval}
 	go b.loop()
 	return b
 }
 
-func (b *LogBuffer) loop() {
+func (b *Buffer) loop() {
 	defer close(b.done)
 	t := time.NewTicker(b.interval)
 	defer t.Stop()
@@ -47,20 +48,20 @@ func (b *LogBuffer) loop() {
 }
 
 // Write queues p (one log record); after Close it writes through.
-func (b *LogBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return b.w.Write(p)
 	}
-	if len(b.buf)+len(p) > logBufferMax {
+	if len(b.buf)+len(p) > maxBuffered {
 		b.flushLocked()
 	}
 	b.buf = append(b.buf, p...)
 	return len(p), nil
 }
 
-func (b *LogBuffer) flushLocked() {
+func (b *Buffer) flushLocked() {
 	if len(b.buf) == 0 {
 		return
 	}
@@ -69,7 +70,7 @@ func (b *LogBuffer) flushLocked() {
 }
 
 // Close writes what is queued and stops the flushing goroutine.
-func (b *LogBuffer) Close() error {
+func (b *Buffer) Close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

@@ -1,4 +1,4 @@
-package proxy
+package rawio
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// fastPair returns a connected pair: the accepted end through fastIO (as
+// fastPair returns a connected pair: the accepted end through Wrap (as
 // the proxy's listeners and backend dials have it) and the dialled end.
 func fastPair(t *testing.T, ln net.Listener) (fast, peer net.Conn) {
 	t.Helper()
@@ -24,7 +24,7 @@ func fastPair(t *testing.T, ln net.Listener) (fast, peer net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast = fastIO(c)
+	fast = Wrap(c)
 	if f, ok := fast.(*fastConn); !ok || f.ready == nil {
 		t.Fatal("accepted connection is not on the readiness queue")
 	}
@@ -130,7 +130,7 @@ func TestFastConnDeadlineAndClose(t *testing.T) {
 	// (net/http and the HTTP/1 loop interrupt reads this way).
 	go func() {
 		time.Sleep(30 * time.Millisecond)
-		c.SetReadDeadline(aLongTimeAgo)
+		c.SetReadDeadline(time.Unix(1, 0)) // long past: the waiting read ends
 	}()
 	if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read interrupted by a past deadline: %v", err)
@@ -230,7 +230,7 @@ func TestFastConnShortReadThenWait(t *testing.T) {
 		}
 		_, err := read(c)
 		switch {
-		case isTimeout(err):
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			t.Fatalf("%s: the read after a short one waited for an end that had already come", end)
 		case end == "close" && err != io.EOF, end == "reset" && (err == nil || err == io.EOF):
 			t.Fatalf("%s: second read: %v", end, err)

@@ -1,4 +1,4 @@
-package proxy
+package logbuf
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func (l *lockedBuffer) get() (string, int) {
 func TestLogBuffer(t *testing.T) {
 	t.Run("batches and flushes on Close", func(t *testing.T) {
 		var out lockedBuffer
-		lb := NewLogBuffer(&out, time.Hour)
+		lb := New(&out, time.Hour)
 		for i := 0; i < 100; i++ {
 			lb.Write([]byte("line\n"))
 		}
@@ -50,7 +50,7 @@ func TestLogBuffer(t *testing.T) {
 	})
 	t.Run("flushes every interval", func(t *testing.T) {
 		var out lockedBuffer
-		lb := NewLogBuffer(&out, 10*time.Millisecond)
+		lb := New(&out, 10*time.Millisecond)
 		defer lb.Close()
 		lb.Write([]byte("tick\n"))
 		deadline := time.Now().Add(5 * time.Second)
@@ -66,14 +66,14 @@ func TestLogBuffer(t *testing.T) {
 	})
 	t.Run("flushes when full, lines whole", func(t *testing.T) {
 		var out lockedBuffer
-		lb := NewLogBuffer(&out, time.Hour)
+		lb := New(&out, time.Hour)
 		line := []byte(strings.Repeat("x", 1000) + "\n")
 		for i := 0; i < 100; i++ {
 			lb.Write(line)
 		}
 		s, n := out.get()
-		if n == 0 || len(s)%len(line) != 0 || len(s) > logBufferMax {
-			t.Errorf("before Close: %d writes, %d bytes; want whole lines, at most %d bytes", n, len(s), logBufferMax)
+		if n == 0 || len(s)%len(line) != 0 || len(s) > maxBuffered {
+			t.Errorf("before Close: %d writes, %d bytes; want whole lines, at most %d bytes", n, len(s), maxBuffered)
 		}
 		lb.Close()
 		if s, _ := out.get(); len(s) != 100*len(line) {

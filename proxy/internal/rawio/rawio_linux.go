@@ -1,4 +1,4 @@
-package proxy
+package rawio
 
 import (
 	"fmt"
@@ -57,8 +57,8 @@ type fastConn struct {
 	writeFn func(uintptr) bool
 }
 
-// fastIO returns c with raw reads and writes when it is a TCP connection.
-func fastIO(c net.Conn) net.Conn {
+// Wrap returns c with raw reads and writes when it is a TCP connection.
+func Wrap(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c

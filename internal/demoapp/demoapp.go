@@ -1,4 +1,7 @@
-package proxy
+// Package demoapp is a tiny session-keeping application server for
+// jksproxy's demos (jksproxy demo-backend) and tests: not part of the
+// proxy's public surface.
+package demoapp
 
 import (
 	"context"
@@ -13,28 +16,28 @@ import (
 	"time"
 )
 
-// DemoBackend is a tiny application server for demonstrations and tests:
+// Backend is a tiny application server for demonstrations and tests:
 // like a servlet container it keeps sessions in memory under a JSESSIONID
 // cookie and issues a new session for a cookie it does not know (as after
 // a failover to a server without the session).
-type DemoBackend struct {
+type Backend struct {
 	Name string
 
 	mu       sync.Mutex
 	sessions map[string]int // session → hits
 }
 
-// maxDemoSessions bounds the demo backend's memory.
-const maxDemoSessions = 10000
+// maxSessions bounds the demo backend's memory.
+const maxSessions = 10000
 
-// NewDemoBackend returns a demo backend that answers with its name.
-func NewDemoBackend(name string) *DemoBackend {
-	return &DemoBackend{Name: name, sessions: map[string]int{}}
+// New returns a demo backend that answers with its name.
+func New(name string) *Backend {
+	return &Backend{Name: name, sessions: map[string]int{}}
 }
 
 // ServeHTTP answers /health with 200 and everything else with one line
 // naming the backend, the session and its hit count.
-func (d *DemoBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/health" {
 		_, _ = w.Write([]byte("ok\n"))
 		return
@@ -50,7 +53,7 @@ func (d *DemoBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
-		if len(d.sessions) >= maxDemoSessions {
+		if len(d.sessions) >= maxSessions {
 			clear(d.sessions)
 		}
 		http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: id, Path: "/", HttpOnly: true})
@@ -63,13 +66,13 @@ func (d *DemoBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "backend=%s session=%s hits=%d client=%s\n", d.Name, id, hits, r.Header.Get("X-Forwarded-For"))
 }
 
-// ServeDemoBackend serves a DemoBackend on addr until ctx is done.
-func ServeDemoBackend(ctx context.Context, addr, name string, logger *slog.Logger) error {
+// Serve serves a Backend on addr until ctx is done.
+func Serve(ctx context.Context, addr, name string, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("demo backend: %w", err)
 	}
-	srv := &http.Server{Handler: NewDemoBackend(name), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: New(name), ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("demo backend listening", "name", name, "addr", ln.Addr().String())
 	go func() {
 		<-ctx.Done()

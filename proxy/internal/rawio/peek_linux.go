@@ -1,13 +1,13 @@
-package proxy
+package rawio
 
 import (
 	"syscall"
 	"unsafe"
 )
 
-// peekAlive peeks at an idle connection without blocking: EAGAIN means
+// PeekAlive peeks at an idle connection without blocking: EAGAIN means
 // open and quiet; EOF, data or an error mean it cannot be reused.
-func peekAlive(rc syscall.RawConn) bool {
+func PeekAlive(rc syscall.RawConn) bool {
 	alive := false
 	var b [1]byte
 	// Control, not Read: a read deadline left from the last request must
