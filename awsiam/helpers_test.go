@@ -1,14 +1,12 @@
 package awsiam_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,22 +29,7 @@ type env struct {
 	log *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.Buffer
 
 func newEnv(t *testing.T, opts awstest.Options, svcOpts awsiam.Options) *env {
 	t.Helper()

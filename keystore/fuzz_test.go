@@ -95,18 +95,7 @@ func FuzzPEM(f *testing.F) {
 // neither panic nor return a keystore that does not read back. The seeds are the
 // fixtures of every format that takes entries, with their right store passwords.
 func FuzzMerge(f *testing.F) {
-	for _, p := range []string{"*.jks", "*.jceks", "*.p12"} {
-		files, _ := filepath.Glob(filepath.Join("..", "testdata", p))
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			pass, _ := ReadPasswordFile(strings.TrimSuffix(file, filepath.Ext(file)) + ".storepass")
-			f.Add(data, string(pass))
-			f.Add(data[:len(data)/2], string(pass))
-		}
-	}
+	addKeystoreSeeds(f)
 	kp := fuzzKeyPair(f)
 	f.Fuzz(func(t *testing.T, data []byte, pass string) {
 		p := Passwords{Store: []byte(pass)}
@@ -129,6 +118,23 @@ func FuzzMerge(f *testing.F) {
 	})
 }
 
+// addKeystoreSeeds seeds f with every JKS, JCEKS and PKCS#12 fixture and its
+// store password, whole and cut in half.
+func addKeystoreSeeds(f *testing.F) {
+	for _, p := range []string{"*.jks", "*.jceks", "*.p12"} {
+		files, _ := filepath.Glob(filepath.Join("..", "testdata", p))
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			pass, _ := ReadPasswordFile(strings.TrimSuffix(file, filepath.Ext(file)) + ".storepass")
+			f.Add(data, string(pass))
+			f.Add(data[:len(data)/2], string(pass))
+		}
+	}
+}
+
 // fuzzKeyPair is a self-signed P-256 key pair (fast to protect and check).
 func fuzzKeyPair(f *testing.F) *KeyPair {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -146,4 +152,29 @@ func fuzzKeyPair(f *testing.F) *KeyPair {
 		f.Fatal(err)
 	}
 	return &KeyPair{Alias: "fuzz", Key: key, Leaf: leaf}
+}
+
+// FuzzAddTrusted: adding a trusted certificate to any input never panics, and
+// a keystore it writes reads back with the certificate as a trusted entry and
+// every earlier entry.
+func FuzzAddTrusted(f *testing.F) {
+	addKeystoreSeeds(f)
+	leaf := fuzzKeyPair(f).Leaf
+	f.Fuzz(func(t *testing.T, data []byte, pass string) {
+		before, err := Parse(data, []byte(pass))
+		out, added, aerr := AddTrustedData(data, []byte(pass), []*x509.Certificate{leaf}, "fuzz", time.Now())
+		if aerr != nil || out == nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("added to a keystore that does not read: %v", err)
+		}
+		after, err := Parse(out, []byte(pass))
+		if err != nil {
+			t.Fatalf("keystore with %v added does not read back: %v", added, err)
+		}
+		if len(after.Entries) != len(before.Entries)+1 || findAlias(after, added[0]) == nil || !findAlias(after, added[0]).Leaf().Equal(leaf) {
+			t.Fatalf("entries %d -> %d, added %v", len(before.Entries), len(after.Entries), added)
+		}
+	})
 }

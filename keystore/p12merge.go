@@ -209,32 +209,38 @@ func mergePKCS12(data []byte, pass Passwords, kp *KeyPair) ([]byte, bool, error)
 		outInfos = append(outInfos, ci)
 	}
 
-	authSafe, err = asn1.Marshal(outInfos)
-	if err != nil {
-		return nil, false, err
-	}
-	authSafeInfo, err := dataContentInfo(authSafe)
-	if err != nil {
-		return nil, false, err
-	}
-	out := pfxPdu{Version: 3, AuthSafe: authSafeInfo}
-	if hasMAC(&pfx) {
-		newHash := macHash(pfx.MacData.Mac.Algorithm.Algorithm)
-		salt := make([]byte, max(len(pfx.MacData.MacSalt), 16))
-		if _, err := rand.Read(salt); err != nil {
-			return nil, false, err
-		}
-		out.MacData = macData{
-			Mac:        digestInfo{Algorithm: pfx.MacData.Mac.Algorithm, Digest: pkcs12MAC(newHash, bmpPassword(pass.Store), salt, pfx.MacData.Iterations, authSafe)},
-			MacSalt:    salt,
-			Iterations: pfx.MacData.Iterations,
-		}
-	}
-	der, err := asn1.Marshal(out)
+	der, err := encodePFX(&pfx, outInfos, pass.Store)
 	if err != nil {
 		return nil, false, err
 	}
 	return der, true, nil
+}
+
+// encodePFX writes a PKCS#12 file of the content infos, with a new MAC (same
+// algorithm and iterations, a new salt) when the original pfx had one.
+func encodePFX(pfx *pfxPdu, infos []asn1.RawValue, storePass []byte) ([]byte, error) {
+	authSafe, err := asn1.Marshal(infos)
+	if err != nil {
+		return nil, err
+	}
+	authSafeInfo, err := dataContentInfo(authSafe)
+	if err != nil {
+		return nil, err
+	}
+	out := pfxPdu{Version: 3, AuthSafe: authSafeInfo}
+	if hasMAC(pfx) {
+		newHash := macHash(pfx.MacData.Mac.Algorithm.Algorithm)
+		salt := make([]byte, max(len(pfx.MacData.MacSalt), 16))
+		if _, err := rand.Read(salt); err != nil {
+			return nil, err
+		}
+		out.MacData = macData{
+			Mac:        digestInfo{Algorithm: pfx.MacData.Mac.Algorithm, Digest: pkcs12MAC(newHash, bmpPassword(storePass), salt, pfx.MacData.Iterations, authSafe)},
+			MacSalt:    salt,
+			Iterations: pfx.MacData.Iterations,
+		}
+	}
+	return asn1.Marshal(out)
 }
 
 func isKeyBag(b *p12Bag) bool {

@@ -28,7 +28,7 @@ awk '/BEGIN CERT/{buf=""} {buf=buf $0 "\n"} /END CERT/{last=buf} END{printf "%s"
 step "openssl verify -CAfile root.pem -untrusted server.chain.pem server.crt"
 openssl verify -CAfile "$work/root.pem" -untrusted "$work/server.chain.pem" "$work/server.crt"
 
-for part in scripts/demo-certup.sh scripts/demo-rotate.sh scripts/demo-jksproxy.sh; do
+for part in scripts/demo-certup.sh scripts/demo-rotate.sh scripts/demo-renew.sh scripts/demo-jksproxy.sh; do
 	if [ -x "$part" ] || [ -f "$part" ]; then
 		BIN="$BIN" bash "$part"
 	fi

@@ -15,12 +15,15 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# start_awstest DELAY: starts awstest with IAM propagation delay DELAY, waits up
+# start_awstest DELAY [ZONE]…: starts awstest with IAM propagation delay DELAY (and
+# a Route 53 hosted zone per ZONE, answered over DNS at the "dns" line's address), waits up
 # to 10 s for its seed lines, then sets url, elb and listener from them and
 # exports the AWS_* environment (dummy credentials, no shared config, no
 # instance metadata, AWS_ENDPOINT_URL=$url).
 start_awstest() {
-	"$BIN/awstest" --listen 127.0.0.1:0 --seed demo --propagation-delay "$1" >"$work/awstest.out" 2>"$work/awstest.err" &
+	local zones=()
+	for z in "${@:2}"; do zones+=(--hosted-zone "$z"); done
+	"$BIN/awstest" --listen 127.0.0.1:0 --seed demo --propagation-delay "$1" "${zones[@]}" >"$work/awstest.out" 2>"$work/awstest.err" &
 	awstest_pid=$!
 	for _ in $(seq 1 100); do
 		[ -s "$work/awstest.out" ] && grep -q '^placeholder-certificate ' "$work/awstest.out" && break

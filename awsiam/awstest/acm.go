@@ -22,6 +22,8 @@ type acmCert struct {
 	imported  time.Time
 	visibleAt time.Time
 	tags      []tag
+	issued    *acmIssued // nil for an imported certificate
+	token     string     // RequestCertificate's IdempotencyToken
 }
 
 func (rs *regionState) acmCert(arn string) *acmCert {
@@ -35,6 +37,8 @@ func init() {
 		"ListCertificates":       (*Server).acmList,
 		"DeleteCertificate":      (*Server).acmDelete,
 		"GetCertificate":         (*Server).acmGet,
+		"RequestCertificate":     (*Server).acmRequest,
+		"ExportCertificate":      (*Server).acmExport,
 		"ListTagsForCertificate": (*Server).acmListTags,
 		"AddTagsToCertificate":   (*Server).acmAddTags,
 	}
@@ -115,6 +119,9 @@ func (s *Server) acmImport(r *request) (any, *apiError) {
 		if e != nil {
 			return nil, e
 		}
+		if c.issued != nil {
+			return nil, badRequest("ValidationException", "Certificate ARN: %s was issued by ACM and cannot be re-imported", c.arn)
+		}
 		if problem := reimportProblem(c.leaf, leaf); problem != "" {
 			return nil, badRequest("ValidationException", "%s", problem)
 		}
@@ -168,6 +175,19 @@ func (s *Server) acmDescribe(r *request) (any, *apiError) {
 	if inUse == nil {
 		inUse = []string{}
 	}
+	if !s.ready(c) {
+		return map[string]any{"Certificate": map[string]any{
+			"CertificateArn":          c.arn,
+			"DomainName":              c.issued.domains[0],
+			"SubjectAlternativeNames": c.issued.domains,
+			"CreatedAt":               epoch(c.issued.requested),
+			"Status":                  c.status(),
+			"KeyAlgorithm":            c.keyAlg,
+			"InUseBy":                 inUse,
+			"Type":                    c.certType(),
+			"Options":                 exportOption(c),
+		}}, nil
+	}
 	sans := c.leaf.DNSNames
 	if sans == nil {
 		sans = []string{}
@@ -180,14 +200,15 @@ func (s *Server) acmDescribe(r *request) (any, *apiError) {
 		"Subject":                 c.leaf.Subject.String(),
 		"Issuer":                  c.leaf.Issuer.String(),
 		"ImportedAt":              epoch(c.imported),
-		"Status":                  "ISSUED",
+		"Status":                  c.status(),
 		"NotBefore":               epoch(c.leaf.NotBefore),
 		"NotAfter":                epoch(c.leaf.NotAfter),
 		"KeyAlgorithm":            c.keyAlg,
 		"SignatureAlgorithm":      c.leaf.SignatureAlgorithm.String(),
 		"InUseBy":                 inUse,
-		"Type":                    "IMPORTED",
+		"Type":                    c.certType(),
 		"RenewalEligibility":      "INELIGIBLE",
+		"Options":                 exportOption(c),
 	}}, nil
 }
 
@@ -213,7 +234,7 @@ func (s *Server) acmList(r *request) (any, *apiError) {
 	}
 	var all []*acmCert
 	for _, c := range s.region(r.region).acm {
-		if contains(keyTypes, c.keyAlg) {
+		if s.ready(c) && contains(keyTypes, c.keyAlg) {
 			all = append(all, c)
 		}
 	}
@@ -236,8 +257,8 @@ func (s *Server) acmList(r *request) (any, *apiError) {
 		items = append(items, map[string]any{
 			"CertificateArn": c.arn,
 			"DomainName":     awsrules.Of(c.leaf),
-			"Status":         "ISSUED",
-			"Type":           "IMPORTED",
+			"Status":         c.status(),
+			"Type":           c.certType(),
 			"KeyAlgorithm":   c.keyAlg,
 			"InUse":          len(s.usersOf(c.arn)) > 0,
 			"NotBefore":      epoch(c.leaf.NotBefore),
@@ -274,6 +295,9 @@ func (s *Server) acmGet(r *request) (any, *apiError) {
 	c, e := s.acmRequested(r)
 	if e != nil {
 		return nil, e
+	}
+	if !s.ready(c) {
+		return nil, badRequest("RequestInProgressException", "Certificate ARN: %s. The certificate request is in process and the certificate in your account has not yet been issued.", c.arn)
 	}
 	out := map[string]string{"Certificate": c.body + "\n"}
 	if c.chain != "" {
@@ -330,6 +354,13 @@ func (s *Server) acmAddTags(r *request) (any, *apiError) {
 		return nil, badRequest("TooManyTagsException", "a certificate can have at most 50 tags")
 	}
 	return nil, nil
+}
+
+func exportOption(c *acmCert) map[string]string {
+	if c.issued != nil && c.issued.exportable {
+		return map[string]string{"Export": "ENABLED"}
+	}
+	return map[string]string{"Export": "DISABLED"}
 }
 
 // checkACMTags refuses what ACM refuses in tags (ACM API reference, Tag and

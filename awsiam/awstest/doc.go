@@ -1,6 +1,7 @@
 // Package awstest is a local AWS endpoint for tests and demos: an HTTP server on
-// 127.0.0.1 that speaks the wire protocols of the IAM, ACM, classic ELB and ELBv2
-// operations certup uses, so the real aws-sdk-go-v2 clients can be pointed at it
+// 127.0.0.1 that speaks the wire protocols of the IAM, ACM, classic ELB, ELBv2 and
+// Route 53 operations certup uses (Route 53's hosted zones are also answered over
+// DNS, UDP and TCP, on a loopback port: DNSAddr), so the real aws-sdk-go-v2 clients can be pointed at it
 // (BaseEndpoint, --endpoint-url or AWS_ENDPOINT_URL).
 //
 // It keeps state in memory, per region (IAM is global), and behaves as AWS does
@@ -13,9 +14,11 @@
 // so tests can prove, for example, that a dry run made no mutating call.
 //
 // Operations are named "<service>:<Action>", with service one of iam, acm, elb
-// (classic, API version 2012-06-01) and elbv2 (API version 2015-12-01), for example
+// (classic, API version 2012-06-01), elbv2 (API version 2015-12-01) and route53
+// (REST-XML, API version 2013-04-01), for example
 // "iam:UploadServerCertificate" or "elbv2:ModifyListener".
 //
 // Requests are routed by the credential scope of the SigV4 Authorization header
-// (the signature itself is not verified) and by Action / X-Amz-Target.
+// (the signature itself is not verified) and by Action / X-Amz-Target (Route 53:
+// by method and path).
 package awstest

@@ -99,7 +99,7 @@ func (s *Server) certificateUsable(region, arn, message string) *apiError {
 		}
 	case strings.HasPrefix(arn, "arn:aws:acm:"+region+":"):
 		c := s.region(region).acmCert(arn)
-		if c == nil || !visible(c.visibleAt) {
+		if c == nil || !visible(c.visibleAt) || !s.ready(c) {
 			return notFound
 		}
 	default:

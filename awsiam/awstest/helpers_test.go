@@ -19,6 +19,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/keybridge/keybridge/awsiam/awstest"
 )
@@ -28,6 +29,7 @@ type clients struct {
 	acm   *acm.Client
 	elb   *elb.Client
 	elbv2 *elbv2.Client
+	r53   *route53.Client
 }
 
 func newServer(t *testing.T, opts awstest.Options) *awstest.Server {
@@ -59,6 +61,7 @@ func sdkClients(srv *awstest.Server, region string, maxAttempts int) clients {
 		acm:   acm.NewFromConfig(cfg),
 		elb:   elb.NewFromConfig(cfg),
 		elbv2: elbv2.NewFromConfig(cfg),
+		r53:   route53.NewFromConfig(cfg),
 	}
 }
 

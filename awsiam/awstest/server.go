@@ -39,6 +39,9 @@ type Options struct {
 	MaxServerCertificates int
 	// Logger receives one debug line per call; nil discards.
 	Logger *slog.Logger
+	// DNSAddr is where the Route 53 zones are answered over DNS (UDP and TCP);
+	// default "127.0.0.1:0" (a free port, see Server.DNSAddr).
+	DNSAddr string
 }
 
 // Fault makes calls to an operation fail.
@@ -86,6 +89,13 @@ type Server struct {
 	iamCerts   map[string]*serverCert // lower-case name → certificate
 	regions    map[string]*regionState
 	idSequence int
+	zones      []*hostedZone // Route 53 is global
+	changes    []*r53Change
+	dnsDelay   time.Duration
+	dns        *dnsServer
+	acmCA      *acmCA
+	// acmIssueDelay: how long a requested ACM certificate stays pending.
+	acmIssueDelay time.Duration
 }
 
 // New starts a Server. Close it when done.
@@ -103,6 +113,9 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.DNSAddr == "" {
+		opts.DNSAddr = "127.0.0.1:0"
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
@@ -117,6 +130,10 @@ func New(opts Options) (*Server, error) {
 		calls:     map[string]int{},
 		iamCerts:  map[string]*serverCert{},
 		regions:   map[string]*regionState{},
+	}
+	if s.dns, err = s.startDNS(opts.DNSAddr); err != nil {
+		_ = ln.Close()
+		return nil, err
 	}
 	s.srv = &http.Server{
 		Handler:           s,
@@ -136,6 +153,7 @@ func (s *Server) AccountID() string { return s.opts.AccountID }
 // Close stops the server and closes open connections.
 func (s *Server) Close() {
 	s.closeOne.Do(func() {
+		s.dns.close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := s.srv.Shutdown(ctx); err != nil {
@@ -287,16 +305,20 @@ var mutatingOps = map[string]bool{
 	"elbv2:AddListenerCertificates":             true,
 	"elbv2:RemoveListenerCertificates":          true,
 	"elbv2:ModifyTargetGroupAttributes":         true,
+	"acm:RequestCertificate":                    true,
+	"route53:CreateHostedZone":                  true,
+	"route53:ChangeResourceRecordSets":          true,
 }
 
 // request is one decoded call.
 type request struct {
 	ctx     context.Context
-	service string // iam, acm, elb, elbv2
+	service string // iam, acm, elb, elbv2, route53
 	action  string
 	region  string
-	form    url.Values // query protocols
-	body    []byte     // JSON protocol
+	form    url.Values // query protocols; route53: the URI's query
+	body    []byte     // JSON protocol, route53's XML body
+	path    []string   // route53: the URI path's segments after the API version
 	id      string
 }
 
@@ -307,6 +329,8 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	// messages are InvalidChangeBatch's (Route 53), one per change in error.
+	messages []string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -350,9 +374,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	h := handlers[req.service][req.action]
 	if h == nil {
-		if req.service == "acm" {
+		switch req.service {
+		case "acm":
 			writeError(w, req, badRequest("UnknownOperationException", "unknown operation %s", req.action))
-		} else {
+		case "route53":
+			writeError(w, req, errorf(http.StatusNotFound, "UnknownOperationException", "%s is not served here", req.action))
+		default:
 			writeError(w, req, badRequest("InvalidAction", "Could not find operation %s for version %s", req.action, req.form.Get("Version")))
 		}
 		return
@@ -410,6 +437,8 @@ func faultError(svc string, f Fault) *apiError {
 			code = "ServiceFailure"
 		case "acm":
 			code = "InternalServerException"
+		case "route53":
+			code = "ServiceUnavailable"
 		default:
 			code = "InternalFailure"
 		}
@@ -425,7 +454,7 @@ func faultError(svc string, f Fault) *apiError {
 			status = http.StatusInternalServerError
 		case "ServiceUnavailable":
 			status = http.StatusServiceUnavailable
-		case "NoSuchEntity":
+		case "NoSuchEntity", "NoSuchHostedZone", "NoSuchChange":
 			status = http.StatusNotFound
 		case "EntityAlreadyExists", "DeleteConflict", "LimitExceeded", "ConcurrentModification":
 			status = http.StatusConflict
@@ -470,6 +499,14 @@ func (s *Server) decode(hr *http.Request) (*request, *apiError) {
 		req.action = action
 		req.body = body
 		return req, nil
+	case "route53":
+		req.service = "route53"
+		req.region = "us-east-1" // Route 53 is global
+		req.body = body
+		req.form = hr.URL.Query()
+		action, path, e := route53Route(hr.Method, hr.URL.Path)
+		req.action, req.path = action, path
+		return req, e
 	case "iam", "elasticloadbalancing":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -501,7 +538,7 @@ func (s *Server) decode(hr *http.Request) (*request, *apiError) {
 		}
 		return req, nil
 	default:
-		return req, badRequest("UnrecognizedClientException", "service %q is not served here (iam, acm, elasticloadbalancing)", signingService)
+		return req, badRequest("UnrecognizedClientException", "service %q is not served here (iam, acm, elasticloadbalancing, route53)", signingService)
 	}
 }
 

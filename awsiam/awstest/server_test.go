@@ -648,12 +648,13 @@ func TestEveryMutatingOperationIsServed(t *testing.T) {
 		"iam:UntagServerCertificate", "acm:ImportCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate",
 		"elb:CreateLoadBalancer", "elb:SetLoadBalancerListenerSSLCertificate", "elb:CreateAppCookieStickinessPolicy",
 		"elb:CreateLBCookieStickinessPolicy", "elb:SetLoadBalancerPoliciesOfListener", "elb:DeleteLoadBalancerPolicy",
-		"elbv2:ModifyListener", "elbv2:AddListenerCertificates", "elbv2:RemoveListenerCertificates", "elbv2:ModifyTargetGroupAttributes"} {
+		"elbv2:ModifyListener", "elbv2:AddListenerCertificates", "elbv2:RemoveListenerCertificates", "elbv2:ModifyTargetGroupAttributes",
+		"acm:RequestCertificate", "route53:CreateHostedZone", "route53:ChangeResourceRecordSets"} {
 		if !served[op] || !awstest.IsMutating(op) {
 			t.Errorf("%s: served %v, mutating %v", op, served[op], awstest.IsMutating(op))
 		}
 	}
-	for _, op := range []string{"iam:GetServerCertificate", "elb:DescribeLoadBalancers", "elbv2:DescribeListeners", "acm:ListCertificates"} {
+	for _, op := range []string{"iam:GetServerCertificate", "elb:DescribeLoadBalancers", "elbv2:DescribeListeners", "acm:ListCertificates", "acm:ExportCertificate", "route53:GetChange", "route53:ListHostedZonesByName", "route53:ListResourceRecordSets"} {
 		if !served[op] || awstest.IsMutating(op) {
 			t.Errorf("%s: served %v, mutating %v", op, served[op], awstest.IsMutating(op))
 		}

@@ -10,9 +10,10 @@ import (
 )
 
 var namespaces = map[string]string{
-	"iam":   "https://iam.amazonaws.com/doc/2010-05-08/",
-	"elb":   "http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/",
-	"elbv2": "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
+	"route53": "https://route53.amazonaws.com/doc/2013-04-01/",
+	"iam":     "https://iam.amazonaws.com/doc/2010-05-08/",
+	"elb":     "http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/",
+	"elbv2":   "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
 }
 
 // node is an XML element of a query-protocol response.
@@ -71,6 +72,10 @@ func writeResult(w http.ResponseWriter, r *request, out any) {
 		_, _ = w.Write(data)
 		return
 	}
+	if r.service == "route53" {
+		writeRESTResult(w, r, out.(restResult))
+		return
+	}
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString("<" + r.action + `Response xmlns="` + namespaces[r.service] + `">`)
@@ -97,6 +102,10 @@ func writeError(w http.ResponseWriter, r *request, e *apiError) {
 	typ := "Sender"
 	if e.status >= 500 {
 		typ = "Receiver"
+	}
+	if r.service == "route53" && e.code == "InvalidChangeBatch" {
+		writeInvalidChangeBatch(w, r, e)
+		return
 	}
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")

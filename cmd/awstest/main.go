@@ -26,9 +26,10 @@ func main() {
 func newApp() *cli.App {
 	return &cli.App{
 		Name:      "awstest",
-		Usage:     "run a local, in-memory AWS endpoint (IAM, ACM, ELB, ELBv2) for trying certup",
+		Usage:     "run a local, in-memory AWS endpoint (IAM, ACM, ELB, ELBv2, Route 53 with its DNS) for trying certup",
 		UsageText: "awstest [--listen 127.0.0.1:4566] [--seed demo] [--region us-east-1] [--propagation-delay 2s]",
-		Description: "Prints the endpoint URL on the first line of stdout, then (with --seed demo) one line per\n" +
+		Description: "Prints the endpoint URL on the first line of stdout, then \"dns ADDR\" (where the hosted zones\n" +
+			"are answered over DNS), \"hosted-zone NAME ID\" per --hosted-zone, then (with --seed demo) one line per\n" +
 			"resource created: \"elb NAME\", \"alb ARN\", \"listener ARN\", \"target-group ARN\",\n" +
 			"\"placeholder-certificate ARN\". Serves until SIGINT or SIGTERM. Any access key works;\n" +
 			"signatures are not checked. State is lost on exit.",
@@ -39,6 +40,8 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "region", Value: "us-east-1", Usage: "region for --seed"},
 			&cli.DurationFlag{Name: "propagation-delay", Usage: "how long the ELB APIs answer CertificateNotFound after an upload"},
 			&cli.DurationFlag{Name: "latency", Usage: "added to every call"},
+			&cli.StringFlag{Name: "dns-listen", Value: "127.0.0.1:0", Usage: "UDP and TCP address where the Route 53 hosted zones are answered over DNS (port 0 picks a free one)"},
+			&cli.StringSliceFlag{Name: "hosted-zone", Usage: "create a public Route 53 hosted zone for `NAME` at start; repeatable"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every call to stderr"},
 		},
 		Action: run,
@@ -62,6 +65,7 @@ func run(c *cli.Context) error {
 		PropagationDelay: c.Duration("propagation-delay"),
 		Latency:          c.Duration("latency"),
 		Logger:           cmdutil.NewLogger(os.Stderr, c.Bool("debug"), false),
+		DNSAddr:          c.String("dns-listen"),
 	})
 	if err != nil {
 		return cmdutil.Hint(err, "another program uses the port: pick another with --listen 127.0.0.1:PORT (0 for any)")
@@ -69,6 +73,14 @@ func run(c *cli.Context) error {
 	defer srv.Close()
 	out := c.App.Writer
 	fmt.Fprintln(out, srv.URL())
+	fmt.Fprintln(out, "dns", srv.DNSAddr())
+	for _, name := range c.StringSlice("hosted-zone") {
+		id, err := srv.AddHostedZone(name)
+		if err != nil {
+			return cmdutil.Hint(err, "give a domain name such as example.test to --hosted-zone")
+		}
+		fmt.Fprintln(out, "hosted-zone", name, id)
+	}
 	if seed == "demo" {
 		d, err := srv.SeedDemo(c.String("region"))
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 
 func TestRunByHand(t *testing.T) {
 	bin := buildAwstest(t)
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", "demo", "--region", "eu-west-1")
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--seed", "demo", "--region", "eu-west-1", "--hosted-zone", "example.test")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,8 @@ func TestRunByHand(t *testing.T) {
 			break
 		}
 	}
-	if !strings.HasPrefix(url, "http://127.0.0.1:") || lines["elb"] != "wso2-elb" || !strings.Contains(lines["listener"], ":listener/app/wso2-alb/") {
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || lines["elb"] != "wso2-elb" || !strings.Contains(lines["listener"], ":listener/app/wso2-alb/") ||
+		!strings.HasPrefix(lines["dns"], "127.0.0.1:") || !strings.HasPrefix(lines["hosted-zone"], "example.test Z") {
 		t.Fatalf("output: url %q, %v", url, lines)
 	}
 	client := elbv2.NewFromConfig(aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(url),

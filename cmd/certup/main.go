@@ -32,7 +32,9 @@ func newApp() *cli.App {
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
 			"       [--renew-within DAYS] [--parallel K] [--probe HOST:PORT] [--dry-run] [--json]\n" +
 			"certup rollback (--elb NAME[:PORT] | --listener ARN)… [--region R]… [--dry-run]\n" +
-			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]",
+			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]\n" +
+			"certup renew KEYSTORE --alias A (--acm-certificate-arn ARN | --acme-directory URL [--domain D]…)\n" +
+			"       [--renew-within DAYS] [--dns-resolver HOST:PORT]… [--then CMD] [--dry-run] [--json]",
 		Description: "Credentials come from the AWS SDK's default chain (environment, ~/.aws files and\n" +
 			"--profile, SSO, instance and container roles). --endpoint-url or AWS_ENDPOINT_URL\n" +
 			"points certup at another endpoint, such as the local one of `awstest`.\n" +
@@ -43,7 +45,7 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, stickiness, list, check, rotate, rollback or prune)", c.Args().First())
+				return cmdutil.UsageError("unknown command %q (want upload, attach, deploy, stickiness, list, check, rotate, rollback, prune or renew)", c.Args().First())
 			}
 			if err := cli.ShowAppHelp(c); err != nil {
 				return err
@@ -105,7 +107,7 @@ func newApp() *cli.App {
 				}, awsFlags()),
 				Action: checkAction,
 			},
-		}, rotateCommands()...),
+		}, append(rotateCommands(), renewCommand())...),
 	}
 }
 

@@ -86,10 +86,14 @@ func printCompact(w io.Writer, l listing, now time.Time) {
 	widths := make([]int, 4)
 	for _, e := range l.Entries {
 		row := []string{e.Alias, e.Kind, "", "", ""}
-		if e.Subject != "" {
+		// An entry with a certificate has a fingerprint; its subject may be empty
+		// (ACME CAs issue certificates that name only DNS names).
+		if e.SHA256 != "" {
 			name := e.Subject
 			if e.CommonName != "" {
 				name = "CN=" + e.CommonName
+			} else if name == "" {
+				name = strings.Join(e.DNSNames, ", ")
 			}
 			row[2] = fmt.Sprintf("%s %d", e.KeyType, e.KeyBits)
 			row[3] = fmt.Sprintf("until %s (%s)", e.NotAfter.Format(time.DateOnly), validityState(e, now))
@@ -131,7 +135,7 @@ func printDetails(w io.Writer, l listing, now time.Time) {
 			fmt.Fprintf(w, "  created %s", e.Created.Format(time.DateOnly))
 		}
 		fmt.Fprintln(w)
-		if e.Subject == "" {
+		if e.SHA256 == "" {
 			continue
 		}
 		fmt.Fprintf(w, "  subject  %s\n  issuer   %s\n  serial   %s\n", e.Subject, e.Issuer, e.Serial)

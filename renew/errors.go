@@ -1,0 +1,35 @@
+package renew
+
+import "errors"
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrNotPrivateKey: the alias holds no private key entry (a trusted
+	// certificate or a secret key).
+	ErrNotPrivateKey = errors.New("alias holds no private key")
+	// ErrCAUnreachable: the ACME directory or an ACME request could not be reached.
+	ErrCAUnreachable = errors.New("ACME server unreachable")
+	// ErrRateLimited: the CA answered rateLimited.
+	ErrRateLimited = errors.New("rate limited by the CA")
+	// ErrUnauthorized: the CA refuses this account or these names
+	// (unauthorized, rejectedIdentifier, externalAccountRequired, caa, ...).
+	ErrUnauthorized = errors.New("refused by the CA")
+	// ErrOrderInvalid: the order or a challenge ended invalid.
+	ErrOrderInvalid = errors.New("order failed at the CA")
+	// ErrDNSNotVisible: the challenge record did not show at the resolvers in time.
+	ErrDNSNotVisible = errors.New("challenge record not visible in DNS")
+	// ErrZoneNotFound: no Route 53 hosted zone holds the name.
+	ErrZoneNotFound = errors.New("no hosted zone for the name")
+	// ErrNotExportable: ACM will not export the certificate (imported, or
+	// requested without export).
+	ErrNotExportable = errors.New("certificate not exportable from ACM")
+	// ErrNotIssued: the ACM certificate is not issued yet.
+	ErrNotIssued = errors.New("certificate not issued yet")
+	// ErrNoDomains: no names to request (none given, none in the current certificate).
+	ErrNoDomains = errors.New("no domain names to request")
+	// ErrTruststore: the truststore cannot be read or written (wraps the
+	// keystore error that says why).
+	ErrTruststore = errors.New("truststore")
+	// ErrAccountKey: the ACME account key file cannot be read or made.
+	ErrAccountKey = errors.New("unusable ACME account key")
+)
