@@ -27,7 +27,8 @@ func renewCommand() *cli.Command {
 			"the DNS-01 record goes to Route 53 with the same credentials as every other call).\n" +
 			"The alias is written in place (JKS, JCEKS, PKCS#12): other entries, owner and mode kept,\n" +
 			"atomic; nothing is written on any error or when the alias already holds the certificate.\n" +
-			"Exit codes: 0 nothing to do, 10 renewed (dry run: would renew), 1 error, 2 usage.",
+			"\nExit codes: 0 done (renewed or nothing to do), 1 error, 2 usage. With --detailed-exitcode:\n" +
+			"10 renewed (with --dry-run: would renew), 0 nothing to do.",
 		Flags: concat([]cli.Flag{
 			&cli.StringFlag{Name: "alias", Usage: "the private-key entry to renew", Required: true},
 			&cli.StringFlag{Name: "acm-certificate-arn", Usage: "source: export this ACM certificate `ARN` (requested with export enabled)", Category: "Source:"},
@@ -50,6 +51,7 @@ func renewCommand() *cli.Command {
 			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
 			&cli.StringFlag{Name: "then", Usage: "run `CMD` (with sh -c) after the keystore changed, e.g. restart the server"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no order is placed)"},
+			detailedExitFlag(),
 		}, cmdutil.PasswordFlags(), awsFlags()),
 		Action: renewAction,
 	}
@@ -97,18 +99,14 @@ func renewAction(c *cli.Context) error {
 	} else {
 		printRenew(out, res)
 	}
-	switch res.Action {
-	case renew.Renewed:
+	if res.Action == renew.Renewed {
 		if cmd := c.String("then"); cmd != "" {
 			if err := runThen(c, cmd, res); err != nil {
 				return err
 			}
 		}
-		return cmdutil.Silent(exitChanged)
-	case renew.WouldRenew:
-		return cmdutil.Silent(exitChanged)
 	}
-	return nil
+	return doneError(c, res.Action == renew.Renewed || res.Action == renew.WouldRenew)
 }
 
 // renewConfig turns the flags into a renew.Config; the passwords are read here.

@@ -48,9 +48,12 @@ func newACMEEnvWith(t *testing.T, pc testkit.PebbleConfig) *acmeEnv {
 }
 
 // acmeArgs are the ACME source flags for this environment.
+// acmeArgs are the flags of a renewal from the test's Pebble, with
+// --detailed-exitcode: exit 10 when renewed, 0 when there was nothing to do.
 func (e *acmeEnv) acmeArgs() []string {
 	return []string{"--acme-directory", e.pebble.Directory, "--acme-ca-bundle", e.pebble.CABundle,
-		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s"}
+		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s",
+		"--detailed-exitcode"}
 }
 
 // noChallengeRecords fails when a TXT record is left in the zone.
@@ -294,8 +297,9 @@ func TestRenewFromACM(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, pass := writeJKS(t, "app.example.test")
-	run := func() result {
-		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn)
+	run := func(extra ...string) result {
+		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn,
+			"--detailed-exitcode", extra)
 	}
 	r := run()
 	if r.code != 10 || !strings.Contains(r.stdout, "from acm") {
@@ -315,6 +319,14 @@ func TestRenewFromACM(t *testing.T) {
 	}
 	if r = run(); r.code != 10 || fileBytes(t, ks) == before {
 		t.Fatalf("after ACM renewed: %s", r)
+	}
+	// Without --detailed-exitcode a renewal is a success like any other: 0.
+	if err := srv.RenewACMCertificate(region, arn); err != nil {
+		t.Fatal(err)
+	}
+	before = fileBytes(t, ks)
+	if r = certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn); r.code != 0 || fileBytes(t, ks) == before {
+		t.Fatalf("renewed without --detailed-exitcode: %s", r)
 	}
 }
 
