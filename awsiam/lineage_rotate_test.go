@@ -87,16 +87,8 @@ func TestRollbackFaultMatrix(t *testing.T) {
 		"elbv2:DescribeListeners",
 		"elbv2:ModifyListener",
 	}
-	modes := []struct {
-		name  string
-		fault func(op string) awstest.Fault
-	}{
-		{"fails once", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Times: 1} }},
-		{"fails persistently", func(op string) awstest.Fault { return awstest.Fault{Op: op} }},
-		{"fails midway", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Skip: 2} }},
-	}
 	for _, op := range ops {
-		for _, m := range modes {
+		for _, m := range faultModes {
 			t.Run(op+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
 				f := newFleet(t, awstest.Options{})

@@ -344,24 +344,26 @@ var rotationOps = []string{
 	"elbv2:ModifyListener",
 }
 
+// faultModes are the ways the fault matrices make one IAM or ELB operation fail.
+var faultModes = []struct {
+	name  string
+	fault func(op string) awstest.Fault
+}{
+	// A client error the SDK does not retry: the run sees it.
+	{"fails once", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Times: 1} }},
+	// A server error on every call: the SDK's retries run out.
+	{"fails persistently", func(op string) awstest.Fault { return awstest.Fault{Op: op} }},
+	// Fails on the third call and after: hits the middle of the switches.
+	{"fails midway", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Skip: 2} }},
+}
+
 // TestRotateFaultMatrix makes each operation fail once, and fail persistently,
 // during a rotation over six listeners in two regions. After every run each
 // listener serves an existing certificate, the old or the new; with the fault
 // gone, the next run converges; the run after that changes nothing.
 func TestRotateFaultMatrix(t *testing.T) {
-	modes := []struct {
-		name  string
-		fault func(op string) awstest.Fault
-	}{
-		// A client error the SDK does not retry: the run sees it.
-		{"fails once", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Times: 1} }},
-		// A server error on every call: the SDK's retries run out.
-		{"fails persistently", func(op string) awstest.Fault { return awstest.Fault{Op: op} }},
-		// Fails on the third call and after: hits the middle of the switches.
-		{"fails midway", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Skip: 2} }},
-	}
 	for _, op := range rotationOps {
-		for _, m := range modes {
+		for _, m := range faultModes {
 			t.Run(op+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
 				f := newFleet(t, awstest.Options{})
