@@ -42,6 +42,28 @@ func newServer(t *testing.T, opts awstest.Options) *awstest.Server {
 	return srv
 }
 
+// uploadIAM uploads m with its chain to IAM under name, at path "/", and
+// returns the certificate's ARN.
+func uploadIAM(t *testing.T, srv *awstest.Server, name string, m material) string {
+	t.Helper()
+	arn, err := srv.UploadServerCertificate(name, "/", m.cert, m.key, m.chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arn
+}
+
+// addListener adds l to the load balancer lbARN in region and returns the
+// listener's ARN.
+func addListener(t *testing.T, srv *awstest.Server, region, lbARN string, l awstest.Listener) string {
+	t.Helper()
+	arn, err := srv.AddListener(region, lbARN, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arn
+}
+
 // sdkClients returns real SDK clients pointed at srv. maxAttempts 1 disables
 // retries.
 func sdkClients(srv *awstest.Server, region string, maxAttempts int) clients {

@@ -54,15 +54,9 @@ func TestListenersRefuseCertificatesWithoutFQDN(t *testing.T) {
 	p := newPKI(t)
 	ctx := ctx(t)
 	good := p.leaf(t, "app.example.com", nil)
-	goodARN, err := srv.UploadServerCertificate("good", "/", good.cert, good.key, good.chain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	goodARN := uploadIAM(t, srv, "good", good)
 	lbARN := srv.AddALB(region, "alb")
-	lnARN, err := srv.AddListener(region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: goodARN})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lnARN := addListener(t, srv, region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: goodARN})
 	if err := srv.AddClassicELB(region, "classic", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443, CertificateARN: goodARN}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +74,7 @@ func TestListenersRefuseCertificatesWithoutFQDN(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := p.custom(t, tt.tmpl, nil)
-			iamARN, err := srv.UploadServerCertificate(strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "", "'", "").Replace(tt.name), "/", m.cert, m.key, m.chain)
-			if err != nil {
-				t.Fatal(err)
-			}
+			iamARN := uploadIAM(t, srv, strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "", "'", "").Replace(tt.name), m)
 			acmARN, err := srv.ImportACMCertificate(region, m.cert, m.key, m.chain)
 			if err != nil {
 				t.Fatal(err)
@@ -126,26 +117,17 @@ func TestSNIQuotaIsPerLoadBalancer(t *testing.T) {
 	var arns []string
 	for i := range awstest.MaxCertificatesPerLoadBalancer + 3 {
 		m := p.leaf(t, fmt.Sprintf("site%d.example.com", i), nil)
-		arn, err := srv.UploadServerCertificate(fmt.Sprintf("site%d", i), "/", m.cert, m.key, m.chain)
-		if err != nil {
-			t.Fatal(err)
-		}
+		arn := uploadIAM(t, srv, fmt.Sprintf("site%d", i), m)
 		arns = append(arns, arn)
 	}
 	lbARN := srv.AddALB(region, "alb")
 	other := srv.AddALB(region, "other")
 	var listeners []string
 	for _, port := range []int{443, 8443} {
-		ln, err := srv.AddListener(region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: port, CertificateARN: arns[0]})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := addListener(t, srv, region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: port, CertificateARN: arns[0]})
 		listeners = append(listeners, ln)
 	}
-	otherLn, err := srv.AddListener(region, other, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: arns[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherLn := addListener(t, srv, region, other, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: arns[0]})
 	add := func(ln, arn string) error {
 		_, err := c.elbv2.AddListenerCertificates(ctx, &elbv2.AddListenerCertificatesInput{ListenerArn: aws.String(ln),
 			Certificates: []elbv2types.Certificate{{CertificateArn: aws.String(arn)}}})
@@ -292,10 +274,7 @@ func TestClassicDefaultsAndConflicts(t *testing.T) {
 	p := newPKI(t)
 	ctx := ctx(t)
 	m := p.leaf(t, "www.example.com", nil)
-	arn, err := srv.UploadServerCertificate("www", "/", m.cert, m.key, m.chain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	arn := uploadIAM(t, srv, "www", m)
 	if _, err := c.elb.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{LoadBalancerName: aws.String("web"),
 		Listeners: []elbtypes.Listener{
 			{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstancePort: aws.Int32(9763)},
@@ -316,7 +295,7 @@ func TestClassicDefaultsAndConflicts(t *testing.T) {
 		t.Errorf("HTTP listener policies = %v", st.Policies)
 	}
 
-	_, err = c.elb.SetLoadBalancerListenerSSLCertificate(ctx, &elb.SetLoadBalancerListenerSSLCertificateInput{
+	_, err := c.elb.SetLoadBalancerListenerSSLCertificate(ctx, &elb.SetLoadBalancerListenerSSLCertificateInput{
 		LoadBalancerName: aws.String("web"), LoadBalancerPort: 80, SSLCertificateId: aws.String(arn)})
 	wantRefusal(t, "certificate on HTTP", err, "InvalidConfigurationRequest", http.StatusConflict)
 
@@ -343,10 +322,7 @@ func TestDescribeRules(t *testing.T) {
 	lb := srv.AddALB(region, "alb")
 	web := srv.AddTargetGroup(region, "web", "HTTP", 80)
 	api := srv.AddTargetGroup(region, "api", "HTTP", 8080)
-	ln, err := srv.AddListener(region, lb, awstest.Listener{Protocol: "HTTP", Port: 80, TargetGroupARNs: []string{web}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := addListener(t, srv, region, lb, awstest.Listener{Protocol: "HTTP", Port: 80, TargetGroupARNs: []string{web}})
 	ruleARN, err := srv.AddRule(region, ln, 10, []string{"api.example.com"}, api)
 	if err != nil {
 		t.Fatal(err)

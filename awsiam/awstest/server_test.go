@@ -274,20 +274,11 @@ func TestELBv2(t *testing.T) {
 	p := newPKI(t)
 	ctx := ctx(t)
 	old := p.leaf(t, "old.example.com", nil)
-	oldARN, err := srv.UploadServerCertificate("old", "/", old.cert, old.key, old.chain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldARN := uploadIAM(t, srv, "old", old)
 	lbARN := srv.AddALB(region, "alb")
 	tgARN := srv.AddTargetGroup(region, "web", "HTTPS", 9443)
-	lnARN, err := srv.AddListener(region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: oldARN, TargetGroupARNs: []string{tgARN}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpARN, err := srv.AddListener(region, lbARN, awstest.Listener{Protocol: "HTTP", Port: 80, TargetGroupARNs: []string{tgARN}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lnARN := addListener(t, srv, region, lbARN, awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: oldARN, TargetGroupARNs: []string{tgARN}})
+	httpARN := addListener(t, srv, region, lbARN, awstest.Listener{Protocol: "HTTP", Port: 80, TargetGroupARNs: []string{tgARN}})
 	m := p.leaf(t, "www.example.com", nil)
 	imp, err := c.acm.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: []byte(m.cert), PrivateKey: []byte(m.key), CertificateChain: []byte(m.chain)})
 	if err != nil {
