@@ -165,6 +165,23 @@ func wantCode(t *testing.T, r result, code int) {
 	}
 }
 
+// runner runs certup against srv: certup, or run (an empty keystore password
+// and --detailed-exitcode where it applies).
+type runner func(t *testing.T, srv *awstest.Server, parts ...any) result
+
+// wantNothingToDo runs certup once more and fails unless it exits 0 without a
+// changing call; it returns the result for further checks.
+func wantNothingToDo(t *testing.T, srv *awstest.Server, do runner, parts ...any) result {
+	t.Helper()
+	srv.ResetCalls()
+	r := do(t, srv, parts...)
+	wantCode(t, r, 0)
+	if n := srv.MutatingCalls(); n != 0 {
+		t.Errorf("run again: %d changing calls: %v\n%s", n, srv.CallLog(), r)
+	}
+	return r
+}
+
 func TestUploadIAMWithChainPathAndTags(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	r := certup(t, srv, args("upload", keystoreArgs("chain.jks"), "--path", "/certup/", "--tag", "env=prod", "--tag", "team=web"))
@@ -184,11 +201,9 @@ func TestUploadIAMWithChainPathAndTags(t *testing.T) {
 	}
 
 	t.Run("again uploads nothing", func(t *testing.T) {
-		srv.ResetCalls()
-		r := certup(t, srv, args("upload", keystoreArgs("chain.jks"), "--path", "/certup/"))
-		wantCode(t, r, 0)
-		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, name) {
-			t.Errorf("mutating calls %d; %s", srv.MutatingCalls(), r)
+		r := wantNothingToDo(t, srv, certup, "upload", keystoreArgs("chain.jks"), "--path", "/certup/")
+		if !strings.Contains(r.stdout, name) {
+			t.Errorf("%s", r)
 		}
 	})
 	t.Run("name collision refused", func(t *testing.T) {
@@ -314,11 +329,9 @@ func TestDeployStickinessAndRepeat(t *testing.T) {
 		t.Errorf("ALB serves %q, classic ELB %q", def, arn)
 	}
 
-	srv.ResetCalls()
-	r = certup(t, srv, deploy)
-	wantCode(t, r, 0)
-	if srv.MutatingCalls() != 0 || srv.Calls("iam:UploadServerCertificate") != 0 {
-		t.Errorf("repeated deploy: %d mutating calls (%v)", srv.MutatingCalls(), srv.CallLog())
+	r = wantNothingToDo(t, srv, certup, deploy)
+	if srv.Calls("iam:UploadServerCertificate") != 0 {
+		t.Errorf("repeated deploy uploaded: %v", srv.CallLog())
 	}
 	if !strings.Contains(r.stdout, "already uploaded") {
 		t.Errorf("stdout = %s", r.stdout)
