@@ -328,27 +328,36 @@ func deployAction(c *cli.Context) error {
 		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait"), Progress: s.progress},
 		StickinessCookie: c.String("stickiness-cookie"),
 	})
-	changed := deployChanged(res)
+	return finishChange(c, s, deployChanged(res), err,
+		func(w io.Writer) { printDeploy(w, res) },
+		struct {
+			*awsiam.DeployResult
+			Planned []awsiam.Call `json:"planned,omitempty"`
+		}{res, s.svc.Planned()})
+}
+
+// finishChange ends a command that changes certificates or listeners (deploy,
+// stickiness): an error before any change gets its hint; an error after some
+// change prints what was done (it stays done; the same command goes on from
+// there) and exits exitPartial. Otherwise it prints asJSON, or the planned
+// calls and printText, and exits as doneError says.
+func finishChange(c *cli.Context, s *session, changed bool, err error, printText func(io.Writer), asJSON any) error {
 	if err != nil {
 		if !changed {
 			return withHint(err)
 		}
-		// What was done stays done; the same command finds the upload and goes on.
 		if !s.json {
-			printDeploy(s.out, res)
+			printText(s.out)
 		}
 		return cmdutil.WithExitCode(partialHint(withHint(err)), exitPartial)
 	}
 	if s.json {
-		if err := cmdutil.PrintJSON(s.out, struct {
-			*awsiam.DeployResult
-			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()}); err != nil {
+		if err := cmdutil.PrintJSON(s.out, asJSON); err != nil {
 			return err
 		}
 	} else {
 		printPlanned(s)
-		printDeploy(s.out, res)
+		printText(s.out)
 	}
 	return doneError(c, changed)
 }

@@ -179,9 +179,15 @@ func printProgress(w io.Writer, e awsiam.Event) {
 // parseListeners parses the --elb and --listener flags; sni marks the ALB/NLB
 // listeners' certificate as an additional (SNI) one.
 func parseListeners(c *cli.Context, sni bool) ([]awsiam.Listener, error) {
+	return parseListenersPort(c, sni, awsiam.DefaultELBPort)
+}
+
+// parseListenersPort is parseListeners with elbPort the port of an --elb NAME
+// given without one.
+func parseListenersPort(c *cli.Context, sni bool, elbPort int32) ([]awsiam.Listener, error) {
 	var ls []awsiam.Listener
 	for _, e := range c.StringSlice("elb") {
-		l, err := awsiam.ParseELB(e)
+		l, err := awsiam.ParseELBPort(e, elbPort)
 		if err != nil {
 			return nil, cmdutil.UsageError("--elb: %v", err)
 		}

@@ -37,23 +37,11 @@ func stickinessAction(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	var ls []awsiam.Listener
-	var arns []string
-	for _, e := range c.StringSlice("elb") {
-		l, err := awsiam.ParseELBPort(e, awsiam.AllPorts)
-		if err != nil {
-			return cmdutil.UsageError("--elb: %v", err)
-		}
-		ls = append(ls, l)
+	ls, err := parseListenersPort(c, false, awsiam.AllPorts)
+	if err != nil {
+		return err
 	}
-	for _, a := range c.StringSlice("listener") {
-		l, err := awsiam.ParseListenerARN(a, false)
-		if err != nil {
-			return cmdutil.UsageError("--listener: %v", err)
-		}
-		ls = append(ls, l)
-		arns = append(arns, a)
-	}
+	arns := c.StringSlice("listener")
 	if len(ls) == 0 {
 		return cmdutil.UsageError("give --elb NAME[:PORT] or --listener ARN")
 	}
@@ -70,28 +58,12 @@ func stickinessAction(c *cli.Context) error {
 	}
 	defer s.stop()
 	res, err := s.svc.Stickiness(s.ctx, ls, cookie)
-	changed := stickinessChanged(res)
-	if err != nil {
-		if !changed {
-			return withHint(err)
-		}
-		if !s.json {
-			printStickiness(s.out, res)
-		}
-		return cmdutil.WithExitCode(partialHint(withHint(err)), exitPartial)
-	}
-	if s.json {
-		if err := cmdutil.PrintJSON(s.out, struct {
+	return finishChange(c, s, stickinessChanged(res), err,
+		func(w io.Writer) { printStickiness(w, res) },
+		struct {
 			Stickiness []*awsiam.StickinessResult `json:"stickiness"`
 			Planned    []awsiam.Call              `json:"planned,omitempty"`
-		}{res, s.svc.Planned()}); err != nil {
-			return err
-		}
-	} else {
-		printPlanned(s)
-		printStickiness(s.out, res)
-	}
-	return doneError(c, changed)
+		}{res, s.svc.Planned()})
 }
 
 // stickinessChanged: some stickiness was set or removed (or in a dry run would be).
