@@ -21,16 +21,10 @@ import (
 // two recording backends.
 func chaosProxy(t *testing.T, extra ...string) (*proxyProc, []*probes.Recorder) {
 	t.Helper()
-	var backends []*probes.Recorder
+	backends := startRecorders(t, "b1", "b2")
 	args := append(keystoreArgs("wso2carbon.jks"), "--listen-http", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--health-check-path", "/health", "--access-log=false")
-	for _, name := range []string{"b1", "b2"} {
-		r, err := probes.StartRecorder(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(r.Close)
-		backends = append(backends, r)
+	for _, r := range backends {
 		args = append(args, "--backend", r.URL())
 	}
 	return startProxy(t, []string{"https", "http", "admin"}, append(args, extra...)...), backends

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keybridge/keybridge/internal/demoapp"
+	"github.com/keybridge/keybridge/internal/probes"
 	"github.com/keybridge/keybridge/internal/testkit"
 )
 
@@ -242,6 +243,34 @@ func do(c *http.Client, method, u string, body io.Reader) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
+}
+
+// servedFP dials addr with TLS and returns the SHA-256 fingerprint of the
+// leaf certificate it serves.
+func servedFP(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, insecureTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return fp(conn.ConnectionState().PeerCertificates[0].Raw)
+}
+
+// startRecorders starts a recording backend for each name, closed when the
+// test ends.
+func startRecorders(t *testing.T, names ...string) []*probes.Recorder {
+	t.Helper()
+	var backends []*probes.Recorder
+	for _, name := range names {
+		r, err := probes.StartRecorder(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		backends = append(backends, r)
+	}
+	return backends
 }
 
 func insecureTLS() *tls.Config {

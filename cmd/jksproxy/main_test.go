@@ -857,14 +857,7 @@ func TestSIGHUP(t *testing.T) {
 	copyFile(t, testdata("wso2carbon.jks"), ks)
 	p := startProxy(t, []string{"https"}, "--keystore", ks, "--storepass-file", testdata("wso2carbon.storepass"),
 		"--listen-https", "127.0.0.1:0", "--listen-http", "", "--backend", b.url(), "--reload-interval", "1h")
-	served := func() string {
-		conn, err := tls.Dial("tcp", p.addr("https"), insecureTLS())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		return fp(conn.ConnectionState().PeerCertificates[0].Raw)
-	}
+	served := func() string { return servedFP(t, p.addr("https")) }
 	oldFP, newFP := expectedFor(t, "wso2carbon.jks").LeafSHA256, expectedFor(t, "ecdsa-demo.jks").LeafSHA256
 	replaceFile(t, testdata("ecdsa-demo.jks"), ks)
 	if got := served(); got != oldFP {

@@ -23,15 +23,7 @@ type probeTarget struct {
 
 func newProbeTarget(t *testing.T) *probeTarget {
 	t.Helper()
-	pt := &probeTarget{t: t}
-	for _, name := range []string{"b1", "b2"} {
-		r, err := probes.StartRecorder(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(r.Close)
-		pt.backends = append(pt.backends, r)
-	}
+	pt := &probeTarget{t: t, backends: startRecorders(t, "b1", "b2")}
 	pt.start()
 	return pt
 }

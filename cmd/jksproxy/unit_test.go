@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -100,14 +99,7 @@ func TestAsTheSystemdUnitRunsIt(t *testing.T) {
 			t.Errorf("/proc/PID/status lacks %q:\n%s", want, status)
 		}
 	}
-	served := func() string {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", p.addr("https"), insecureTLS())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		return fp(conn.ConnectionState().PeerCertificates[0].Raw)
-	}
+	served := func() string { return servedFP(t, p.addr("https")) }
 	oldFP, newFP := expectedFor(t, "wso2carbon.jks").LeafSHA256, expectedFor(t, "ecdsa-demo.jks").LeafSHA256
 	if got := served(); got != oldFP {
 		t.Fatalf("served %s, want %s", got, oldFP)
