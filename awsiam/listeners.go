@@ -202,30 +202,39 @@ func (s *Service) readListeners(ctx context.Context, ls []Listener, all bool) (m
 func (s *Service) sniCertificates(ctx context.Context, arns []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(arns))
 	var mu sync.Mutex
-	errs := make([]error, len(arns))
+	err := eachParallel(len(arns), func(i int) error {
+		var sni []string
+		for c, err := range s.v2ListenerCerts(ctx, arns[i], "listener "+arns[i]) {
+			if err != nil {
+				return err
+			}
+			if !aws.ToBool(c.IsDefault) {
+				sni = append(sni, aws.ToString(c.CertificateArn))
+			}
+		}
+		mu.Lock()
+		out[arns[i]] = sni
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// eachParallel calls f for 0 to n-1, DefaultParallel at a time, and returns
+// every error f returned, joined.
+func eachParallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	sem := make(chan struct{}, DefaultParallel)
 	var wg sync.WaitGroup
-	for i, arn := range arns {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var sni []string
-			for c, err := range s.v2ListenerCerts(ctx, arn, "listener "+arn) {
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				if !aws.ToBool(c.IsDefault) {
-					sni = append(sni, aws.ToString(c.CertificateArn))
-				}
-			}
-			mu.Lock()
-			out[arn] = sni
-			mu.Unlock()
+			errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }

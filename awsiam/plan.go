@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/acm"
 
 	"github.com/keybridge/keybridge/keystore"
 )
@@ -328,12 +327,9 @@ func (s *Service) lookupIAM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 func (s *Service) lookupACM(ctx context.Context, kp *keystore.KeyPair, o UploadOptions) (*RegionUpload, error) {
 	up := &RegionUpload{Region: s.region}
 	if o.CertificateARN != "" && (s.region == "" || regionOf(o.CertificateARN) == s.region) {
-		got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(o.CertificateARN)})
-		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
-			return nil, fmt.Errorf("ACM certificate %s: %w", o.CertificateARN, ErrCertificateNotFound)
-		}
+		got, err := s.getACMCertificate(ctx, o.CertificateARN)
 		if err != nil {
-			return nil, fmt.Errorf("getting ACM certificate %s: %w", o.CertificateARN, err)
+			return nil, err
 		}
 		up.ARN = o.CertificateARN
 		up.Reimport = !sameCertificate(aws.ToString(got.Certificate), kp.Leaf)

@@ -418,28 +418,18 @@ func (s *Service) certificatesInUse(ctx context.Context) (map[string]bool, error
 			v2 = append(v2, l)
 		}
 	}
-	sem := make(chan struct{}, DefaultParallel)
-	errs := make([]error, len(v2))
-	var wg sync.WaitGroup
-	for i, l := range v2 {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for c, err := range s.v2ListenerCerts(ctx, l.ARN, l.String()) {
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				mu.Lock()
-				used[aws.ToString(c.CertificateArn)] = true
-				mu.Unlock()
+	err = eachParallel(len(v2), func(i int) error {
+		for c, err := range s.v2ListenerCerts(ctx, v2[i].ARN, v2[i].String()) {
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+			mu.Lock()
+			used[aws.ToString(c.CertificateArn)] = true
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return used, nil

@@ -209,18 +209,28 @@ func (s *Service) sniCount(ctx context.Context, lb string) (int, error) {
 	return n, nil
 }
 
+// getACMCertificate reads the ACM certificate arn; one ACM does not have, or an
+// ARN it does not accept, is ErrCertificateNotFound.
+func (s *Service) getACMCertificate(ctx context.Context, arn string) (*acm.GetCertificateOutput, error) {
+	got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(arn)})
+	if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
+		return nil, fmt.Errorf("ACM certificate %s: %w", arn, ErrCertificateNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting ACM certificate %s: %w", arn, err)
+	}
+	return got, nil
+}
+
 // certificateLeaf reads the leaf certificate of an IAM or ACM certificate ARN.
 func (s *Service) certificateLeaf(ctx context.Context, arn string) (*x509.Certificate, error) {
 	if isACMARN(arn) {
 		if err := s.inRegion(arn); err != nil {
 			return nil, err
 		}
-		got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(arn)})
-		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
-			return nil, fmt.Errorf("ACM certificate %s: %w", arn, ErrCertificateNotFound)
-		}
+		got, err := s.getACMCertificate(ctx, arn)
 		if err != nil {
-			return nil, fmt.Errorf("getting ACM certificate %s: %w", arn, err)
+			return nil, err
 		}
 		leaf, err := firstCertificate(aws.ToString(got.Certificate))
 		if err != nil {

@@ -228,12 +228,9 @@ func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 		if !isACMARN(o.CertificateARN) {
 			return nil, fmt.Errorf("%q is not an ACM certificate ARN", o.CertificateARN)
 		}
-		got, err := s.c.ACM.GetCertificate(ctx, &acm.GetCertificateInput{CertificateArn: aws.String(o.CertificateARN)})
-		if isCode(err, "ResourceNotFoundException", "InvalidArnException") {
-			return nil, fmt.Errorf("ACM certificate %s: %w", o.CertificateARN, ErrCertificateNotFound)
-		}
+		got, err := s.getACMCertificate(ctx, o.CertificateARN)
 		if err != nil {
-			return nil, fmt.Errorf("getting ACM certificate %s: %w", o.CertificateARN, err)
+			return nil, err
 		}
 		res.ARN = o.CertificateARN
 		if sameCertificate(aws.ToString(got.Certificate), kp.Leaf) {
