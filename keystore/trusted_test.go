@@ -23,10 +23,7 @@ func TestAddTrustedToWSO2Truststore(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := []byte("wso2carbon")
-	before, err := keystore.Parse(data, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := parseWSO2(t, data)
 	leaf, ca := renewedPair(t)
 
 	out, added, err := keystore.AddTrustedData(data, pass, []*x509.Certificate{leaf, ca}, "wso2carbon", time.Now())
@@ -37,10 +34,7 @@ func TestAddTrustedToWSO2Truststore(t *testing.T) {
 	if strings.Join(added, ",") != "wso2carbon-2,wso2carbon-3" {
 		t.Fatalf("added %v", added)
 	}
-	after, err := keystore.Parse(out, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := parseWSO2(t, out)
 	if len(after.Entries) != len(before.Entries)+2 {
 		t.Fatalf("entries %d -> %d", len(before.Entries), len(after.Entries))
 	}
@@ -59,17 +53,7 @@ func TestAddTrustedToWSO2Truststore(t *testing.T) {
 	if _, _, err := keystore.AddTrustedData(data, []byte("wrong"), []*x509.Certificate{ca}, "x", time.Now()); !errors.Is(err, keystore.ErrWrongPassword) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if keytool, err := exec.LookPath("keytool"); err == nil {
-		path := filepath.Join(t.TempDir(), "truststore.jks")
-		if err := os.WriteFile(path, out, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(keytool, "-list", "-keystore", path, "-storepass:env", "PW", "-alias", "wso2carbon-3")
-		cmd.Env = append(os.Environ(), "PW=wso2carbon")
-		if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "trustedCertEntry") {
-			t.Fatalf("keytool -list: %v\n%s", err, o)
-		}
-	}
+	keytoolListsTrusted(t, out, "truststore.jks", "wso2carbon-3")
 }
 
 func TestAddTrustedToWSO2PKCS12Truststore(t *testing.T) {
@@ -78,19 +62,13 @@ func TestAddTrustedToWSO2PKCS12Truststore(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := []byte("wso2carbon")
-	before, err := keystore.Parse(p12, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := parseWSO2(t, p12)
 	leaf, ca := renewedPair(t)
 	out, added, err := keystore.AddTrustedData(p12, pass, []*x509.Certificate{leaf, ca}, "renewed", time.Now())
 	if err != nil || strings.Join(added, ",") != "renewed,renewed-2" {
 		t.Fatalf("added %v, %v", added, err)
 	}
-	after, err := keystore.Parse(out, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := parseWSO2(t, out)
 	if len(after.Entries) != len(before.Entries)+2 {
 		t.Fatalf("entries %d -> %d", len(before.Entries), len(after.Entries))
 	}
@@ -109,16 +87,37 @@ func TestAddTrustedToWSO2PKCS12Truststore(t *testing.T) {
 	if again, added, err := keystore.AddTrustedData(out, pass, []*x509.Certificate{leaf, ca}, "renewed", time.Now()); err != nil || again != nil || added != nil {
 		t.Fatalf("second add: %v %v %v", again != nil, added, err)
 	}
-	if keytool, err := exec.LookPath("keytool"); err == nil {
-		path := filepath.Join(t.TempDir(), "truststore.p12")
-		if err := os.WriteFile(path, out, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(keytool, "-list", "-keystore", path, "-storetype", "PKCS12", "-storepass:env", "PW", "-alias", "renewed-2")
-		cmd.Env = append(os.Environ(), "PW=wso2carbon")
-		if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "trustedCertEntry") {
-			t.Fatalf("keytool -list: %v\n%s", err, o)
-		}
+	keytoolListsTrusted(t, out, "truststore.p12", "renewed-2", "-storetype", "PKCS12")
+}
+
+// parseWSO2 parses a keystore with the WSO2 password.
+func parseWSO2(t *testing.T, data []byte) *keystore.Keystore {
+	t.Helper()
+	ks, err := keystore.Parse(data, []byte("wso2carbon"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+// keytoolListsTrusted checks, where keytool is installed, that it lists alias
+// of the keystore data (WSO2 password; written to a file named name) as a
+// trustedCertEntry; storeArgs go before the password, e.g. -storetype PKCS12.
+func keytoolListsTrusted(t *testing.T, data []byte, name, alias string, storeArgs ...string) {
+	t.Helper()
+	keytool, err := exec.LookPath("keytool")
+	if err != nil {
+		return
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	argv := append(append([]string{"-list", "-keystore", path}, storeArgs...), "-storepass:env", "PW", "-alias", alias)
+	cmd := exec.Command(keytool, argv...)
+	cmd.Env = append(os.Environ(), "PW=wso2carbon")
+	if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "trustedCertEntry") {
+		t.Fatalf("keytool -list: %v\n%s", err, o)
 	}
 }
 
