@@ -223,13 +223,12 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			err = fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
-				p.Listener, p.Target, r.o.Wait, p.Attempts, ErrPropagation)
+			err = propagationError(p.Listener, p.Target, r.o.Wait, p.Attempts)
 			break
 		}
 		wait = svc.poll.next(wait)
-		if p.Attempts == 1 || p.Attempts%10 == 0 {
-			r.progress(p.Region, p.Listener, StateWaiting, fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
+		if detail, ok := waitingEvent(p.Attempts); ok {
+			r.progress(p.Region, p.Listener, StateWaiting, detail)
 		}
 		if serr := sleep(ctx, min(wait, left)); serr != nil {
 			err = fmt.Errorf("waiting for %s to see %s: %w", p.Listener, p.Target, serr)
@@ -249,7 +248,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 	}
 	if err != nil {
 		p.State, p.Error = StateFailed, err.Error()
-		svc.log.Warn("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
+		svc.log.Debug("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)
 		return err
 	}

@@ -447,7 +447,7 @@ func (r *Rotation) plannedCalls() []Call {
 		}
 		target := p.Target
 		if target == "" {
-			target = "(the new certificate)"
+			target = plannedARN(r.kp, r.o.Upload)
 		}
 		c, _ := r.svcs[0].attachCall(p.Listener, target)
 		if p.Region != "" {
