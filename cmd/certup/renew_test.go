@@ -123,7 +123,8 @@ func TestRenewACMEIntoJKS(t *testing.T) {
 
 	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(),
 		"--then", "echo \"$CERTUP_ALIAS\" > "+marker)
-	if r.code != 10 || !strings.HasPrefix(r.stdout, "renewed "+ks+" alias server from acme") {
+	// Exit 0 on success whether or not it renewed (10 only with --detailed-exitcode).
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "renewed "+ks+" alias server from acme") {
 		t.Fatalf("first run: %s\npebble:\n%s", r, e.pebble.Log())
 	}
 	_, entry := readAlias(t, ks, "server", []byte("changeit"))
@@ -178,7 +179,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 			noRegion = append(noRegion, kv)
 		}
 	}
-	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
+	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run", "--detailed-exitcode")
 	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") || fileBytes(t, ks) != before || e.srv.Calls("route53:ChangeResourceRecordSets") != 0 {
 		t.Fatalf("dry run: %s (%d Route 53 changes)", r, e.srv.Calls("route53:ChangeResourceRecordSets"))
 	}
@@ -197,7 +198,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 		t.Fatalf("--key-type rsa2048 gave %s %d", alg, bits)
 	}
 	// --reuse-key: the same key in the next certificate.
-	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force")
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force", "--detailed-exitcode")
 	_, again := readAlias(t, ks, "server", []byte("changeit"))
 	if r.code != 10 || again.Leaf().Equal(entry.Leaf()) || !keystore.KeyMatchesCert(key, again.Leaf()) {
 		t.Fatalf("--reuse-key: %s", r)
@@ -244,7 +245,7 @@ func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 		t.Fatal(err)
 	}
 	tsBefore, _ := keystore.ReadFile(ts, pass)
-	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts)
+	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts, "--detailed-exitcode")
 	if r.code != 10 || !strings.Contains(r.stdout, "truststore: added wso2carbon") {
 		t.Fatalf("renew: %s\npebble:\n%s", r, e.pebble.Log())
 	}
@@ -295,7 +296,7 @@ func TestRenewFromACM(t *testing.T) {
 	}
 	ks, pass := writeJKS(t, "app.example.test")
 	run := func() result {
-		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn)
+		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn, "--detailed-exitcode")
 	}
 	r := run()
 	if r.code != 10 || !strings.Contains(r.stdout, "from acm") {
@@ -489,7 +490,7 @@ func TestRenewIntoRunningJKSProxy(t *testing.T) {
 	_, old := readAlias(t, ks, "server", []byte("changeit"))
 	testkit.WaitFor(t, 5*time.Second, "the old certificate served", func() bool { return served.Load() == keystore.Fingerprint(old.Leaf()) })
 
-	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs())
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--detailed-exitcode")
 	if r.code != 10 {
 		t.Fatalf("renew: %s", r)
 	}

@@ -1,0 +1,105 @@
+package main_test
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/keybridge/keybridge/awsiam/awstest"
+)
+
+// TestRenewPushesToListeners: renew with rotate's target flags takes the
+// renewed certificate onto the listener in the same run, tagged as rotate tags
+// it (rollback returns the listener to what it served before); a push that
+// fails after a renewal exits 11 and the next run finishes it; a run with
+// nothing to do makes no mutating AWS call.
+func TestRenewPushesToListeners(t *testing.T) {
+	e := newACMEEnv(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	if err := e.srv.AddClassicELB(region, "web", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443}); err != nil {
+		t.Fatal(err)
+	}
+	// The listener serves the keystore's current certificate, put there by rotate.
+	wantCode(t, certup(t, e.srv, "rotate", ks, "--alias", "server", "--storepass-file", pass, "--elb", "web", "--detailed-exitcode"), 10)
+	before := elbServes(e.srv, "web")
+	_, old := readAlias(t, ks, "server", []byte("changeit"))
+	if servedBody(e.srv, before) != pemOf(old.Leaf().Raw) {
+		t.Fatalf("the listener does not serve the keystore's certificate before the renewal (%s)", before)
+	}
+	renewArgs := []any{"renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--elb", "web", "--detailed-exitcode"}
+
+	// A renewal whose push fails: the keystore holds the new certificate, the
+	// listener still the old one, exit 11 and the hint to run it again.
+	remove := e.srv.Inject(awstest.Fault{Op: "elb:SetLoadBalancerListenerSSLCertificate", Code: "AccessDenied", Message: "not allowed"})
+	r := certup(t, e.srv, renewArgs...)
+	remove()
+	_, renewed := readAlias(t, ks, "server", []byte("changeit"))
+	if r.code != 11 || renewed.Leaf().Equal(old.Leaf()) || elbServes(e.srv, "web") != before || !strings.Contains(r.stderr, "run the same command again") {
+		t.Fatalf("renewal with a failing push: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	e.noChallengeRecords(t)
+
+	// The next run is not due for renewal but finishes the push.
+	r = certup(t, e.srv, renewArgs...)
+	now := elbServes(e.srv, "web")
+	if r.code != 10 || !strings.HasPrefix(r.stdout, "not due:") || now == before || servedBody(e.srv, now) != pemOf(renewed.Leaf().Raw) {
+		t.Fatalf("re-run after the failed push: %s", r)
+	}
+	t.Logf("re-run:\n%s", r)
+	if !strings.Contains(r.stdout, "rotated: 1 listener") {
+		t.Errorf("re-run does not say it rotated the listener:\n%s", r.stdout)
+	}
+
+	// Nothing left to do: exit 0, no mutating call.
+	e.srv.ResetCalls()
+	r = certup(t, e.srv, renewArgs...)
+	if r.code != 0 || e.srv.MutatingCalls() != 0 || elbServes(e.srv, "web") != now {
+		t.Fatalf("third run: %s\n%d mutating calls: %v", r, e.srv.MutatingCalls(), e.srv.CallLog())
+	}
+
+	// rollback returns the listener to the certificate it served before renew's push.
+	wantCode(t, certup(t, e.srv, "rollback", "--elb", "web", "--detailed-exitcode"), 10)
+	if got := elbServes(e.srv, "web"); got != before {
+		t.Fatalf("rollback put the listener on %s, it served %s before the renewal", got, before)
+	}
+}
+
+// TestRenewPushInOneRun: a renewal and its push in one run, exit 0 without
+// --detailed-exitcode, with --json one document holding both.
+func TestRenewPushInOneRun(t *testing.T) {
+	e := newACMEEnv(t)
+	ks, pass := writeJKS(t, "api.example.test")
+	if err := e.srv.AddClassicELB(region, "api", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443}); err != nil {
+		t.Fatal(err)
+	}
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--elb", "api", "--json")
+	_, renewed := readAlias(t, ks, "server", []byte("changeit"))
+	if r.code != 0 || servedBody(e.srv, elbServes(e.srv, "api")) != pemOf(renewed.Leaf().Raw) {
+		t.Fatalf("renew --elb: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	var doc struct {
+		Renew    struct{ Action string }
+		Rotation struct{ Outcome string }
+	}
+	if err := jsonUnmarshal(r.stdout, &doc); err != nil || doc.Renew.Action != "renewed" || doc.Rotation.Outcome != "changed" {
+		t.Fatalf("--json: %v: %s", err, r.stdout)
+	}
+}
+
+// servedBody is the PEM body of the IAM certificate arn ("" when none).
+func servedBody(srv *awstest.Server, arn string) string {
+	for _, c := range srv.ServerCertificates() {
+		if c.ARN == arn {
+			return c.Body
+		}
+	}
+	return ""
+}
+
+// pemOf is a DER certificate as IAM keeps its body: PEM without the final newline.
+func pemOf(der []byte) string {
+	return strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
