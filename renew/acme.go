@@ -336,7 +336,11 @@ func classify(err error) error {
 	}
 	var rl *acme.RateLimitedError
 	if errors.As(err, &rl) {
-		return fmt.Errorf("%w: %w", ErrRateLimited, err)
+		e := &RateLimitError{Err: err}
+		if rl.RetryAfter > 0 {
+			e.RetryAt = time.Now().Add(rl.RetryAfter).Truncate(time.Second)
+		}
+		return e
 	}
 	var pd *acme.ProblemDetails
 	if errors.As(err, &pd) && pd.Method == "" && pd.URL == "" {

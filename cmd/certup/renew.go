@@ -321,7 +321,11 @@ func runThen(c *cli.Context, command string, r renew.Result, push bool) error {
 // renewHint attaches the advice that fixes a renewal error.
 func renewHint(err error) error {
 	var hint string
+	var rl *renew.RateLimitError
 	switch {
+	case errors.As(err, &rl) && !rl.RetryAt.IsZero():
+		hint = "the CA's rate limit: run again after " + rl.RetryAt.UTC().Format("2006-01-02 15:04 UTC") +
+			" (a daily timer does); do not retry in a loop, every attempt counts against the limit"
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrWrongPassword):
 		hint = "check the truststore's password: --truststore-pass-file or --truststore-pass-env (default: the store password)"
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrUnsupportedFormat):
@@ -329,7 +333,7 @@ func renewHint(err error) error {
 	case errors.Is(err, renew.ErrCAUnreachable):
 		hint = "check --acme-directory and the network path to it; for a private CA's HTTPS add --acme-ca-bundle FILE"
 	case errors.Is(err, renew.ErrRateLimited):
-		hint = "the CA's rate limit: the next scheduled run retries; do not loop on it"
+		hint = "the CA's rate limit: the next scheduled run retries; do not retry in a loop, every attempt counts against the limit"
 	case errors.Is(err, renew.ErrUnauthorized):
 		hint = "the CA refuses this account or these names: check --domain (and the names' CAA records), or the account binding --acme-eab-kid/--acme-eab-hmac-file"
 	case errors.Is(err, renew.ErrDNSNotVisible):

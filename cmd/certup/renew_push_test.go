@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keybridge/keybridge/awsiam/awstest"
 )
@@ -103,3 +104,43 @@ func pemOf(der []byte) string {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// TestRenewRateLimited: a CA that answers the new order with 429 rateLimited
+// and Retry-After (a front before Pebble, which never limits): exit 1, the
+// error line names the limit and the time to retry at, the hint the fix; the
+// keystore is untouched and no challenge record is left; once the limit is
+// lifted the next run renews.
+func TestRenewRateLimited(t *testing.T) {
+	e := newACMEEnv(t)
+	front := e.pebble.Front(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	before := fileBytes(t, ks)
+	args := []any{"renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(),
+		"--acme-directory", front.Directory, "--acme-ca-bundle", front.CABundle}
+
+	front.Limit(time.Hour)
+	start := time.Now()
+	r := certup(t, e.srv, args...)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	retry := start.Add(time.Hour).UTC()
+	// The minute the CA said, allowing for the run crossing a minute boundary.
+	at := func(s string) bool {
+		return strings.Contains(s, retry.Format("2006-01-02 15:04")) || strings.Contains(s, retry.Add(time.Minute).Format("2006-01-02 15:04"))
+	}
+	if r.code != 1 || r.stdout != "" || len(lines) != 2 || front.Limited() != 1 ||
+		!strings.HasPrefix(lines[0], "certup: error: ") || !strings.Contains(lines[0], "rate limited by the CA until ") || !at(lines[0]) ||
+		!strings.HasPrefix(lines[1], "certup: hint: ") || !strings.Contains(lines[1], "run again after ") || !at(lines[1]) {
+		t.Fatalf("want exit 1, an error line with the limit and its time and a hint (%d refused): %s", front.Limited(), r)
+	}
+	if fileBytes(t, ks) != before {
+		t.Fatal("keystore changed after a rate-limited order")
+	}
+	e.noChallengeRecords(t)
+
+	front.Limit(0)
+	r = certup(t, e.srv, args...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "renewed ") || fileBytes(t, ks) == before {
+		t.Fatalf("after the limit: %s\npebble:\n%s", r, e.pebble.Log())
+	}
+	e.noChallengeRecords(t)
+}
