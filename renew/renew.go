@@ -34,7 +34,8 @@ type Config struct {
 	RenewWithin time.Duration
 	// Force renews whatever the dates say.
 	Force bool
-	// DryRun decides and reports, and writes nothing (ACME: no order is placed).
+	// DryRun decides and reports, and writes nothing (ACME: no account is
+	// registered, no account key made, no order placed).
 	DryRun bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -285,7 +286,7 @@ func renewACME(ctx context.Context, cfg Config, cur *current, clients Clients, n
 	if a.EABKeyID != "" && !hmacOK(a.EABHMAC) {
 		return nil, nil, Decision{}, errors.New("the external account binding HMAC key is not base64url")
 	}
-	sess, err := newACMESession(ctx, *a, clients.Route53, log)
+	sess, err := newACMESession(ctx, *a, clients.Route53, log, cfg.DryRun)
 	if err != nil {
 		return nil, nil, Decision{}, err
 	}

@@ -55,7 +55,7 @@ func renewCommand() *cli.Command {
 			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
 			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
 			&cli.StringFlag{Name: "then", Usage: "run `CMD` (with sh -c) after the keystore changed, e.g. restart the server"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no order is placed; the listeners' plan is made for the keystore's current certificate)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no account registered or key made, no order placed; the listeners' plan is made for the keystore's current certificate)"},
 			detailedExitFlag(),
 		}, cmdutil.PasswordFlags(), targetFlags(), multiRegionFlags()),
 		Action: renewAction,

@@ -3,6 +3,8 @@ package main_test
 import (
 	"encoding/json"
 	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +145,31 @@ func TestRenewRateLimited(t *testing.T) {
 		t.Fatalf("after the limit: %s\npebble:\n%s", r, e.pebble.Log())
 	}
 	e.noChallengeRecords(t)
+}
+
+// TestRenewDryRunRegistersNothing: an ACME dry run reads the directory and
+// decides, but signs no request (no account registered, no order) and makes
+// no account key file; the real run after it makes the key (0600).
+func TestRenewDryRunRegistersNothing(t *testing.T) {
+	e := newACMEEnv(t)
+	front := e.pebble.Front(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	before := fileBytes(t, ks)
+	key := filepath.Join(t.TempDir(), "acme", "account.key")
+	args := []any{"renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(),
+		"--acme-directory", front.Directory, "--acme-ca-bundle", front.CABundle, "--acme-account-key", key}
+
+	r := certup(t, e.srv, append(args, "--dry-run", "--detailed-exitcode")...)
+	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") {
+		t.Fatalf("dry run: %s", r)
+	}
+	if _, err := os.Stat(key); err == nil || front.Posts() != 0 || fileBytes(t, ks) != before || e.srv.MutatingCalls() != 0 {
+		t.Fatalf("the dry run left an account key (stat: %v), signed %d requests, changed the keystore or made %d AWS changes",
+			err, front.Posts(), e.srv.MutatingCalls())
+	}
+	r = certup(t, e.srv, args...)
+	fi, err := os.Stat(key)
+	if r.code != 0 || err != nil || fi.Mode().Perm() != 0o600 || front.Posts() == 0 {
+		t.Fatalf("real run: %s (account key: %v)", r, err)
+	}
 }

@@ -30,6 +30,7 @@ type PebbleFront struct {
 	mu         sync.Mutex
 	retryAfter time.Duration // > 0: limited
 	limited    int
+	posts      int
 }
 
 // Front starts a PebbleFront for p, closed when the test ends. Pebble builds
@@ -59,8 +60,13 @@ func (p *Pebble) Front(t testing.TB) *PebbleFront {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/order-plz" && f.limit(w) {
-			return
+		if r.Method == http.MethodPost {
+			f.mu.Lock()
+			f.posts++
+			f.mu.Unlock()
+			if r.URL.Path == "/order-plz" && f.limit(w) {
+				return
+			}
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -87,6 +93,14 @@ func (f *PebbleFront) Limited() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.limited
+}
+
+// Posts reports how many POST requests (every ACME request signed by an
+// account key: new account, order, finalize, ...) reached the front.
+func (f *PebbleFront) Posts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts
 }
 
 func (f *PebbleFront) limit(w http.ResponseWriter) bool {
