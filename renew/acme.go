@@ -297,7 +297,9 @@ func (s *acmeSession) renewalWindow(ctx context.Context, cert *x509.Certificate,
 		return nil, ""
 	}
 	id, _ := api.MakeARICertID(cert)
-	return &Window{Start: info.SuggestedWindow.Start, End: info.SuggestedWindow.End}, id
+	w := &Window{Start: info.SuggestedWindow.Start, End: info.SuggestedWindow.End}
+	w.At = PickTime(*w, cert.Raw)
+	return w, id
 }
 
 // obtain orders a certificate for domains with key, answering DNS-01 in Route 53.

@@ -50,6 +50,7 @@ func renewCommand() *cli.Command {
 			&cli.BoolFlag{Name: "reuse-key", Usage: "keep the current private key (default: a new key per renewal)", Category: "ACME:"},
 			&cli.StringFlag{Name: "key-type", Usage: "new key `TYPE`: rsa2048, rsa3072, rsa4096, ec256, ec384 (default: the current key's)", Category: "ACME:"},
 			&cli.IntFlag{Name: "renew-within", Usage: "renew when fewer than `DAYS` remain, where the CA offers no renewal window (default: a third of the lifetime)"},
+			&cli.DurationFlag{Name: "every", Value: renew.DefaultEvery, Usage: "how often this runs (the timer's period): where the CA's renewal window puts the renewal time before the next run, renew now"},
 			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say"},
 			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS, JCEKS or PKCS#12 truststore `FILE` (e.g. client-truststore.jks)"},
 			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
@@ -192,8 +193,12 @@ func renewConfig(c *cli.Context) (renew.Config, error) {
 		Alias:             c.String("alias"),
 		ACMCertificateARN: c.String("acm-certificate-arn"),
 		Force:             c.Bool("force"),
+		Every:             c.Duration("every"),
 		DryRun:            c.Bool("dry-run"),
 		RenewWithin:       time.Duration(c.Int("renew-within")) * 24 * time.Hour,
+	}
+	if cfg.Every <= 0 {
+		return cfg, cmdutil.UsageError("--every %s: give the period of the timer that runs renew, e.g. 24h", cfg.Every)
 	}
 	if c.Int("renew-within") < 0 {
 		return cfg, cmdutil.UsageError("--renew-within %d: give a number of days, 1 or more", c.Int("renew-within"))
