@@ -104,6 +104,15 @@ func renewAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var rs *regions
+	if push {
+		// The listeners' regions are loaded before the CA is asked, so that a
+		// missing region or profile stops the run before anything changes.
+		if rs, err = newRegions(c, cfg.DryRun); err != nil {
+			return err
+		}
+		defer rs.stop()
+	}
 	res, err := renew.Run(ctx, cfg, renew.NewClients(awsCfg), log)
 	if err != nil {
 		return renewHint(err)
@@ -131,13 +140,8 @@ func renewAction(c *cli.Context) error {
 	// certup rotate takes it there.
 	kp, err := keystore.LoadKeyPair(cfg.Keystore, cfg.Alias, cfg.Passwords.Store, cfg.Passwords.KeyPass())
 	if err != nil {
-		return renewHint(err)
+		return pushFailed(err, res.Action == renew.Renewed)
 	}
-	rs, err := newRegions(c, cfg.DryRun)
-	if err != nil {
-		return err
-	}
-	defer rs.stop()
 	if !c.Bool("json") && !quiet {
 		fmt.Fprintln(out)
 	}

@@ -173,3 +173,22 @@ func TestRenewDryRunRegistersNothing(t *testing.T) {
 		t.Fatalf("real run: %s (account key: %v)", r, err)
 	}
 }
+
+// TestRenewPushNeedsRegionFirst: listener targets without a region stop the
+// run before the CA is asked (the keystore would otherwise be renewed and the
+// push fail).
+func TestRenewPushNeedsRegionFirst(t *testing.T) {
+	e := newACMEEnv(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	before := fileBytes(t, ks)
+	var noRegion []string
+	for _, kv := range testEnv(t) {
+		if !strings.HasPrefix(kv, "AWS_REGION=") {
+			noRegion = append(noRegion, kv)
+		}
+	}
+	r := certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--elb", "web")
+	if r.code != 1 || !strings.Contains(r.stderr, "--region") || fileBytes(t, ks) != before || e.srv.Calls("*") != 0 {
+		t.Fatalf("want exit 1 naming --region before any call: %s (%d AWS calls)", r, e.srv.Calls("*"))
+	}
+}
