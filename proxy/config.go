@@ -30,6 +30,18 @@ const (
 	LeastConn  Balance = "least_conn"
 )
 
+// HTTP2Server names what serves the HTTP/2 connections of the HTTPS
+// listener.
+type HTTP2Server string
+
+// The HTTP/2 servers.
+const (
+	// HTTP2Own is the proxy's own HTTP/2 path (h2.go), the default.
+	HTTP2Own HTTP2Server = "own"
+	// HTTP2NetHTTP hands HTTP/2 connections to net/http's server.
+	HTTP2NetHTTP HTTP2Server = "net/http"
+)
+
 // StickyRouteCookie is the default name of the cookie in which the proxy
 // records the backend a session is bound to (ClusterConfig.RouteCookie).
 // Its value is the backend's ID.
@@ -105,6 +117,10 @@ type Config struct {
 	// websocket). A request asking for any other (h2c among them) goes on
 	// without its Upgrade field.
 	Upgrades []string
+	// HTTP2Server serves HTTP/2 (default HTTP2Own). The own path serves
+	// plain-HTTP backends only: when a cluster has HTTPS backends, HTTP/2
+	// goes to net/http whatever this says.
+	HTTP2Server HTTP2Server
 	// ProxyProtocol requires a PROXY protocol (v1 or v2) header on every
 	// connection to the HTTPS listener.
 	ProxyProtocol bool
@@ -262,6 +278,9 @@ func (c *Config) setDefaults() {
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if c.HTTP2Server == "" {
+		c.HTTP2Server = HTTP2Own
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
@@ -339,6 +358,9 @@ func (c *Config) validate() error {
 	}
 	if c.HTTPRedirect && c.ListenHTTPS == "" && c.RedirectPort == 0 {
 		return errors.New("http redirect without an https listener or redirect port")
+	}
+	if c.HTTP2Server != HTTP2Own && c.HTTP2Server != HTTP2NetHTTP {
+		return fmt.Errorf("unknown http2 server %q (want %s or %s)", c.HTTP2Server, HTTP2Own, HTTP2NetHTTP)
 	}
 	hosts := map[string]string{}
 	ids := map[string]string{}

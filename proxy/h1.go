@@ -58,15 +58,24 @@ type h1Server struct {
 	handoff   *handoffListener
 	keepAlive atomic.Bool
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[*h1Conn]struct{}
-	closed bool
+	// ownH2: HTTP/2 connections take the own HTTP/2 path (h2.go).
+	ownH2 bool
+
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*h1Conn]struct{}
+	h2conns map[*h2Conn]struct{}
+	closed  bool
 }
 
 func newH1Server(s *Server, tls bool, fallback *http.Server, addr net.Addr) *h1Server {
-	h := &h1Server{s: s, tls: tls, fallback: fallback, handoff: newHandoffListener(addr), conns: map[*h1Conn]struct{}{}}
+	h := &h1Server{s: s, tls: tls, fallback: fallback, handoff: newHandoffListener(addr), conns: map[*h1Conn]struct{}{},
+		h2conns: map[*h2Conn]struct{}{}}
 	h.keepAlive.Store(true)
+	h.ownH2 = s.cfg.HTTP2Server == HTTP2Own
+	for _, cl := range s.clusters {
+		h.ownH2 = h.ownH2 && cl.lean
+	}
 	return h
 }
 
@@ -118,19 +127,25 @@ func (h *h1Server) isClosed() bool {
 	return h.closed
 }
 
-func (h *h1Server) track(c *h1Conn) bool {
+func (h *h1Server) track(c *h1Conn) bool   { return track(h, h.conns, c) }
+func (h *h1Server) untrack(c *h1Conn)      { untrack(h, h.conns, c) }
+func (h *h1Server) trackH2(c *h2Conn) bool { return track(h, h.h2conns, c) }
+func (h *h1Server) untrackH2(c *h2Conn)    { untrack(h, h.h2conns, c) }
+
+// track adds a connection to one of h's sets, unless h is closed.
+func track[C comparable](h *h1Server, set map[C]struct{}, c C) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return false
 	}
-	h.conns[c] = struct{}{}
+	set[c] = struct{}{}
 	return true
 }
 
-func (h *h1Server) untrack(c *h1Conn) {
+func untrack[C comparable](h *h1Server, set map[C]struct{}, c C) {
 	h.mu.Lock()
-	delete(h.conns, c)
+	delete(set, c)
 	h.mu.Unlock()
 }
 
@@ -178,7 +193,19 @@ func (h *h1Server) closeIdle() int {
 			_ = c.nc.SetReadDeadline(aLongTimeAgo)
 		}
 	}
-	return len(h.conns)
+	h2 := make([]*h2Conn, 0, len(h.h2conns))
+	for c := range h.h2conns {
+		h2 = append(h2, c)
+	}
+	n := len(h.conns) + len(h.h2conns)
+	h.mu.Unlock()
+	// Each HTTP/2 connection says GOAWAY once and closes when its streams
+	// are done.
+	for _, c := range h2 {
+		c.shutdown()
+	}
+	h.mu.Lock()
+	return n
 }
 
 // Close closes the listener and every connection at once.
@@ -190,6 +217,9 @@ func (h *h1Server) Close() error {
 		h.ln.Close()
 	}
 	for c := range h.conns {
+		c.nc.Close()
+	}
+	for c := range h.h2conns {
 		c.nc.Close()
 	}
 	h.mu.Unlock()
@@ -243,6 +273,12 @@ func (c *h1Conn) start() {
 		_ = c.nc.SetWriteDeadline(time.Time{})
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
 			c.srv.untrack(c)
+			if c.srv.ownH2 {
+				// The read deadline stays: ReadHeaderTimeout bounds the
+				// preface and the first SETTINGS.
+				c.srv.serveH2(c.nc, tc)
+				return
+			}
 			_ = c.nc.SetReadDeadline(time.Time{})
 			c.srv.handoff.push(tc)
 			return
@@ -569,29 +605,14 @@ func (c *h1Conn) serve(headLen int) int {
 	if st.code == 0 && k.code == 0 {
 		err = s.forward(k, fr, st)
 	}
-	code := k.code
-	switch {
-	case st.code == 499:
-		code = 499
-	case code == 0:
-		code = http.StatusBadGateway
-	}
-	if st.used != nil {
-		st.used.active.Add(-1)
+	proto := "HTTP/1.1"
+	if h.minor == 0 {
+		proto = "HTTP/1.0"
 	}
 	// Counted and logged before the last flush, as in net/http's handler:
 	// a client holding the whole response finds it counted.
-	d := time.Since(start)
-	s.metrics.observe(code, d)
-	if s.cfg.AccessLog {
-		proto := "HTTP/1.1"
-		if h.minor == 0 {
-			proto = "HTTP/1.0"
-		}
-		// Copies: a log handler may keep what it is given.
-		s.logAccess(c.remote, strings.Clone(h.method), strings.Clone(h.host), strings.Clone(h.target),
-			proto, code, k.bytes, d, st, err != nil)
-	}
+	code := s.account(st, k.code, k.bytes, start, err != nil,
+		accessLine{client: c.remote, method: h.method, host: h.host, uri: h.target, proto: proto})
 	if err == nil && code != 499 {
 		err = k.end()
 	}
@@ -940,6 +961,34 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// accessLine is what an access log line says of a request; the strings
+// may be over a request buffer (account copies them).
+type accessLine struct{ client, method, host, uri, proto string }
+
+// account ends a forwarded request of the own request paths: its status
+// (sunk: what the sink sent; 499 when the client went, 502 when nothing
+// was sent), the backend's active count, the metrics and the access log.
+func (s *Server) account(st *reqState, sunk int, bytes int64, start time.Time, aborted bool, l accessLine) int {
+	code := sunk
+	switch {
+	case st.code == 499:
+		code = 499
+	case code == 0:
+		code = http.StatusBadGateway
+	}
+	if st.used != nil {
+		st.used.active.Add(-1)
+	}
+	d := time.Since(start)
+	s.metrics.observe(code, d)
+	if s.cfg.AccessLog {
+		// Copies: a log handler may keep what it is given.
+		s.logAccess(l.client, strings.Clone(l.method), strings.Clone(l.host), strings.Clone(l.uri),
+			l.proto, code, bytes, d, st, aborted)
+	}
+	return code
 }
 
 // logAccess writes one access log line.

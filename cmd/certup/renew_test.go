@@ -47,10 +47,12 @@ func newACMEEnvWith(t *testing.T, pc testkit.PebbleConfig) *acmeEnv {
 	return &acmeEnv{srv: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), pc), dir: t.TempDir()}
 }
 
-// acmeArgs are the ACME source flags for this environment.
+// acmeArgs are the flags of a renewal from the test's Pebble, with
+// --detailed-exitcode: exit 10 when renewed, 0 when there was nothing to do.
 func (e *acmeEnv) acmeArgs() []string {
 	return []string{"--acme-directory", e.pebble.Directory, "--acme-ca-bundle", e.pebble.CABundle,
-		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s"}
+		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s",
+		"--detailed-exitcode"}
 }
 
 // noChallengeRecords fails when a TXT record is left in the zone.
@@ -123,8 +125,7 @@ func TestRenewACMEIntoJKS(t *testing.T) {
 
 	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(),
 		"--then", "echo \"$CERTUP_ALIAS\" > "+marker)
-	// Exit 0 on success whether or not it renewed (10 only with --detailed-exitcode).
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "renewed "+ks+" alias server from acme") {
+	if r.code != 10 || !strings.HasPrefix(r.stdout, "renewed "+ks+" alias server from acme") {
 		t.Fatalf("first run: %s\npebble:\n%s", r, e.pebble.Log())
 	}
 	_, entry := readAlias(t, ks, "server", []byte("changeit"))
@@ -295,8 +296,9 @@ func TestRenewFromACM(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, pass := writeJKS(t, "app.example.test")
-	run := func() result {
-		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn, "--detailed-exitcode")
+	run := func(extra ...string) result {
+		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn,
+			"--detailed-exitcode", extra)
 	}
 	r := run()
 	if r.code != 10 || !strings.Contains(r.stdout, "from acm") {
@@ -316,6 +318,14 @@ func TestRenewFromACM(t *testing.T) {
 	}
 	if r = run(); r.code != 10 || fileBytes(t, ks) == before {
 		t.Fatalf("after ACM renewed: %s", r)
+	}
+	// Without --detailed-exitcode a renewal is a success like any other: 0.
+	if err := srv.RenewACMCertificate(region, arn); err != nil {
+		t.Fatal(err)
+	}
+	before = fileBytes(t, ks)
+	if r = certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn); r.code != 0 || fileBytes(t, ks) == before {
+		t.Fatalf("renewed without --detailed-exitcode: %s", r)
 	}
 }
 

@@ -43,6 +43,7 @@ func newApp() *cli.App {
 		&cli.StringSliceFlag{Name: "trusted-proxy", Usage: "keep X-Forwarded-* and Forwarded from peers in `CIDR` (repeatable)", Category: "Listeners:"},
 		&cli.StringSliceFlag{Name: "upgrade", Value: cli.NewStringSlice("websocket"), Usage: "`PROTOCOL` a client may switch to through the proxy (repeatable); a request asking for another one (h2c among them) goes on without its Upgrade", Category: "Listeners:"},
 		&cli.StringSliceFlag{Name: "allow-method", Usage: "forward `METHOD` CONNECT or TRACE, refused by default (repeatable)", Category: "Listeners:"},
+		&cli.StringFlag{Name: "http2-server", Value: string(proxy.HTTP2Own), Usage: "what serves HTTP/2 on the HTTPS listener: own (the proxy's own path) or net/http", Category: "Listeners:"},
 		&cli.BoolFlag{Name: "proxy-protocol", Usage: "require a PROXY protocol v1/v2 header on the HTTPS listener (ELB TCP listener, NLB)", Category: "Listeners:"},
 
 		&cli.StringSliceFlag{Name: "backend", Usage: "backend `URL` http(s)://host:port (repeatable); one cluster for every host", Category: "Backends:"},
@@ -125,6 +126,7 @@ func run(c *cli.Context) error {
 		RedirectPort:        c.Int("redirect-port"),
 		HealthPath:          c.String("health-path"),
 		ProxyProtocol:       c.Bool("proxy-protocol"),
+		HTTP2Server:         proxy.HTTP2Server(c.String("http2-server")),
 		ReadHeaderTimeout:   c.Duration("read-header-timeout"),
 		ReadTimeout:         c.Duration("read-timeout"),
 		WriteTimeout:        c.Duration("write-timeout"),

@@ -1,0 +1,1390 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/textproto"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// The own HTTP/2 path serves the connections that negotiate h2 on the TLS
+// listener (Config.HTTP2Server), as the HTTP/1 loop serves HTTP/1: frames
+// are read and written with x/net's Framer and HPACK, one goroutine reads
+// and keeps the connection's state (streams, windows, settings), another
+// writes: every stream's frames go into one queue that the writer sends
+// whole, so that the responses of many streams leave in few TLS records and
+// write calls. A request that is proxied runs on a goroutine of its own
+// while it waits on its backend (the forwarder blocks), through the same
+// admission, header policy, body buffering, retry and failure attribution
+// as the HTTP/1 loop (s.admit, appendH1Head, bufferBody, forward); what the
+// proxy answers itself (health, refusals, malformed requests) is answered
+// by the reading goroutine.
+
+const (
+	// h2MaxStreams is SETTINGS_MAX_CONCURRENT_STREAMS, net/http's value.
+	h2MaxStreams = 250
+	// h2StreamWindow and h2ConnWindow are what a client may send ahead:
+	// a stream's receive window and the connection's.
+	h2StreamWindow = 256 << 10
+	h2ConnWindow   = 1 << 20
+	// h2MaxQueued bounds the bytes waiting for the writer: a stream's
+	// DATA waits beyond it, and a client that makes the proxy queue more
+	// control frames than this without reading them is cut.
+	h2MaxQueued = 1 << 20
+	// h2MaxQueuedStreams: streams beyond h2MaxStreams whose handler has not
+	// begun (a client resetting streams as fast as it opens them leaves
+	// handlers running) wait in a queue this long; beyond it the
+	// connection is closed with ENHANCE_YOUR_CALM, as net/http does since
+	// the rapid-reset attack (CVE-2023-44487).
+	h2MaxQueuedStreams = 4 * h2MaxStreams
+	// h2ReadBuf: frames larger than this are read past the buffer into
+	// the framer's own.
+	h2ReadBuf = 4 << 10
+	// As nginx does against rapid reset: more than h2NewStreamsAtOnce
+	// new streams in what one read brought are refused (REFUSED_STREAM),
+	// and a connection with more than h2MaxRefused refused streams is
+	// closed with GOAWAY.
+	h2NewStreamsAtOnce = 2 * h2MaxStreams
+	h2MaxRefused       = max(h2MaxStreams, 100)
+)
+
+// errStreamGone: the stream was reset or its connection has ended.
+var errStreamGone = errors.New("http2 stream reset or connection closed")
+
+// h2Conn is one HTTP/2 client connection.
+type h2Conn struct {
+	srv    *h1Server
+	s      *Server
+	nc     net.Conn // as accepted
+	tc     net.Conn // the TLS connection
+	br     *bufio.Reader
+	fr     *http2.Framer
+	in     fwdIn
+	fwdc   fwdCache
+	remote string
+
+	// The reading goroutine's own.
+	maxID       uint32 // the highest stream a client opened
+	sawSettings bool
+	newStreams  int // streams opened since the reader emptied what was sent
+	src         h2Source
+	refused     int // streams refused
+
+	mu      sync.Mutex
+	cond    sync.Cond // windows opened, the queue drained, the connection ended
+	streams map[uint32]*h2Stream
+	queue   []*h2Stream // waiting for a handler
+	running int         // handlers running
+	out     []byte      // frames for the writer
+	wake    chan struct{}
+	writing bool // a writer goroutine runs
+	henc    *hpack.Encoder
+	hbuf    bytes.Buffer
+	// Windows: what the proxy may still send, and what the client may.
+	sendConn int64
+	recvConn int64
+	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
+	goAway   bool   // GOAWAY sent: no new streams
+	closing  bool   // the writer closes the connection once out is sent
+	closed   bool   // the connection is done
+	wdl      time.Time
+}
+
+// h2Stream is one request.
+type h2Stream struct {
+	c  *h2Conn
+	id uint32
+
+	// Under c.mu.
+	sendWin    int64
+	recvWin    int64
+	remoteDone bool // END_STREAM received
+	localDone  bool // END_STREAM or RST_STREAM sent
+	gone       bool // reset, or the connection ended: what it sends is dropped
+	credit     int64
+
+	// Set by the reader before the handler starts.
+	h       reqHead
+	fields  []hfield
+	length  int64 // content-length; -1: unknown
+	got     int64 // body bytes received (reader only)
+	v       verdict
+	cl      *cluster
+	path    string // the URL path, for admission
+	start   time.Time
+	hasBody bool
+	expect  bool // Expect: 100-continue
+
+	body  h2Body
+	spool spool
+	fwdc  fwdCache
+	watch connWatch
+	st    reqState
+	sink  h2Sink
+	fr    fwdReq
+	head  [1024]byte
+}
+
+// serveH2 serves an HTTP/2 connection whose TLS handshake is done.
+func (h *h1Server) serveH2(nc, tc net.Conn) {
+	s := h.s
+	c := &h2Conn{srv: h, s: s, nc: nc, tc: tc, streams: map[uint32]*h2Stream{},
+		wake: make(chan struct{}, 1), sendConn: 65535, recvConn: h2ConnWindow, initWin: 65535, maxFrame: 16384}
+	c.cond.L = &c.mu
+	c.remote = nc.RemoteAddr().String()
+	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
+		c.in.client = ap.Addr().Unmap()
+		c.in.clientIP = c.in.client.String()
+	}
+	if ta, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		c.in.port = portString(ta.Port)
+	}
+	c.in.h2 = true
+	if !h.trackH2(c) {
+		tc.Close()
+		return
+	}
+	c.src.r = tc
+	c.br = bufio.NewReaderSize(&c.src, h2ReadBuf)
+	c.fr = http2.NewFramer(h2Writer{c}, c.br)
+	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(16384)
+	c.fr.MaxHeaderListSize = uint32(s.cfg.MaxHeaderBytes)
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	c.serve()
+}
+
+// h2Writer is where the framer writes: the queue, under c.mu.
+type h2Writer struct{ c *h2Conn }
+
+func (w h2Writer) Write(p []byte) (int, error) {
+	c := w.c
+	if c.out == nil {
+		c.out = h2OutBufs.Get().(*[h2OutBuf]byte)[:0]
+	}
+	c.out = append(c.out, p...)
+	return len(p), nil
+}
+
+// The writer's queues are pooled: a connection holds one only while it has
+// frames to send.
+const h2OutBuf = 16 << 10
+
+var h2OutBufs = sync.Pool{New: func() any { return new([h2OutBuf]byte) }}
+
+// h2Source is what the frame reader reads from: the TLS connection, noting
+// whether its last read came short (what had arrived is read: a TLS record
+// of up to 16 KiB ended), which is where a batch of frames ends for the
+// new-streams rule (nginx counts per read event).
+type h2Source struct {
+	r     io.Reader
+	short bool
+}
+
+func (s *h2Source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.short = n < len(p)
+	return n, err
+}
+
+// kick tells the writer there is something to send, starting it when it
+// is not running (under c.mu).
+func (c *h2Conn) kick() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// h2WriterLinger: a writer with nothing to send for this long ends, so
+// that an idle connection holds one goroutine (the reader), as an idle
+// HTTP/1 connection does.
+const h2WriterLinger = 100 * time.Millisecond
+
+// writeLoop sends what the streams queued, everything queued at once.
+func (c *h2Conn) writeLoop() {
+	wto := c.s.cfg.WriteTimeout
+	var linger *time.Timer
+	for {
+		// The handler that woke the writer made it the next goroutine to
+		// run: yielding once lets the other handlers that are ready queue
+		// their frames too, so that one write carries them all.
+		runtime.Gosched()
+		c.mu.Lock()
+		buf := c.out
+		c.out = nil
+		if len(buf) == 0 {
+			if c.closing {
+				c.mu.Unlock()
+				c.finish()
+				return
+			}
+			c.mu.Unlock()
+			if linger == nil {
+				linger = time.NewTimer(h2WriterLinger)
+			} else {
+				linger.Reset(h2WriterLinger)
+			}
+			select {
+			case <-c.wake:
+				continue
+			case <-linger.C:
+			}
+			c.mu.Lock()
+			if len(c.out) == 0 && !c.closing {
+				c.writing = false
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
+		if dl, ok := renew(c.wdl, wto); ok && wto > 0 {
+			c.wdl = dl
+			_ = c.nc.SetWriteDeadline(dl)
+		}
+		_, err := c.tc.Write(buf)
+		if cap(buf) == h2OutBuf {
+			h2OutBufs.Put((*[h2OutBuf]byte)(buf[:h2OutBuf]))
+		}
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if err != nil {
+			c.finish()
+			return
+		}
+	}
+}
+
+// finish closes the connection: every stream still running sees it gone.
+func (c *h2Conn) finish() {
+	c.mu.Lock()
+	c.closed, c.closing = true, true
+	for _, st := range c.streams {
+		c.forget(st)
+	}
+	c.queue = nil
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.tc.Close()
+	c.srv.untrackH2(c)
+}
+
+// forget marks st gone and drops it from the streams (under c.mu).
+func (c *h2Conn) forget(st *h2Stream) {
+	st.gone, st.localDone, st.remoteDone = true, true, true
+	st.watch.fire()
+	st.body.fail(errStreamGone)
+	delete(c.streams, st.id)
+	c.idleCheck()
+}
+
+// idleCheck, when no stream is left, arms the idle timeout, or ends a
+// connection that is going away (under c.mu).
+func (c *h2Conn) idleCheck() {
+	if len(c.streams) > 0 || c.closing {
+		return
+	}
+	if c.goAway || !c.srv.keepAlive.Load() {
+		c.closeLocked(http2.ErrCodeNo)
+		return
+	}
+	if d := c.s.cfg.IdleTimeout; d > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	}
+}
+
+// closeLocked sends GOAWAY (once) and has the writer close the connection
+// after it (under c.mu).
+func (c *h2Conn) closeLocked(code http2.ErrCode) {
+	if c.closing {
+		return
+	}
+	if !c.goAway || code != http2.ErrCodeNo {
+		_ = c.fr.WriteGoAway(c.maxIDLoad(), code, nil)
+	}
+	c.goAway, c.closing = true, true
+	c.kick()
+}
+
+// maxIDLoad: the reader's maxID, read under c.mu by others; the reader
+// writes it under c.mu too.
+func (c *h2Conn) maxIDLoad() uint32 { return c.maxID }
+
+// shutdown starts a graceful close: GOAWAY, and the connection ends once
+// its streams have.
+func (c *h2Conn) shutdown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.goAway {
+		_ = c.fr.WriteGoAway(c.maxID, http2.ErrCodeNo, nil)
+		c.goAway = true
+		c.kick()
+	}
+	c.idleCheck()
+}
+
+// serve reads the client's frames until the connection ends.
+func (c *h2Conn) serve() {
+	defer func() {
+		c.mu.Lock()
+		c.closing = true
+		c.kick()
+		c.mu.Unlock()
+	}()
+	var pre [len(http2.ClientPreface)]byte
+	if _, err := io.ReadFull(c.br, pre[:]); err != nil || string(pre[:]) != http2.ClientPreface {
+		c.mu.Lock()
+		c.closeLocked(http2.ErrCodeProtocol)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Lock()
+	_ = c.fr.WriteSettings(
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: h2MaxStreams},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.s.cfg.MaxHeaderBytes)},
+	)
+	_ = c.fr.WriteWindowUpdate(0, h2ConnWindow-65535)
+	c.kick()
+	c.mu.Unlock()
+	for {
+		if c.br.Buffered() == 0 && c.src.short {
+			c.newStreams = 0 // all that came is read: a new batch begins
+		}
+		f, err := c.fr.ReadFrame()
+		if err == nil {
+			err = c.process(f)
+		}
+		if err == nil {
+			continue
+		}
+		var se http2.StreamError
+		var ce http2.ConnectionError
+		switch {
+		case errors.As(err, &se):
+			c.mu.Lock()
+			if se.StreamID%2 == 1 && se.StreamID > c.maxID {
+				c.maxID = se.StreamID
+			}
+			c.mu.Unlock()
+			c.resetStream(se.StreamID, se.Code)
+			continue
+		case errors.Is(err, http2.ErrFrameTooLarge):
+			err = http2.ConnectionError(http2.ErrCodeFrameSize)
+		}
+		c.mu.Lock()
+		switch {
+		case errors.As(err, &ce):
+			c.closeLocked(http2.ErrCode(ce))
+		case isTimeout(err) && len(c.streams) > 0 && !c.closing:
+			c.mu.Unlock()
+			continue // a stream began as the idle timeout expired
+		case isTimeout(err):
+			c.closeLocked(http2.ErrCodeNo)
+		}
+		c.mu.Unlock()
+		return
+	}
+}
+
+// process handles one frame (the reading goroutine).
+func (c *h2Conn) process(f http2.Frame) error {
+	if !c.sawSettings {
+		sf, ok := f.(*http2.SettingsFrame)
+		if !ok || sf.IsAck() {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		c.sawSettings = true
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.mu.Lock()
+		c.idleCheck()
+		c.mu.Unlock()
+	}
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		return c.settings(f)
+	case *http2.MetaHeadersFrame:
+		return c.headers(f)
+	case *http2.DataFrame:
+		return c.data(f)
+	case *http2.WindowUpdateFrame:
+		return c.windowUpdate(f)
+	case *http2.PingFrame:
+		if f.IsAck() {
+			return nil
+		}
+		return c.control(func() error { return c.fr.WritePing(true, f.Data) })
+	case *http2.RSTStreamFrame:
+		return c.rstStream(f)
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol}
+		}
+	case *http2.GoAwayFrame:
+		c.shutdown()
+	case *http2.PushPromiseFrame:
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	return nil
+}
+
+// control queues a frame the proxy owes the client (SETTINGS and PING
+// acknowledgements): a client that has more of them queued than
+// h2MaxQueued without reading is cut.
+func (c *h2Conn) control(write func() error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.out) > h2MaxQueued {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	_ = write()
+	c.kick()
+	return nil
+}
+
+func (c *h2Conn) settings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	if f.NumSettings() > 100 {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	c.mu.Lock()
+	// Applied in order: a value given twice ends as the last one (RFC
+	// 9113 6.5.3).
+	err := f.ForeachSetting(func(s http2.Setting) error {
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingInitialWindowSize:
+			delta := int64(s.Val) - c.initWin
+			c.initWin = int64(s.Val)
+			for _, st := range c.streams {
+				st.sendWin += delta
+				if st.sendWin > 1<<31-1 {
+					return http2.ConnectionError(http2.ErrCodeFlowControl)
+				}
+			}
+			c.cond.Broadcast()
+		case http2.SettingMaxFrameSize:
+			c.maxFrame = s.Val
+		case http2.SettingHeaderTableSize:
+			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
+		}
+		return nil
+	})
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.control(c.fr.WriteSettingsAck)
+}
+
+func (c *h2Conn) windowUpdate(f *http2.WindowUpdateFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.StreamID == 0 {
+		c.sendConn += int64(f.Increment)
+		if c.sendConn > 1<<31-1 {
+			return http2.ConnectionError(http2.ErrCodeFlowControl)
+		}
+		c.cond.Broadcast()
+		return nil
+	}
+	st := c.streams[f.StreamID]
+	if st == nil {
+		if f.StreamID > c.maxID {
+			return http2.ConnectionError(http2.ErrCodeProtocol) // idle
+		}
+		return nil // closed: allowed
+	}
+	st.sendWin += int64(f.Increment)
+	if st.sendWin > 1<<31-1 {
+		return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeFlowControl}
+	}
+	c.cond.Broadcast()
+	return nil
+}
+
+func (c *h2Conn) rstStream(f *http2.RSTStreamFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.StreamID > c.maxID {
+		return http2.ConnectionError(http2.ErrCodeProtocol) // idle
+	}
+	if st := c.streams[f.StreamID]; st != nil {
+		c.forget(st)
+	}
+	return nil
+}
+
+// resetStream answers a stream error with RST_STREAM.
+func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.streams[id]; st != nil {
+		c.forget(st)
+	}
+	_ = c.fr.WriteRSTStream(id, code)
+	c.kick()
+}
+
+func (c *h2Conn) data(f *http2.DataFrame) error {
+	id := f.StreamID
+	n := int64(f.Length)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n > c.recvConn {
+		return http2.ConnectionError(http2.ErrCodeFlowControl)
+	}
+	st := c.streams[id]
+	if id == 0 || st == nil && id > c.maxID {
+		return http2.ConnectionError(http2.ErrCodeProtocol) // idle
+	}
+	if st == nil || st.remoteDone {
+		// Closed, or half-closed (remote): the connection's credit comes
+		// back, the stream is an error.
+		if n > 0 {
+			_ = c.fr.WriteWindowUpdate(0, uint32(n))
+		}
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
+	}
+	if n > st.recvWin {
+		_ = c.fr.WriteWindowUpdate(0, uint32(n))
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeFlowControl}
+	}
+	c.recvConn -= n
+	st.recvWin -= n
+	p := f.Data()
+	st.got += int64(len(p))
+	if st.length >= 0 && st.got > st.length {
+		// RFC 9113 8.1.1: more than content-length is malformed.
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
+	if pad := n - int64(len(p)); pad > 0 {
+		c.creditLocked(st, pad)
+	}
+	if len(p) > 0 {
+		st.body.push(p)
+	}
+	if f.StreamEnded() {
+		return c.endBody(st)
+	}
+	return nil
+}
+
+// endBody ends a request body: the client has sent END_STREAM (under c.mu).
+func (c *h2Conn) endBody(st *h2Stream) error {
+	if st.length >= 0 && st.got != st.length {
+		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
+	}
+	st.remoteDone = true
+	st.body.end()
+	if st.localDone {
+		delete(c.streams, st.id)
+		c.idleCheck()
+	}
+	return nil
+}
+
+// creditLocked gives back receive window for n bytes of st's body that
+// were consumed (under c.mu).
+func (c *h2Conn) creditLocked(st *h2Stream, n int64) {
+	c.recvConn += n
+	_ = c.fr.WriteWindowUpdate(0, uint32(n))
+	if !st.remoteDone && !st.gone {
+		st.recvWin += n
+		_ = c.fr.WriteWindowUpdate(st.id, uint32(n))
+	}
+	c.kick()
+}
+
+// credit is creditLocked for a handler, batched: the window opens again
+// once a quarter of it is consumed, or the body is drained.
+func (c *h2Conn) credit(st *h2Stream, n int, drained bool) {
+	c.mu.Lock()
+	st.credit += int64(n)
+	if st.credit >= h2StreamWindow/4 || drained && st.credit > 0 {
+		c.creditLocked(st, st.credit)
+		st.credit = 0
+	}
+	c.mu.Unlock()
+}
+
+// connHeaders are the fields RFC 9113 8.2.2 forbids in HTTP/2.
+func connHeader(name string) bool {
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return true
+	}
+	return false
+}
+
+// headers handles a HEADERS frame (with its CONTINUATIONs): a new request,
+// or a request's trailers.
+func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
+	id := f.StreamID
+	if id%2 != 1 {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	c.mu.Lock()
+	st := c.streams[id]
+	if st != nil {
+		defer c.mu.Unlock()
+		if st.remoteDone {
+			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
+		}
+		// Trailers end the body; they are not passed on.
+		if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
+			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+		}
+		return c.endBody(st)
+	}
+	if id <= c.maxID {
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	c.maxID = id
+	goAway := c.goAway
+	open := len(c.streams)
+	c.mu.Unlock()
+	if goAway {
+		return nil // after GOAWAY: not processed (RFC 9113 6.8)
+	}
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
+	c.newStreams++
+	if open >= h2MaxStreams || c.newStreams > h2NewStreamsAtOnce {
+		if c.refused++; c.refused > h2MaxRefused {
+			return http2.ConnectionError(http2.ErrCodeNo)
+		}
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
+	}
+	st = h2Streams.Get().(*h2Stream)
+	st.c, st.id, st.start = c, id, time.Now()
+	if f.Truncated {
+		st.v = refuseHeaderSize
+	} else if err := st.request(f, c.s); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	st.sendWin, st.recvWin = c.initWin, h2StreamWindow
+	st.remoteDone = f.StreamEnded()
+	c.streams[id] = st
+	if len(c.streams) == 1 {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	c.mu.Unlock()
+	if st.v != admitForward {
+		// Answered here unless the windows are too small for the answer:
+		// waiting for them would stop this goroutine, which reads the
+		// WINDOW_UPDATE that opens them.
+		c.mu.Lock()
+		fits := min(st.sendWin, c.sendConn) >= 128 && len(c.out) < h2MaxQueued
+		c.mu.Unlock()
+		if fits {
+			st.answer()
+		} else {
+			go st.answer()
+		}
+		return nil
+	}
+	if st.expect && !st.remoteDone {
+		c.mu.Lock()
+		c.writeHeaders(st, 100, nil, false)
+		c.mu.Unlock()
+	}
+	return c.startHandler(st)
+}
+
+// refuseHeaderSize: the request's header list is over the limit (431).
+const refuseHeaderSize verdict = 255
+
+// request reads a request's pseudo-headers and fields, checks them as RFC
+// 9113 8 says (a malformed request is a stream error), and asks admission.
+func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
+	bad := http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
+	method, scheme, authority, path := f.PseudoValue("method"), f.PseudoValue("scheme"), f.PseudoValue("authority"), f.PseudoValue("path")
+	if f.PseudoValue("protocol") != "" {
+		return bad
+	}
+	h := &st.h
+	h.method, h.minor, h.length = method, 1, -1
+	st.length = -1
+	hosts := 0
+	fields := make([]hfield, 0, len(f.Fields))
+	for _, hf := range f.RegularFields() {
+		switch {
+		case connHeader(hf.Name):
+			return bad
+		case hf.Name == "te":
+			if hf.Value != "trailers" {
+				return bad
+			}
+		case hf.Name == "host":
+			hosts++
+			if authority == "" {
+				authority = hf.Value
+			} else if hf.Value != authority {
+				return bad
+			}
+			continue
+		case hf.Name == "content-length":
+			n, err := strconv.ParseInt(hf.Value, 10, 64)
+			if err != nil || n < 0 || st.length >= 0 && st.length != n {
+				return bad
+			}
+			st.length = n
+		case hf.Name == "expect":
+			// Answered here (100 Continue) and not sent on: the body is
+			// read before a backend is asked.
+			st.expect = st.expect || hasToken(hf.Value, "100-continue")
+			continue
+		case hf.Name == "cookie":
+			h.cookie = true
+		case hf.Name == "via" || hf.Name == "forwarded" || strings.HasPrefix(hf.Name, "x-forwarded-"):
+			h.fwd = true
+		}
+		fields = append(fields, hfield{name: textproto.CanonicalMIMEHeaderKey(hf.Name), value: hf.Value})
+	}
+	if hosts > 1 {
+		return bad
+	}
+	if method == http.MethodConnect {
+		if path != "" || scheme != "" || authority == "" {
+			return bad
+		}
+		h.fields, h.host, h.target = fields, authority, authority
+		st.v, _ = s.admit(admitIn{method: method, host: authority})
+		if st.v == admitForward {
+			st.v = refuseMethod // CONNECT is not tunnelled over HTTP/2
+		}
+		return nil
+	}
+	if method == "" || path == "" || scheme != "https" && scheme != "http" {
+		return bad
+	}
+	target := path
+	if path[0] != '/' && path != "*" {
+		// Absolute form: the host it names wins, as for HTTP/1.
+		u, err := url.ParseRequestURI(path)
+		if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+			return bad
+		}
+		authority = u.Host
+		target = u.RequestURI()
+	}
+	if authority == "" || strings.IndexByte(authority, '@') >= 0 || !httpguts.ValidHostHeader(authority) {
+		return bad
+	}
+	if f.StreamEnded() && st.length > 0 {
+		return bad
+	}
+	st.hasBody = !f.StreamEnded()
+	if st.hasBody {
+		st.body.ready = make(chan struct{}, 1) // before any DATA: the reader signals on it
+	}
+	h.fields, h.host, h.target = fields, authority, target
+	if st.hasBody {
+		h.length = st.length
+	} else {
+		h.length, st.length = -1, 0
+	}
+	p, _, _ := strings.Cut(target, "?")
+	if strings.IndexByte(p, '%') >= 0 {
+		if u, err := url.PathUnescape(p); err == nil {
+			p = u
+		}
+	}
+	st.path = p
+	var via []string
+	if h.fwd {
+		via = fieldValues(fields, "Via")
+	}
+	st.v, st.cl = s.admit(admitIn{path: p, method: method, host: authority, via: via})
+	return nil
+}
+
+// answer sends what the proxy answers itself: the health path, a refused
+// request, a header list over the limit.
+func (st *h2Stream) answer() {
+	s := st.c.s
+	var code int
+	var text string
+	var extra []hfield
+	switch st.v {
+	case admitHealth:
+		code, text = s.healthStatus()
+		extra = []hfield{{"cache-control", "no-store"}}
+	case refuseHeaderSize:
+		code, text = http.StatusRequestHeaderFieldsTooLarge, "request header fields too large\n"
+	default:
+		var allow string
+		code, text, allow = refusal(st.v, st.h.method)
+		text += "\n"
+		if allow != "" {
+			extra = []hfield{{"allow", allow}}
+		}
+		if st.v == refuseLoop {
+			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", st.h.host, "uri", st.h.target)
+		}
+	}
+	k := &h2Sink{st: st, head: st.h.method == http.MethodHead}
+	k.simple(code, text, extra)
+	s.metrics.observe(code, 0)
+	st.done(nil)
+	st.release()
+}
+
+// startHandler runs a proxied request's handler, or queues it while
+// h2MaxStreams handlers run.
+func (c *h2Conn) startHandler(st *h2Stream) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running < h2MaxStreams {
+		c.running++
+		dispatch(st)
+		return nil
+	}
+	if len(c.queue) >= h2MaxQueuedStreams {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	c.queue = append(c.queue, st)
+	return nil
+}
+
+// handlerDone starts the next queued handler whose stream is still there.
+func (c *h2Conn) handlerDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 {
+		st := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		if !st.gone {
+			dispatch(st)
+			return
+		}
+	}
+	c.running--
+}
+
+// h2Work hands streams to idle handler goroutines. A goroutine that has
+// served a request keeps its grown stack for the next one instead of
+// growing a new goroutine's stack again (runtime.newstack was 8 % of the
+// proxy's CPU under h2load with a goroutine per request); one idle for
+// h2WorkerIdle ends.
+var h2Work = make(chan *h2Stream)
+
+const h2WorkerIdle = 2 * time.Second
+
+func dispatch(st *h2Stream) {
+	select {
+	case h2Work <- st:
+	default:
+		go h2Worker(st)
+	}
+}
+
+func h2Worker(st *h2Stream) {
+	idle := time.NewTimer(h2WorkerIdle)
+	defer idle.Stop()
+	for {
+		st.run()
+		st.release()
+		idle.Reset(h2WorkerIdle)
+		select {
+		case st = <-h2Work:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+// run proxies one request (a handler goroutine).
+func (st *h2Stream) run() {
+	defer st.c.handlerDone()
+	c := st.c
+	s := c.s
+	h := &st.h
+	rs := &st.st
+	cl := st.cl
+	var cookies []string
+	if h.cookie && cl.sticky {
+		cookies = fieldValues(h.fields, "Cookie")
+	}
+	s.newState(rs, cl, true, c.in.client, "", cookies)
+	rs.watch = &st.watch
+	// No headBuf: the response's fields go into the connection's HPACK
+	// table, which keeps them past this request; they must not be strings
+	// over a buffer of the request's.
+	k := &st.sink
+	*k = h2Sink{st: st, head: h.method == http.MethodHead}
+	fr := &st.fr
+	*fr = fwdReq{method: h.method, uri: h.target, host: h.host, length: max(st.length, 0)}
+	if st.hasBody {
+		st.body.st = st
+		st.body.timeout = s.cfg.BodyTimeout
+		fr.length = st.length // -1: sent chunked unless buffered
+		fr.body = &countingBody{rc: &st.body}
+	}
+	// The connection's Forwarded cache is shared by its handlers: each
+	// works on a copy.
+	in := c.in
+	in.host = h.host
+	c.mu.Lock()
+	st.fwdc = c.fwdc
+	c.mu.Unlock()
+	in.cache = &st.fwdc
+	fr.head = s.appendH1Head(st.head[:0], h, rs, &in)
+	c.mu.Lock()
+	c.fwdc = st.fwdc
+	c.mu.Unlock()
+	var err error
+	if fr.body != nil && !s.cfg.UnbufferedRequests && !cl.cfg.UnbufferedRequests {
+		sp := &st.spool
+		if berr := s.bufferBody(sp, &st.body, st.length); berr != nil {
+			s.bodyFailed(k, rs, h.method, h.target, berr)
+		} else {
+			defer sp.Close()
+			fr.body.rc = sp
+			if sp.rest == nil {
+				fr.length = sp.size()
+				if fr.length == 0 {
+					fr.body = nil
+				}
+			}
+		}
+	}
+	if st.watch.gone() {
+		rs.code = 499 // reset before its turn: no backend is asked
+	}
+	if rs.code == 0 && k.code == 0 {
+		err = s.forward(k, fr, rs)
+	}
+	code := s.account(rs, k.code, k.bytes, st.start, err != nil, accessLine{client: c.remote, method: h.method,
+		host: h.host, uri: h.target, proto: "HTTP/2.0"})
+	if code == 499 && err == nil {
+		err = errStreamGone
+	}
+	st.done(err)
+}
+
+// done ends the stream from the proxy's side: END_STREAM when the
+// response is whole, else RST_STREAM; a request body still coming is
+// refused with RST_STREAM NO_ERROR (RFC 9113 8.1).
+func (st *h2Stream) done(err error) {
+	c := st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.gone {
+		return
+	}
+	switch {
+	case err != nil:
+		_ = c.fr.WriteRSTStream(st.id, http2.ErrCodeInternal)
+		c.forget(st)
+	case !st.localDone:
+		_ = c.fr.WriteData(st.id, true, nil)
+		st.localDone = true
+		fallthrough
+	default:
+		if !st.remoteDone {
+			_ = c.fr.WriteRSTStream(st.id, http2.ErrCodeNo)
+			c.forget(st)
+		} else {
+			delete(c.streams, st.id)
+			c.idleCheck()
+		}
+	}
+	c.kick()
+}
+
+// h2Streams recycles the streams' state (a few KiB each).
+var h2Streams = sync.Pool{New: func() any { return new(h2Stream) }}
+
+// release gives back a stream that is done: answered or reset, out of its
+// connection's streams and queue, its handler returned. Nothing refers to
+// it any more (the HPACK tables hold no strings over its buffers: see run).
+func (st *h2Stream) release() {
+	*st = h2Stream{}
+	h2Streams.Put(st)
+}
+
+// h2Body is a request body: the reader pushes what DATA frames carry, the
+// handler reads it, and the windows open as it does.
+type h2Body struct {
+	st      *h2Stream
+	timeout time.Duration
+	mu      sync.Mutex
+	buf     []byte
+	r       int
+	eof     bool
+	err     error
+	ready   chan struct{}
+}
+
+func (b *h2Body) signal() {
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (b *h2Body) push(p []byte) {
+	b.mu.Lock()
+	if b.err == nil {
+		b.buf = append(b.buf, p...)
+	}
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *h2Body) end() {
+	b.mu.Lock()
+	b.eof = true
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *h2Body) fail(err error) {
+	b.mu.Lock()
+	if b.err == nil && !b.eof {
+		b.err = err
+	}
+	b.mu.Unlock()
+	b.signal()
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		b.mu.Lock()
+		if b.r < len(b.buf) {
+			n := copy(p, b.buf[b.r:])
+			b.r += n
+			drained := b.r == len(b.buf)
+			if drained {
+				b.buf, b.r = b.buf[:0], 0
+			}
+			b.mu.Unlock()
+			b.st.c.credit(b.st, n, drained)
+			return n, nil
+		}
+		err := b.err
+		if err == nil && b.eof {
+			err = io.EOF
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		if t == nil && b.timeout > 0 {
+			t = time.NewTimer(b.timeout)
+		}
+		var expired <-chan time.Time
+		if t != nil {
+			expired = t.C
+		}
+		select {
+		case <-b.ready:
+		case <-expired:
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// h2Sink writes a forwarded response on a stream.
+type h2Sink struct {
+	st    *h2Stream
+	head  bool  // a HEAD request
+	left  int64 // body bytes the response still announces; -1: unknown
+	code  int
+	bytes int64
+}
+
+// writeHeaders encodes and queues a HEADERS frame (and CONTINUATIONs)
+// with :status and fields (under c.mu).
+func (c *h2Conn) writeHeaders(st *h2Stream, code int, fields []hfield, end bool) {
+	if st.gone {
+		return
+	}
+	c.hbuf.Reset()
+	_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(code)})
+	for _, f := range fields {
+		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
+	}
+	block := c.hbuf.Bytes()
+	lim := int(c.maxFrame)
+	first := block
+	if len(first) > lim {
+		first = first[:lim]
+	}
+	block = block[len(first):]
+	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: first, EndStream: end, EndHeaders: len(block) == 0})
+	for len(block) > 0 {
+		frag := block[:min(len(block), lim)]
+		block = block[len(frag):]
+		_ = c.fr.WriteContinuation(st.id, len(block) == 0, frag)
+	}
+	if end {
+		st.localDone = true
+	}
+	c.kick()
+}
+
+// writeData queues p as DATA frames as the windows allow, waiting for them
+// to open (within WriteTimeout).
+func (c *h2Conn) writeData(st *h2Stream, p []byte, end bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var deadline time.Time
+	var wakeAt *time.Timer
+	defer func() {
+		if wakeAt != nil {
+			wakeAt.Stop()
+		}
+	}()
+	for {
+		if st.gone || c.closed {
+			return errStreamGone
+		}
+		n := int64(len(p))
+		n = min(n, int64(c.maxFrame), st.sendWin, c.sendConn)
+		if n <= 0 && len(p) > 0 || len(c.out) > h2MaxQueued {
+			if deadline.IsZero() {
+				wto := c.s.cfg.WriteTimeout
+				if wto <= 0 {
+					wto = time.Hour
+				}
+				deadline = time.Now().Add(wto)
+				wakeAt = time.AfterFunc(wto, func() {
+					c.mu.Lock()
+					c.cond.Broadcast()
+					c.mu.Unlock()
+				})
+			} else if time.Now().After(deadline) {
+				return os.ErrDeadlineExceeded
+			}
+			c.kick()
+			c.cond.Wait()
+			continue
+		}
+		n = max(n, 0)
+		last := end && n == int64(len(p))
+		_ = c.fr.WriteData(st.id, last, p[:n])
+		st.sendWin -= n
+		c.sendConn -= n
+		p = p[n:]
+		if last {
+			st.localDone = true
+		}
+		if len(p) == 0 {
+			c.kick()
+			return nil
+		}
+	}
+}
+
+func (k *h2Sink) inform(rh *respHead) error {
+	c := k.st.c
+	var buf [16]hfield
+	fields := buf[:0]
+	for _, f := range rh.fields {
+		if !hopField(f.name) {
+			fields = append(fields, f)
+		}
+	}
+	return c.sendHeaders(k.st, rh.code, fields, false)
+}
+
+// sendHeaders is writeHeaders for a handler: errStreamGone when the stream
+// has gone.
+func (c *h2Conn) sendHeaders(st *h2Stream, code int, fields []hfield, end bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writeHeaders(st, code, fields, end)
+	if st.gone {
+		return errStreamGone
+	}
+	return nil
+}
+
+func (k *h2Sink) header(rh *respHead, setCookie, via string) error {
+	k.code = rh.code
+	var buf [32]hfield
+	fields := buf[:0]
+	for _, f := range rh.fields {
+		switch {
+		case len(f.name) == 14 && equalFold(f.name, "Content-Length"):
+			continue // added below
+		case len(f.name) == 7 && equalFold(f.name, "Trailer"):
+			if !rh.chunked {
+				continue
+			}
+		case hopField(f.name) || rh.conn && listedIn(rh.fields, f.name):
+			continue
+		}
+		fields = append(fields, f)
+	}
+	if setCookie != "" {
+		fields = append(fields, hfield{"set-cookie", setCookie})
+	}
+	fields = append(fields, hfield{"via", via})
+	if !rh.date {
+		fields = append(fields, hfield{"date", httpDate()})
+	}
+	k.left = -1
+	if rh.hasCL && !rh.chunked {
+		k.left = rh.length
+		fields = append(fields, hfield{"content-length", strconv.FormatInt(rh.length, 10)})
+	}
+	end := k.head || rh.code == 204 || rh.code == 304 || k.left == 0
+	return k.st.c.sendHeaders(k.st, rh.code, fields, end)
+}
+
+func (k *h2Sink) write(p []byte) error {
+	if k.head || len(p) == 0 {
+		return nil
+	}
+	end := false
+	if k.left >= 0 {
+		if int64(len(p)) > k.left {
+			p = p[:k.left]
+		}
+		k.left -= int64(len(p))
+		end = k.left == 0
+	}
+	k.bytes += int64(len(p))
+	return k.st.c.writeData(k.st, p, end)
+}
+
+func (k *h2Sink) flush() error { return nil } // the writer sends what is queued
+
+func (k *h2Sink) trailers(fields []hfield) error {
+	c := k.st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k.st.gone || k.st.localDone {
+		return nil
+	}
+	// A trailer HEADERS frame has no :status: encoded here.
+	c.hbuf.Reset()
+	for _, f := range fields {
+		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
+	}
+	if c.hbuf.Len() > int(c.maxFrame) {
+		// Too large for one frame: the body ends without them.
+		_ = c.fr.WriteData(k.st.id, true, nil)
+	} else {
+		_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: k.st.id, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
+	}
+	k.st.localDone = true
+	c.kick()
+	return nil
+}
+
+func (k *h2Sink) fail(code int) {
+	k.simple(code, http.StatusText(code)+"\n", nil)
+}
+
+// simple sends a whole plain-text response.
+func (k *h2Sink) simple(code int, text string, extra []hfield) {
+	k.code = code
+	fields := append(extra, hfield{"content-type", "text/plain; charset=utf-8"},
+		hfield{"content-length", strconv.Itoa(len(text))}, hfield{"date", httpDate()})
+	c := k.st.c
+	_ = c.sendHeaders(k.st, code, fields, k.head)
+	if !k.head {
+		k.bytes += int64(len(text))
+		_ = c.writeData(k.st, []byte(text), true)
+	}
+}
+
+// statusString is a status code's decimal form, without allocating for
+// the common ones.
+func statusString(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 204:
+		return "204"
+	case 206:
+		return "206"
+	case 301:
+		return "301"
+	case 302:
+		return "302"
+	case 304:
+		return "304"
+	case 400:
+		return "400"
+	case 404:
+		return "404"
+	case 500:
+		return "500"
+	case 502:
+		return "502"
+	case 503:
+		return "503"
+	}
+	return strconv.Itoa(code)
+}
+
+// lowerName is a field name in lower case (HTTP/2 sends no other),
+// without allocating when it already is.
+func lowerName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; 'A' <= c && c <= 'Z' {
+			if l, ok := commonLower[name]; ok {
+				return l
+			}
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}
+
+var commonLower = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept-Ranges", "Age", "Cache-Control", "Content-Encoding", "Content-Language",
+		"Content-Length", "Content-Location", "Content-Range", "Content-Type", "Date", "Etag", "ETag", "Expires",
+		"Last-Modified", "Link", "Location", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security",
+		"Vary", "Via", "Www-Authenticate", "WWW-Authenticate", "X-Content-Type-Options", "X-Frame-Options",
+		"Access-Control-Allow-Origin", "Allow", "Pragma", "Referrer-Policy", "Content-Security-Policy"} {
+		m[n] = strings.ToLower(n)
+	}
+	return m
+}()
