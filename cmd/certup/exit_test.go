@@ -26,3 +26,25 @@ func TestOutcomeCode(t *testing.T) {
 		}
 	}
 }
+
+func TestRenewOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		renewed bool
+		pushed  awsiam.Outcome
+		want    awsiam.Outcome
+	}{
+		{false, awsiam.OutcomeUnchanged, awsiam.OutcomeUnchanged},
+		{false, awsiam.OutcomeChanged, awsiam.OutcomeChanged},
+		{false, awsiam.OutcomePartial, awsiam.OutcomePartial},
+		{false, awsiam.OutcomeFailed, awsiam.OutcomeFailed},
+		{true, awsiam.OutcomeUnchanged, awsiam.OutcomeChanged},
+		{true, awsiam.OutcomeChanged, awsiam.OutcomeChanged},
+		{true, awsiam.OutcomePartial, awsiam.OutcomePartial},
+		// The keystore changed and no listener did: half done, the next run finishes.
+		{true, awsiam.OutcomeFailed, awsiam.OutcomePartial},
+	} {
+		if got := renewOutcome(tc.renewed, tc.pushed); got != tc.want {
+			t.Errorf("renewOutcome(renewed %v, pushed %s) = %s, want %s", tc.renewed, tc.pushed, got, tc.want)
+		}
+	}
+}

@@ -47,7 +47,6 @@ func newACMEEnvWith(t *testing.T, pc testkit.PebbleConfig) *acmeEnv {
 	return &acmeEnv{srv: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), pc), dir: t.TempDir()}
 }
 
-// acmeArgs are the ACME source flags for this environment.
 // acmeArgs are the flags of a renewal from the test's Pebble, with
 // --detailed-exitcode: exit 10 when renewed, 0 when there was nothing to do.
 func (e *acmeEnv) acmeArgs() []string {
@@ -181,7 +180,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 			noRegion = append(noRegion, kv)
 		}
 	}
-	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
+	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run", "--detailed-exitcode")
 	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") || fileBytes(t, ks) != before || e.srv.Calls("route53:ChangeResourceRecordSets") != 0 {
 		t.Fatalf("dry run: %s (%d Route 53 changes)", r, e.srv.Calls("route53:ChangeResourceRecordSets"))
 	}
@@ -200,7 +199,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 		t.Fatalf("--key-type rsa2048 gave %s %d", alg, bits)
 	}
 	// --reuse-key: the same key in the next certificate.
-	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force")
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force", "--detailed-exitcode")
 	_, again := readAlias(t, ks, "server", []byte("changeit"))
 	if r.code != 10 || again.Leaf().Equal(entry.Leaf()) || !keystore.KeyMatchesCert(key, again.Leaf()) {
 		t.Fatalf("--reuse-key: %s", r)
@@ -247,7 +246,7 @@ func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 		t.Fatal(err)
 	}
 	tsBefore, _ := keystore.ReadFile(ts, pass)
-	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts)
+	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts, "--detailed-exitcode")
 	if r.code != 10 || !strings.Contains(r.stdout, "truststore: added wso2carbon") {
 		t.Fatalf("renew: %s\npebble:\n%s", r, e.pebble.Log())
 	}
@@ -501,7 +500,7 @@ func TestRenewIntoRunningJKSProxy(t *testing.T) {
 	_, old := readAlias(t, ks, "server", []byte("changeit"))
 	testkit.WaitFor(t, 5*time.Second, "the old certificate served", func() bool { return served.Load() == keystore.Fingerprint(old.Leaf()) })
 
-	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs())
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--detailed-exitcode")
 	if r.code != 10 {
 		t.Fatalf("renew: %s", r)
 	}

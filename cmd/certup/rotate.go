@@ -17,6 +17,7 @@ import (
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/internal/cmdutil"
 	"github.com/keybridge/keybridge/internal/words"
+	"github.com/keybridge/keybridge/keystore"
 )
 
 func exitCodesHelp(changed string) string {
@@ -65,14 +66,9 @@ func rotateCommands() []*cli.Command {
 				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
 				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
 				"Running it again after success changes nothing.\n\n" + exitCodesHelp("rotated"),
-			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
-				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
+			Flags: concat(targetFlags(), []cli.Flag{
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
-				&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
-				&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
-				&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
-			}, runFlags(), keystoreFlags(), multiRegionFlags(), changeFlags()),
+			}, keystoreFlags(), multiRegionFlags(), changeFlags()),
 			Action: rotateAction,
 		},
 		{
@@ -204,59 +200,92 @@ func parseListenersPort(c *cli.Context, sni bool, elbPort int32) ([]awsiam.Liste
 }
 
 func rotateAction(c *cli.Context) error {
-	uo, err := uploadOptions(c)
+	o, err := rotateOptions(c)
 	if err != nil {
 		return err
 	}
-	listeners, err := parseListeners(c, false)
-	if err != nil {
-		return err
-	}
-	replaces := c.StringSlice("replaces")
-	if len(listeners) == 0 && len(replaces) == 0 {
+	if len(o.Listeners) == 0 && len(o.Replaces) == 0 {
 		return cmdutil.UsageError("give --elb NAME[:PORT], --listener ARN or --replaces OLD_CERTIFICATE")
 	}
-	if c.Int("renew-within") < 0 || c.Int("parallel") < 1 || c.Int("keep") < 0 {
-		return cmdutil.UsageError("--renew-within and --keep must not be negative, --parallel at least 1")
+	if c.Int("renew-within") < 0 {
+		return cmdutil.UsageError("--renew-within must not be negative")
 	}
-	for _, p := range c.StringSlice("probe") {
-		if _, port, err := splitHostPort(p); err != nil || port == "" {
-			return cmdutil.UsageError("--probe %q: want HOST:PORT", p)
-		}
-	}
+	o.RenewWithin = time.Duration(c.Int("renew-within")) * 24 * time.Hour
 	kp, err := loadKeyPair(c)
 	if err != nil {
 		return err
 	}
-	dry := c.Bool("dry-run")
-	rs, err := newRegions(c, dry)
+	rs, err := newRegions(c, c.Bool("dry-run"))
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
+	plan, err := rs.planRotation(kp, o)
+	if err != nil {
+		return err
+	}
+	return rs.run(plan, "rotated")
+}
+
+// targetFlags are the flags that say where a certificate goes and how the
+// listeners are switched: rotate's, and renew's for pushing what it renewed.
+func targetFlags() []cli.Flag {
+	return concat(uploadFlags(), listenerFlags(), []cli.Flag{
+		&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
+		&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
+		&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
+		&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
+		&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
+	}, runFlags())
+}
+
+// rotateOptions turns targetFlags into the options of a rotation (no
+// Progress yet: planRotation adds it). No listener and no --replaces is not an
+// error here: renew rotates only when targets are given.
+func rotateOptions(c *cli.Context) (awsiam.RotateOptions, error) {
+	uo, err := uploadOptions(c)
+	if err != nil {
+		return awsiam.RotateOptions{}, err
+	}
+	listeners, err := parseListeners(c, false)
+	if err != nil {
+		return awsiam.RotateOptions{}, err
+	}
+	if c.Int("parallel") < 1 || c.Int("keep") < 0 {
+		return awsiam.RotateOptions{}, cmdutil.UsageError("--keep must not be negative, --parallel at least 1")
+	}
+	for _, p := range c.StringSlice("probe") {
+		if _, port, err := splitHostPort(p); err != nil || port == "" {
+			return awsiam.RotateOptions{}, cmdutil.UsageError("--probe %q: want HOST:PORT", p)
+		}
+	}
 	keep := c.Int("keep")
 	if keep == 0 {
 		keep = -1 // none
 	}
-	o := awsiam.RotateOptions{
-		Upload:      uo,
-		Listeners:   listeners,
-		Replaces:    replaces,
-		RenewWithin: time.Duration(c.Int("renew-within")) * 24 * time.Hour,
-		Keep:        keep,
-		NoPrune:     c.Bool("no-prune"),
-		Parallel:    c.Int("parallel"),
-		Wait:        c.Duration("wait"),
-		Probes:      c.StringSlice("probe"),
-		ProbeWait:   c.Duration("probe-wait"),
-		Progress:    rs.progress,
-		Lineage:     uo.Lineage,
-	}
+	return awsiam.RotateOptions{
+		Upload:    uo,
+		Listeners: listeners,
+		Replaces:  c.StringSlice("replaces"),
+		Keep:      keep,
+		NoPrune:   c.Bool("no-prune"),
+		Parallel:  c.Int("parallel"),
+		Wait:      c.Duration("wait"),
+		Probes:    c.StringSlice("probe"),
+		ProbeWait: c.Duration("probe-wait"),
+		Lineage:   uo.Lineage,
+	}, nil
+}
+
+// planRotation plans the move of o's targets to kp, progress shown as rotate
+// shows it.
+func (rs *regions) planRotation(kp *keystore.KeyPair, o awsiam.RotateOptions) (*awsiam.Rotation, error) {
+	o.Progress = rs.progress
 	plan, err := awsiam.PlanRotation(rs.ctx, rs.svcs, kp, o)
 	if err != nil {
-		return withHint(err)
+		return nil, withHint(err)
 	}
-	return rs.run(plan, "rotated")
+	return plan, nil
 }
 
 func rollbackAction(c *cli.Context) error {
@@ -289,6 +318,16 @@ func rollbackAction(c *cli.Context) error {
 // run prints the plan, applies it unless this is a dry run, prints the result
 // and turns the outcome into the exit code.
 func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
+	if err := rs.apply(plan, verb, nil); err != nil {
+		return err
+	}
+	return outcomeError(plan.Outcome, rs.detailed, plan.Errors, plan.Listeners)
+}
+
+// apply prints the plan, applies it unless this is a dry run and prints the
+// result; with --json it prints wrap(plan) (the plan when wrap is nil). The
+// outcome is left to the caller.
+func (rs *regions) apply(plan *awsiam.Rotation, verb string, wrap func(*awsiam.Rotation) any) error {
 	if !rs.json && !rs.quiet {
 		printPlan(rs.out, plan)
 	}
@@ -304,13 +343,16 @@ func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
 		}
 	}
 	if rs.json {
-		if err := cmdutil.PrintJSON(rs.out, plan); err != nil {
-			return err
+		var v any = plan
+		if wrap != nil {
+			v = wrap(plan)
 		}
-	} else if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
+		return cmdutil.PrintJSON(rs.out, v)
+	}
+	if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
 		printOutcome(rs.out, plan, verb)
 	}
-	return outcomeError(plan.Outcome, rs.detailed, plan.Errors, plan.Listeners)
+	return nil
 }
 
 // outcomeError turns the outcome of rotate, rollback or prune into the error that
