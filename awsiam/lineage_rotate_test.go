@@ -87,37 +87,31 @@ func TestRollbackFaultMatrix(t *testing.T) {
 		"elbv2:DescribeListeners",
 		"elbv2:ModifyListener",
 	}
-	for _, op := range ops {
-		for _, m := range faultModes {
-			t.Run(op+"/"+m.name, func(t *testing.T) {
-				t.Parallel()
-				f := newFleet(t, awstest.Options{})
-				ctx := ctx(t)
-				if r, err := f.rotate(ctx, f.c, f.options()); err != nil || r.Outcome != awsiam.OutcomeChanged {
-					t.Fatalf("rotate: %v\n%s", err, describe(r))
-				}
-				rollback := func() (*awsiam.Rotation, error) {
-					plan, err := awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners, Wait: time.Second})
-					if err != nil {
-						return nil, err
-					}
-					return plan, plan.Apply(ctx)
-				}
-				remove := f.srv.Inject(m.fault(op))
-				_, _ = rollback()
-				remove()
-				f.assertSafe(t, f.bARN, f.newARN())
-				r, err := rollback()
-				if err != nil || (r.Outcome != awsiam.OutcomeChanged && r.Outcome != awsiam.OutcomeUnchanged) {
-					t.Fatalf("run again: %v\n%s", err, describe(r))
-				}
-				f.assertAll(t, f.bARN)
-				f.srv.ResetCalls()
-				r, err = rollback()
-				if err != nil || r.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
-					t.Errorf("third run: %v, %v\n%s", err, f.srv.CallLog(), describe(r))
-				}
-			})
+	eachFault(t, ops, func(t *testing.T, f *fleet, fault awstest.Fault) {
+		ctx := ctx(t)
+		if r, err := f.rotate(ctx, f.c, f.options()); err != nil || r.Outcome != awsiam.OutcomeChanged {
+			t.Fatalf("rotate: %v\n%s", err, describe(r))
 		}
-	}
+		rollback := func() (*awsiam.Rotation, error) {
+			plan, err := awsiam.PlanRollback(ctx, f.svcs, awsiam.RollbackOptions{Listeners: f.listeners, Wait: time.Second})
+			if err != nil {
+				return nil, err
+			}
+			return plan, plan.Apply(ctx)
+		}
+		remove := f.srv.Inject(fault)
+		_, _ = rollback()
+		remove()
+		f.assertSafe(t, f.bARN, f.newARN())
+		r, err := rollback()
+		if err != nil || (r.Outcome != awsiam.OutcomeChanged && r.Outcome != awsiam.OutcomeUnchanged) {
+			t.Fatalf("run again: %v\n%s", err, describe(r))
+		}
+		f.assertAll(t, f.bARN)
+		f.srv.ResetCalls()
+		r, err = rollback()
+		if err != nil || r.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
+			t.Errorf("third run: %v, %v\n%s", err, f.srv.CallLog(), describe(r))
+		}
+	})
 }

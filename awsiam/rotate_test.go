@@ -357,50 +357,57 @@ var faultModes = []struct {
 	{"fails midway", func(op string) awstest.Fault { return awstest.Fault{Op: op, Code: "AccessDenied", Skip: 2} }},
 }
 
+// eachFault runs body as a parallel subtest, on a fleet of its own, for every
+// operation in ops and every fault mode.
+func eachFault(t *testing.T, ops []string, body func(t *testing.T, f *fleet, fault awstest.Fault)) {
+	for _, op := range ops {
+		for _, m := range faultModes {
+			t.Run(op+"/"+m.name, func(t *testing.T) {
+				t.Parallel()
+				body(t, newFleet(t, awstest.Options{}), m.fault(op))
+			})
+		}
+	}
+}
+
 // TestRotateFaultMatrix makes each operation fail once, and fail persistently,
 // during a rotation over six listeners in two regions. After every run each
 // listener serves an existing certificate, the old or the new; with the fault
 // gone, the next run converges; the run after that changes nothing.
 func TestRotateFaultMatrix(t *testing.T) {
-	for _, op := range rotationOps {
-		for _, m := range faultModes {
-			t.Run(op+"/"+m.name, func(t *testing.T) {
-				t.Parallel()
-				f := newFleet(t, awstest.Options{})
-				ctx := ctx(t)
-				remove := f.srv.Inject(m.fault(op))
-				r, err := f.rotate(ctx, f.c, f.options())
-				remove()
-				f.assertSafe(t, f.bARN, f.newARN())
-				if f.iamARNs()[f.bARN] == false {
-					t.Error("the previous certificate was deleted")
-				}
-				if err == nil && r.Outcome == awsiam.OutcomeChanged {
-					// The fault missed (the operation was not called) or was retried.
-					f.assertConverged(t)
-				}
-				if r != nil && (r.Outcome == awsiam.OutcomePartial || r.Outcome == awsiam.OutcomeFailed) && len(r.Errors) == 0 {
-					failed := false
-					for _, p := range r.Listeners {
-						failed = failed || p.State == awsiam.StateFailed
-					}
-					if !failed {
-						t.Errorf("outcome %s without a failure reported\n%s", r.Outcome, describe(r))
-					}
-				}
-				r2, err := f.rotate(ctx, f.c, f.options())
-				if err != nil || (r2.Outcome != awsiam.OutcomeChanged && r2.Outcome != awsiam.OutcomeUnchanged) {
-					t.Fatalf("second run: %v\n%s", err, describe(r2))
-				}
-				f.assertConverged(t)
-				f.srv.ResetCalls()
-				r3, err := f.rotate(ctx, f.c, f.options())
-				if err != nil || r3.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
-					t.Errorf("third run: %v, %d mutating calls\n%s", err, f.srv.MutatingCalls(), describe(r3))
-				}
-			})
+	eachFault(t, rotationOps, func(t *testing.T, f *fleet, fault awstest.Fault) {
+		ctx := ctx(t)
+		remove := f.srv.Inject(fault)
+		r, err := f.rotate(ctx, f.c, f.options())
+		remove()
+		f.assertSafe(t, f.bARN, f.newARN())
+		if f.iamARNs()[f.bARN] == false {
+			t.Error("the previous certificate was deleted")
 		}
-	}
+		if err == nil && r.Outcome == awsiam.OutcomeChanged {
+			// The fault missed (the operation was not called) or was retried.
+			f.assertConverged(t)
+		}
+		if r != nil && (r.Outcome == awsiam.OutcomePartial || r.Outcome == awsiam.OutcomeFailed) && len(r.Errors) == 0 {
+			failed := false
+			for _, p := range r.Listeners {
+				failed = failed || p.State == awsiam.StateFailed
+			}
+			if !failed {
+				t.Errorf("outcome %s without a failure reported\n%s", r.Outcome, describe(r))
+			}
+		}
+		r2, err := f.rotate(ctx, f.c, f.options())
+		if err != nil || (r2.Outcome != awsiam.OutcomeChanged && r2.Outcome != awsiam.OutcomeUnchanged) {
+			t.Fatalf("second run: %v\n%s", err, describe(r2))
+		}
+		f.assertConverged(t)
+		f.srv.ResetCalls()
+		r3, err := f.rotate(ctx, f.c, f.options())
+		if err != nil || r3.Outcome != awsiam.OutcomeUnchanged || f.srv.MutatingCalls() != 0 {
+			t.Errorf("third run: %v, %d mutating calls\n%s", err, f.srv.MutatingCalls(), describe(r3))
+		}
+	})
 }
 
 func TestRotatePropagationDelay(t *testing.T) {
