@@ -299,8 +299,27 @@ func (c *h2Conn) forget(st *h2Stream) {
 	st.gone, st.localDone, st.remoteDone = true, true, true
 	st.watch.fire()
 	st.body.fail(errStreamGone)
+	c.dropBody(st)
 	delete(c.streams, st.id)
 	c.idleCheck()
+}
+
+// dropBody gives the connection's receive window back for what st's body
+// holds unread, which no handler will read now (under c.mu): the client
+// counted those bytes against the connection as well as the stream, and
+// would otherwise have less to send with on every stream that ends so.
+func (c *h2Conn) dropBody(st *h2Stream) {
+	b := &st.body
+	b.mu.Lock()
+	n := int64(len(b.buf)-b.r) + st.credit
+	b.buf, b.r = nil, 0
+	b.mu.Unlock()
+	st.credit = 0
+	if n > 0 && !c.closing {
+		c.recvConn += n
+		_ = c.fr.WriteWindowUpdate(0, uint32(n))
+		c.kick()
+	}
 }
 
 // idleCheck, when no stream is left, arms the idle timeout, or ends a
@@ -579,14 +598,16 @@ func (c *h2Conn) data(f *http2.DataFrame) error {
 		_ = c.fr.WriteWindowUpdate(0, uint32(n))
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeFlowControl}
 	}
-	c.recvConn -= n
-	st.recvWin -= n
 	p := f.Data()
-	st.got += int64(len(p))
-	if st.length >= 0 && st.got > st.length {
-		// RFC 9113 8.1.1: more than content-length is malformed.
+	if st.length >= 0 && st.got+int64(len(p)) > st.length {
+		// RFC 9113 8.1.1: more than content-length is malformed; the
+		// frame counted against the connection's window all the same.
+		_ = c.fr.WriteWindowUpdate(0, uint32(n))
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
+	c.recvConn -= n
+	st.recvWin -= n
+	st.got += int64(len(p))
 	if pad := n - int64(len(p)); pad > 0 {
 		c.creditLocked(st, pad)
 	}
@@ -630,7 +651,7 @@ func (c *h2Conn) creditLocked(st *h2Stream, n int64) {
 func (c *h2Conn) credit(st *h2Stream, n int, drained bool) {
 	c.mu.Lock()
 	st.credit += int64(n)
-	if st.credit >= h2StreamWindow/4 || drained && st.credit > 0 {
+	if st.credit >= h2StreamWindow/4 || (drained || st.gone) && st.credit > 0 {
 		c.creditLocked(st, st.credit)
 		st.credit = 0
 	}
@@ -1020,6 +1041,7 @@ func (st *h2Stream) done(err error) {
 			_ = c.fr.WriteRSTStream(st.id, http2.ErrCodeNo)
 			c.forget(st)
 		} else {
+			c.dropBody(st)
 			delete(c.streams, st.id)
 			c.idleCheck()
 		}
@@ -1136,13 +1158,17 @@ type h2Sink struct {
 }
 
 // writeHeaders encodes and queues a HEADERS frame (and CONTINUATIONs)
-// with :status and fields (under c.mu).
+// with :status (none when code is 0: trailers) and fields (under c.mu).
+// What is encoded is always sent: the client's HPACK table must see every
+// field the proxy's table took in.
 func (c *h2Conn) writeHeaders(st *h2Stream, code int, fields []hfield, end bool) {
 	if st.gone {
 		return
 	}
 	c.hbuf.Reset()
-	_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(code)})
+	if code != 0 {
+		_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(code)})
+	}
 	for _, f := range fields {
 		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
 	}
@@ -1300,19 +1326,7 @@ func (k *h2Sink) trailers(fields []hfield) error {
 	if k.st.gone || k.st.localDone {
 		return nil
 	}
-	// A trailer HEADERS frame has no :status: encoded here.
-	c.hbuf.Reset()
-	for _, f := range fields {
-		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
-	}
-	if c.hbuf.Len() > int(c.maxFrame) {
-		// Too large for one frame: the body ends without them.
-		_ = c.fr.WriteData(k.st.id, true, nil)
-	} else {
-		_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: k.st.id, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
-	}
-	k.st.localDone = true
-	c.kick()
+	c.writeHeaders(k.st, 0, fields, true)
 	return nil
 }
 
