@@ -43,9 +43,13 @@ const (
 	h2StreamWindow = 256 << 10
 	h2ConnWindow   = 1 << 20
 	// h2MaxQueued bounds the bytes waiting for the writer: a stream's
-	// DATA waits beyond it, and a client that makes the proxy queue more
-	// control frames than this without reading them is cut.
+	// DATA waits beyond it.
 	h2MaxQueued = 1 << 20
+	// h2MaxControl: a client that makes the proxy queue more frames of its
+	// own (PING and SETTINGS acknowledgements, RST_STREAM) than this while
+	// the writer sends none of them is cut with ENHANCE_YOUR_CALM (net/http's
+	// maxQueuedControlFrames; CVE-2019-9512, -9514, -9515).
+	h2MaxControl = 10000
 	// h2MaxQueuedStreams: streams beyond h2MaxStreams whose handler has not
 	// begun (a client resetting streams as fast as it opens them leaves
 	// handlers running) wait in a queue this long; beyond it the
@@ -101,6 +105,7 @@ type h2Conn struct {
 	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goAway   bool   // GOAWAY sent: no new streams
+	controls int    // frames queued by control since the writer took out
 	closing  bool   // the writer closes the connection once out is sent
 	closed   bool   // the connection is done
 	wdl      time.Time
@@ -235,6 +240,7 @@ func (c *h2Conn) writeLoop() {
 		c.mu.Lock()
 		buf := c.out
 		c.out = nil
+		c.controls = 0
 		if len(buf) == 0 {
 			if c.closing {
 				c.mu.Unlock()
@@ -411,8 +417,9 @@ func (c *h2Conn) serve() {
 				c.maxID = se.StreamID
 			}
 			c.mu.Unlock()
-			c.resetStream(se.StreamID, se.Code)
-			continue
+			if err = c.resetStream(se.StreamID, se.Code); err == nil {
+				continue
+			}
 		case errors.Is(err, http2.ErrFrameTooLarge):
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
@@ -473,12 +480,17 @@ func (c *h2Conn) process(f http2.Frame) error {
 }
 
 // control queues a frame the proxy owes the client (SETTINGS and PING
-// acknowledgements): a client that has more of them queued than
-// h2MaxQueued without reading is cut.
+// acknowledgements, RST_STREAM): a client that has more than h2MaxControl
+// of them queued without reading is cut. Counted are frames, not the bytes
+// waiting, which a slow reader's DATA makes many.
 func (c *h2Conn) control(write func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.out) > h2MaxQueued {
+	return c.controlLocked(write)
+}
+
+func (c *h2Conn) controlLocked(write func() error) error {
+	if c.controls++; c.controls > h2MaxControl {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 	_ = write()
@@ -563,15 +575,14 @@ func (c *h2Conn) rstStream(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-// resetStream answers a stream error with RST_STREAM.
-func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
+// resetStream answers a stream error with RST_STREAM, as a control frame.
+func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.streams[id]; st != nil {
 		c.forget(st)
 	}
-	_ = c.fr.WriteRSTStream(id, code)
-	c.kick()
+	return c.controlLocked(func() error { return c.fr.WriteRSTStream(id, code) })
 }
 
 func (c *h2Conn) data(f *http2.DataFrame) error {

@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,5 +140,109 @@ func TestH2LargeTrailers(t *testing.T) {
 	read(second)
 	if got := fields[second]; got[":status"] != "200" || len(got["x-t39"]) != 1000 || len(got) != 5 {
 		t.Errorf("the next response's fields: %v", got)
+	}
+}
+
+// A client that reads a large download slowly has more than h2MaxQueued
+// bytes of DATA waiting for the writer; its PING is answered all the same,
+// not taken for a flood of control frames.
+func TestH2PingDuringSlowDownload(t *testing.T) {
+	big := strings.Repeat("b", 8<<20)
+	be := rawBackend(t, func(*http.Request, int) (string, bool) { return okResponse(big), false })
+	r := h2Proxy(t, be)
+	c := dialH2(t, r.addrs["https"], http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	c.batch()
+	_ = c.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	var ids []uint32
+	for i := 0; i < 4; i++ {
+		ids = append(ids, c.request("GET", "/big", true))
+	}
+	c.flush()
+	// Nothing is read meanwhile: the socket's buffers fill, then the queue.
+	time.Sleep(500 * time.Millisecond)
+	_ = c.fr.WritePing(false, [8]byte{'s', 'l', 'o', 'w'})
+	c.flush()
+	rs, ga, err := c.readFrames(20*time.Second, func(rs map[uint32]*response, ga *http2.GoAwayFrame) bool {
+		return ga != nil || allDone(len(ids))(rs, ga)
+	})
+	if ga != nil {
+		t.Fatalf("GOAWAY %v", ga.ErrCode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if len(rs[id].body) != len(big) {
+			t.Errorf("stream %d: %d bytes", id, len(rs[id].body))
+		}
+	}
+}
+
+// A client that provokes RST_STREAM after RST_STREAM (here PRIORITY frames
+// naming their own stream, each a stream error) and reads none of them is
+// cut (GOAWAY ENHANCE_YOUR_CALM), as one flooding PINGs is, instead of having
+// the proxy queue answers without end (CVE-2019-9514).
+func TestH2ControlFlood(t *testing.T) {
+	r := h2Proxy(t, pathBackend(t))
+	t.Run("reset", func(t *testing.T) {
+		h2Flood(t, r.addrs["https"], func(fr *http2.Framer, i int) {
+			_ = fr.WritePriority(uint32(2*i+1), http2.PriorityParam{StreamDep: uint32(2*i + 1)})
+		})
+	})
+	t.Run("ping", func(t *testing.T) {
+		h2Flood(t, r.addrs["https"], func(fr *http2.Framer, i int) { _ = fr.WritePing(false, [8]byte{}) })
+	})
+}
+
+// h2Flood sends n frames that each call for an answer, reading none.
+func h2Flood(t *testing.T, addr string, frame func(*http2.Framer, int)) {
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		// A small receive buffer: the proxy's writes stop early.
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := tls.DialWithDialer(&d, "tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, conn)
+	out.WriteString(http2.ClientPreface)
+	_ = fr.WriteSettings()
+	const n = 200000
+	sent := 0
+	for i := 0; i < n; i++ {
+		frame(fr, i)
+		if out.Len() > 64<<10 || i == n-1 {
+			_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Write(out.Bytes()); err != nil {
+				break // the proxy closed: read what it said
+			}
+			out.Reset()
+			sent = i + 1
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	answers := 0
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			// Closed (the GOAWAY may be lost to the reset that closing
+			// with the flood unread sends): fine, if not every frame
+			// was answered first.
+			if answers == n || isTimeout(err) {
+				t.Fatalf("the connection stayed after %d of %d frames sent, %d answers read: %v", sent, n, answers, err)
+			}
+			return
+		}
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame, *http2.PingFrame:
+			answers++
+		case *http2.GoAwayFrame:
+			if f.ErrCode != http2.ErrCodeEnhanceYourCalm {
+				t.Fatalf("GOAWAY %v", f.ErrCode)
+			}
+			return
+		}
 	}
 }
