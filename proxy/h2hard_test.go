@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -209,7 +214,9 @@ func h2Flood(t *testing.T, addr string, frame func(*http2.Framer, int)) {
 	fr := http2.NewFramer(&out, conn)
 	out.WriteString(http2.ClientPreface)
 	_ = fr.WriteSettings()
-	const n = 200000
+	// Answers to more than the 4 MiB a socket's send buffer takes at most
+	// (net.ipv4.tcp_wmem) beyond the 4 KiB the client takes.
+	const n = 500000
 	sent := 0
 	for i := 0; i < n; i++ {
 		frame(fr, i)
@@ -244,5 +251,116 @@ func h2Flood(t *testing.T, addr string, frame func(*http2.Framer, int)) {
 			}
 			return
 		}
+	}
+}
+
+// A client that resets its stream while the proxy is still writing the
+// request body to a backend gets the backend connection cut at once: the
+// watch's deadline fails the write, and the wait for an early answer that
+// follows must not lift it again (the backend, given half a body, never
+// answers: the proxy held its connection for ResponseHeaderTimeout).
+func TestH2ResetMidUpload(t *testing.T) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		// A small receive buffer: the proxy's body write stops early.
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	headRead := make(chan net.Conn, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				br := bufio.NewReader(c)
+				for {
+					first, err := br.ReadString('\n')
+					for line := first; err == nil && line != "\r\n"; {
+						line, err = br.ReadString('\n')
+					}
+					if err != nil {
+						c.Close()
+						return
+					}
+					if strings.HasPrefix(first, "POST /up ") {
+						headRead <- c // the body is left unread
+						return
+					}
+					_, _ = io.WriteString(c, okResponse("ok")) // health checks
+				}
+			}()
+		}
+	}()
+	r := h2Proxy(t, "http://"+ln.Addr().String())
+	c := dialH2(t, r.addrs["https"], http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	// The proxy's WINDOW_UPDATEs are counted, so that the body keeps to
+	// the windows.
+	credit := make(chan int, 1000)
+	go func() {
+		fr := http2.NewFramer(io.Discard, c.conn)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				close(credit)
+				return
+			}
+			if wu, ok := f.(*http2.WindowUpdateFrame); ok && wu.StreamID != 0 {
+				credit <- int(wu.Increment)
+			}
+		}
+	}()
+	const size = 8 << 20
+	id := c.request("POST", "/up", false, "content-length", strconv.Itoa(size))
+	window := h2StreamWindow // the connection's is larger and opened as the stream's is
+	var mu sync.Mutex        // the framer's writes
+	sending, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sending)
+		for sent := 0; sent < size; {
+			for window < 16<<10 {
+				select {
+				case n, ok := <-credit:
+					if !ok {
+						return
+					}
+					window += n
+				case <-stop:
+					return
+				}
+			}
+			n := min(16<<10, size-sent)
+			mu.Lock()
+			err := c.fr.WriteData(id, sent+n == size, make([]byte, n))
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+			sent += n
+			window -= n
+		}
+	}()
+	var bc net.Conn
+	select {
+	case bc = <-headRead:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the backend")
+	}
+	defer bc.Close()
+	time.Sleep(200 * time.Millisecond) // the proxy's write waits on the backend
+	mu.Lock()
+	_ = c.fr.WriteRSTStream(id, http2.ErrCodeCancel)
+	mu.Unlock()
+	close(stop)
+	<-sending
+	// The proxy closes the backend connection: what it had sent drains,
+	// then EOF, well before the 60 s ResponseHeaderTimeout.
+	_ = bc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.Copy(io.Discard, bc); err != nil {
+		t.Fatalf("backend connection after the reset: %v, want it closed", err)
 	}
 }
