@@ -6,13 +6,47 @@ FUZZTIME  ?= 30s
 # 1.5 ms of package initialisation on every start (GODEBUG=inittrace=1).
 TAGS      ?= urfave_cli_no_docs
 
-.PHONY: all build test demo fuzz bench testdata clean
+# make install: the three programs into $(DESTDIR)$(PREFIX)/bin, their man pages and
+# bash and zsh completion under $(DESTDIR)$(PREFIX)/share.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+PROGRAMS  := jks2pem certup jksproxy
+DOCS      := $(BIN)/docs
+BINDIR     = $(DESTDIR)$(PREFIX)/bin
+MANDIR     = $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR    = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR     = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+
+.PHONY: all build docs install uninstall test demo fuzz bench testdata clean
 
 all: build
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -tags '$(TAGS)' -o $(BIN)/ ./cmd/...
+
+# Man pages and completion scripts, written by each program's generator build
+# (-tags gendocs: the same flag definitions, plus internal/clidocs) into $(DOCS).
+docs:
+	@mkdir -p $(DOCS)/gen $(DOCS)/man1 $(DOCS)/bash $(DOCS)/zsh
+	$(GO) build -tags gendocs -o $(DOCS)/gen/ $(addprefix ./cmd/,$(PROGRAMS))
+	@for p in $(PROGRAMS); do \
+		$(DOCS)/gen/$$p gendocs man >$(DOCS)/man1/$$p.1 && \
+		$(DOCS)/gen/$$p gendocs bash >$(DOCS)/bash/$$p && \
+		$(DOCS)/gen/$$p gendocs zsh >$(DOCS)/zsh/_$$p || exit 1; \
+	done
+	@echo "man pages and completion scripts in $(DOCS)"
+
+install: build docs
+	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR)
+	install -m 0755 $(addprefix $(BIN)/,$(PROGRAMS)) $(BINDIR)/
+	install -m 0644 $(addprefix $(DOCS)/man1/,$(addsuffix .1,$(PROGRAMS))) $(MANDIR)/
+	install -m 0644 $(addprefix $(DOCS)/bash/,$(PROGRAMS)) $(BASHDIR)/
+	install -m 0644 $(addprefix $(DOCS)/zsh/_,$(PROGRAMS)) $(ZSHDIR)/
+
+uninstall:
+	rm -f $(addprefix $(BINDIR)/,$(PROGRAMS)) $(addprefix $(MANDIR)/,$(addsuffix .1,$(PROGRAMS))) \
+		$(addprefix $(BASHDIR)/,$(PROGRAMS)) $(addprefix $(ZSHDIR)/_,$(PROGRAMS))
 
 test:
 	$(GO) vet ./...

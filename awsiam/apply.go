@@ -78,7 +78,7 @@ func (r *Rotation) upload(ctx context.Context) {
 		res, err := svc.Upload(ctx, r.kp, o)
 		if err == nil && !res.Uploaded && !res.DryRun && !up.Reimport {
 			// It was there after all (uploaded meanwhile): the record goes on it.
-			err = r.ensureRecord(ctx, svc, res.ARN, up)
+			err = svc.ensureTags(ctx, res.ARN, up.LineageTags)
 		}
 		if err == nil && up.Reimport && res.Uploaded {
 			err = svc.tagCertificate(ctx, res.ARN, up.LineageTags)
@@ -125,21 +125,21 @@ func (r *Rotation) serviceOf(up *RegionUpload) *Service {
 	return r.service(up.Region)
 }
 
-// ensureRecord writes up's lineage record onto arn, which existed before the
-// upload reached it, where its tags differ.
-func (r *Rotation) ensureRecord(ctx context.Context, svc *Service, arn string, up *RegionUpload) error {
-	if len(up.LineageTags) == 0 {
+// ensureTags writes tags onto arn where its tags differ (a record planned for
+// a new upload, when the certificate turned out to be there already).
+func (s *Service) ensureTags(ctx context.Context, arn string, tags []Tag) error {
+	if len(tags) == 0 {
 		return nil
 	}
-	have, err := svc.certificateTags(ctx, arn)
+	have, err := s.certificateTags(ctx, arn)
 	if err != nil {
 		return err
 	}
-	changes, err := TagChanges(have, up.LineageTags)
+	changes, err := TagChanges(have, tags)
 	if err != nil {
 		return err
 	}
-	return svc.tagCertificate(ctx, arn, changes)
+	return s.tagCertificate(ctx, arn, changes)
 }
 
 // switchAll switches every planned listener, Parallel at a time; in each region
@@ -223,13 +223,12 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			err = fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
-				p.Listener, p.Target, r.o.Wait, p.Attempts, ErrPropagation)
+			err = propagationError(p.Listener, p.Target, r.o.Wait, p.Attempts)
 			break
 		}
 		wait = svc.poll.next(wait)
-		if p.Attempts == 1 || p.Attempts%10 == 0 {
-			r.progress(p.Region, p.Listener, StateWaiting, fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", p.Attempts))
+		if detail, ok := waitingEvent(p.Attempts); ok {
+			r.progress(p.Region, p.Listener, StateWaiting, detail)
 		}
 		if serr := sleep(ctx, min(wait, left)); serr != nil {
 			err = fmt.Errorf("waiting for %s to see %s: %w", p.Listener, p.Target, serr)
@@ -249,7 +248,7 @@ func (r *Rotation) switchOne(ctx context.Context, p *ListenerPlan) error {
 	}
 	if err != nil {
 		p.State, p.Error = StateFailed, err.Error()
-		svc.log.Warn("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
+		svc.log.Debug("listener not switched", "region", p.Region, "listener", p.Listener.String(), "error", err)
 		r.progress(p.Region, p.Listener, StateFailed, p.Error)
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/keybridge/keybridge/internal/words"
 )
 
 // DefaultELBPort is the classic ELB listener port when --elb names none.
@@ -77,6 +79,31 @@ type AttachOptions struct {
 	// Wait is how long to retry while the load balancer answers
 	// CertificateNotFound (IAM propagation); default 5m.
 	Wait time.Duration
+	// Progress, when set, receives the listener's events as a rotation's
+	// (switching, waiting, switched, confirmed; a failure is the error returned).
+	Progress func(Event)
+}
+
+// waitingEvent says whether attempt (a change the load balancer refused with
+// CertificateNotFound) is worth a progress event — the first, then every tenth —
+// and its detail. Attach and a rotation's switch both report this way.
+func waitingEvent(attempt int) (string, bool) {
+	if attempt != 1 && attempt%10 != 0 {
+		return "", false
+	}
+	return fmt.Sprintf("the load balancer does not see the new certificate yet (attempt %d)", attempt), true
+}
+
+// propagationError: l still did not see certARN after wait and attempts.
+func propagationError(l Listener, certARN string, wait time.Duration, attempts int) error {
+	return fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%s): %w",
+		l, certARN, wait, words.Count(attempts, "attempt", "attempts"), ErrPropagation)
+}
+
+func (o AttachOptions) progress(region string, l Listener, state State, detail string) {
+	if o.Progress != nil {
+		o.Progress(Event{Region: region, Listener: l, State: state, Detail: detail})
+	}
 }
 
 // DefaultWait is the default AttachOptions.Wait.
@@ -136,6 +163,9 @@ func (s *Service) attach(ctx context.Context, certARN string, leaf *x509.Certifi
 		return nil, err
 	}
 	call, do := s.attachCall(l, certARN)
+	if !s.dryRun {
+		o.progress(s.region, l, StateSwitching, "to "+certARN)
+	}
 	deadline := time.Now().Add(o.Wait)
 	var wait time.Duration
 	for {
@@ -154,16 +184,19 @@ func (s *Service) attach(ctx context.Context, certARN string, leaf *x509.Certifi
 		wait = s.poll.next(wait)
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, fmt.Errorf("%s still answers CertificateNotFound for %s after %s (%d attempts): %w",
-				l, certARN, o.Wait, res.Attempts, ErrPropagation)
+			return nil, propagationError(l, certARN, o.Wait, res.Attempts)
 		}
-		s.log.Warn("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
+		s.log.Debug("certificate not yet visible to the load balancer, retrying", "listener", l.String(),
 			"attempt", res.Attempts, "retry_in", min(wait, left).Round(time.Millisecond))
+		if detail, ok := waitingEvent(res.Attempts); ok {
+			o.progress(s.region, l, StateWaiting, detail)
+		}
 		if err := sleep(ctx, min(wait, left)); err != nil {
 			return nil, fmt.Errorf("waiting for %s to see %s: %w", l, certARN, err)
 		}
 	}
 	res.Changed = true
+	o.progress(s.region, l, StateSwitched, "")
 	// Read back; the describe APIs are eventually consistent, so give them until
 	// the same deadline.
 	for wait = 0; ; {
@@ -185,6 +218,7 @@ func (s *Service) attach(ctx context.Context, certARN string, leaf *x509.Certifi
 	}
 	res.Confirmed = true
 	s.log.Info("attached certificate", "listener", l.String(), "certificate", certARN, "attempts", res.Attempts)
+	o.progress(s.region, l, StateConfirmed, "")
 	return res, nil
 }
 

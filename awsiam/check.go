@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/keybridge/keybridge/internal/words"
 )
 
 // CheckResult says whether a certificate is valid for long enough.
@@ -57,12 +59,12 @@ func (s *Service) Check(ctx context.Context, ref string, l *Listener, days int) 
 	expiry := info.NotAfter.UTC().Format(time.RFC3339)
 	switch {
 	case !now.Before(info.NotAfter):
-		res.Reason = fmt.Sprintf("certificate %s expired on %s", what, expiry)
+		res.Reason = fmt.Sprintf("certificate %s %s (on %s)", what, words.Left(now, info.NotAfter), expiry)
 	case info.NotAfter.Sub(now) < time.Duration(days)*24*time.Hour:
-		res.Reason = fmt.Sprintf("certificate %s expires on %s, in %d days, fewer than %d", what, expiry, res.DaysLeft, days)
+		res.Reason = fmt.Sprintf("certificate %s expires on %s, %s, fewer than %d", what, expiry, words.Left(now, info.NotAfter), days)
 	default:
 		res.OK = true
-		res.Reason = fmt.Sprintf("certificate %s is valid until %s, %d more days", what, expiry, res.DaysLeft)
+		res.Reason = fmt.Sprintf("certificate %s is valid until %s, %s", what, expiry, words.Left(now, info.NotAfter))
 	}
 	return res, nil
 }

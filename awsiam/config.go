@@ -52,10 +52,15 @@ func LoadAWSConfig(ctx context.Context, c Config) (aws.Config, error) {
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
+			// IAM answers ConcurrentModification (HTTP 409) when another request
+			// changes the same object at that moment (another host tagging the
+			// same certificate) and asks for the request again (IAM API
+			// reference, TagServerCertificate and UploadServerCertificate,
+			// Errors); the SDK does not retry it by itself.
+			return retry.AddWithErrorCodes(retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
 				o.MaxBackoff = backoff
-			})
+			}), "ConcurrentModification")
 		}),
 		config.WithAPIOptions([]func(*middleware.Stack) error{callLogger(log)}),
 	}

@@ -38,9 +38,29 @@ func (s *Service) Deploy(ctx context.Context, kp *keystore.KeyPair, o DeployOpti
 	if err := s.deployRefusals(ctx, kp, o); err != nil {
 		return res, err
 	}
-	up, err := s.Upload(ctx, kp, o.Upload)
+	existing, record, err := s.deployRecord(ctx, kp, o)
 	if err != nil {
 		return res, err
+	}
+	uo := o.Upload
+	if existing == "" && len(record) > 0 {
+		// The record says the lineage, with its generation.
+		uo.Lineage, uo.Tags = "", append(slices.Clone(uo.Tags), record...)
+	}
+	up, err := s.Upload(ctx, kp, uo)
+	if err != nil {
+		return res, err
+	}
+	// An existing certificate gets its record after the upload step (a
+	// re-import is refused there first, and takes no tags) and before any
+	// listener moves; one uploaded meanwhile, where it lacks it.
+	if existing != "" {
+		err = s.tagCertificate(ctx, existing, record)
+	} else if !up.Uploaded && !up.DryRun {
+		err = s.ensureTags(ctx, up.ARN, record)
+	}
+	if err != nil {
+		return res, fmt.Errorf("recording what the deploy replaces: %w", err)
 	}
 	res.Upload = up
 	for _, l := range o.Listeners {
@@ -98,4 +118,58 @@ func (s *Service) deployRefusals(ctx context.Context, kp *keystore.KeyPair, o De
 		targets = append(targets, t)
 	}
 	return s.checkQuotas(ctx, targets)
+}
+
+// deployRecord is what a deploy records before any listener moves, as a
+// rotation does (movesLineage, recordTags): the listeners whose default
+// certificate it replaces, each with what it serves now, so that rollback
+// can put them back. existing is the certificate when it is uploaded
+// already (record: the tags it lacks), "" when the upload is to come (record:
+// its tags). A deploy that replaces nothing records nothing (Upload's
+// Lineage still makes a new upload a member); an SNI add replaces nothing.
+func (s *Service) deployRecord(ctx context.Context, kp *keystore.KeyPair, o DeployOptions) (existing string, record []Tag, err error) {
+	var up *RegionUpload
+	if o.Upload.Target == TargetIAM {
+		up, err = s.lookupIAM(ctx, kp, o.Upload)
+	} else {
+		up, err = s.lookupACM(ctx, kp, o.Upload)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	var defaults []Listener
+	for _, l := range o.Listeners {
+		if !l.SNI {
+			defaults = append(defaults, l)
+		}
+	}
+	seen, err := s.readListeners(ctx, defaults, false)
+	if err != nil {
+		return "", nil, err
+	}
+	var moves []move
+	for _, l := range defaults {
+		if cur := seen[l].Cert; cur != "" && cur != up.ARN {
+			moves = append(moves, move{s.region, l, cur})
+		}
+	}
+	if len(moves) == 0 {
+		return up.ARN, nil, nil
+	}
+	svcs := []*Service{s}
+	var tc tagCache
+	lineage, err := movesLineage(ctx, svcs, &tc, o.Upload.Lineage, moves, DeriveLineage(targetIDs(o.Listeners, nil)))
+	if err != nil {
+		return "", nil, err
+	}
+	record, err = recordTags(ctx, svcs, &tc, lineage, up.ARN, moves, false)
+	if err != nil {
+		return "", nil, err
+	}
+	if up.ARN == "" {
+		if err := uploadFits(o.Upload.Tags, record); err != nil {
+			return "", nil, err
+		}
+	}
+	return up.ARN, record, nil
 }

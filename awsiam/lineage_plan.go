@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -57,78 +58,105 @@ func targetIDs(ls []Listener, replaces []string) []string {
 	return ids
 }
 
-// planLineage decides the rotation's lineage and, per store, the lineage
-// record the new certificate is to carry before any listener moves to it: the
-// upload takes it as tags, an existing certificate gets the tags that differ.
-func (r *Rotation) planLineage(ctx context.Context) error {
+// move is a listener a certificate is to go on, and what it serves now.
+type move struct {
+	Region   string
+	Listener Listener
+	Current  string
+}
+
+// movesLineage is the lineage of moving listeners: explicit when given, else
+// the one whose records on what they serve list them, else derived
+// (ResolveLineage).
+func movesLineage(ctx context.Context, svcs []*Service, tc *tagCache, explicit string, moves []move, derived string) (string, error) {
 	var found []string
-	for _, p := range r.Listeners {
-		if p.Current == "" || p.State == StateFailed {
-			continue
-		}
-		tags, err := r.tags.get(ctx, serviceFor(r.svcs, p.Current), p.Current)
+	for _, m := range moves {
+		tags, err := tc.get(ctx, serviceFor(svcs, m.Current), m.Current)
 		if err != nil {
-			return err
+			return "", err
 		}
 		// Only a record that lists this listener says it is in that lineage: a
 		// certificate other deployments also serve carries theirs too.
-		found = append(found, listingLineages(tags, ListenerRef(p.Region, p.Listener))...)
+		found = append(found, listingLineages(tags, ListenerRef(m.Region, m.Listener))...)
 	}
-	lineage, err := ResolveLineage(r.o.Lineage, found, DeriveLineage(targetIDs(r.o.Listeners, r.o.Replaces)))
-	if err != nil {
-		return err
-	}
-	r.Lineage = lineage
-	for _, up := range r.Uploads {
-		if err := r.planRecord(ctx, up); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ResolveLineage(explicit, found, derived)
 }
 
-// planRecord computes the record of up's certificate: each listener the plan
-// switches to it, with what it serves now.
-func (r *Rotation) planRecord(ctx context.Context, up *RegionUpload) error {
+// recordTags are the tags of lineage's record that the certificate arn ("": a
+// new upload) is to get before the listeners of moves go on it: each listener
+// with what it serves now, one generation after the newest of those; a new
+// upload also gets certup:origin. fresh: a new upload joins the lineage even
+// when no listener moves. None when there is nothing to record.
+func recordTags(ctx context.Context, svcs []*Service, tc *tagCache, lineage, arn string, moves []move, fresh bool) ([]Tag, error) {
 	switched := map[string]string{}
 	generation := 0
-	for _, p := range r.Listeners {
-		if (up.Region != "" && p.Region != up.Region) || p.Action != ActionSwitch || p.State != StatePlanned ||
-			p.Current == "" || (up.ARN != "" && p.Current == up.ARN) {
-			continue
-		}
-		switched[ListenerRef(p.Region, p.Listener)] = CertRef(p.Current)
-		tags, err := r.tags.get(ctx, serviceFor(r.svcs, p.Current), p.Current)
+	for _, m := range moves {
+		switched[ListenerRef(m.Region, m.Listener)] = CertRef(m.Current)
+		tags, err := tc.get(ctx, serviceFor(svcs, m.Current), m.Current)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if rec := Records(tags)[r.Lineage]; rec != nil {
+		if rec := Records(tags)[lineage]; rec != nil {
 			generation = max(generation, rec.Generation)
 		}
 	}
 	var existing []Tag
 	var old *Record
-	if up.ARN != "" {
-		tags, err := r.tags.get(ctx, serviceFor(r.svcs, up.ARN), up.ARN)
+	if arn != "" {
+		tags, err := tc.get(ctx, serviceFor(svcs, arn), arn)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		existing, old = tags, Records(tags)[r.Lineage]
+		existing, old = tags, Records(tags)[lineage]
 	}
-	if len(switched) == 0 && (old != nil || !up.Needed || up.Reimport) {
-		return nil // nothing moves: nothing to record
+	if len(switched) == 0 && (old != nil || !fresh) {
+		return nil, nil // nothing moves: nothing to record
 	}
-	want := MergeRecord(r.Lineage, old, switched, generation+1).Tags()
-	if up.ARN == "" {
-		// A new upload takes its record with it (no empty values needed);
-		// preflight checks that it fits beside the user's tags.
-		up.LineageTags = append(slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" }), originTag(r.Lineage))
-		return nil
+	want := MergeRecord(lineage, old, switched, generation+1).Tags()
+	if arn == "" {
+		// A new upload takes its record with it (no empty values needed).
+		return append(slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" }), originTag(lineage)), nil
 	}
-	changes, err := TagChanges(existing, want)
+	return TagChanges(existing, want)
+}
+
+// uploadFits checks that a new upload's lineage record fits beside the
+// user's tags within AWS's tag limit.
+func uploadFits(user, record []Tag) error {
+	if _, err := TagChanges(user, record); err != nil {
+		return fmt.Errorf("uploading the new certificate with its lineage record: %w", err)
+	}
+	return nil
+}
+
+// planLineage decides the rotation's lineage and, per store, the lineage
+// record the new certificate is to carry before any listener moves to it: the
+// upload takes it as tags, an existing certificate gets the tags that differ.
+func (r *Rotation) planLineage(ctx context.Context) error {
+	var moves []move
+	for _, p := range r.Listeners {
+		if p.Current != "" && p.State != StateFailed {
+			moves = append(moves, move{p.Region, p.Listener, p.Current})
+		}
+	}
+	lineage, err := movesLineage(ctx, r.svcs, &r.tags, r.o.Lineage, moves, DeriveLineage(targetIDs(r.o.Listeners, r.o.Replaces)))
 	if err != nil {
 		return err
 	}
-	up.LineageTags = changes
+	r.Lineage = lineage
+	for _, up := range r.Uploads {
+		var switched []move
+		for _, p := range r.Listeners {
+			if (up.Region != "" && p.Region != up.Region) || p.Action != ActionSwitch || p.State != StatePlanned ||
+				p.Current == "" || (up.ARN != "" && p.Current == up.ARN) {
+				continue
+			}
+			switched = append(switched, move{p.Region, p.Listener, p.Current})
+		}
+		// preflight checks that a new upload's record fits beside the user's tags.
+		if up.LineageTags, err = recordTags(ctx, r.svcs, &r.tags, lineage, up.ARN, switched, up.Needed && !up.Reimport); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -18,11 +18,13 @@ import (
 	"github.com/keybridge/keybridge/keystore"
 )
 
-// The model test runs random sequences of upload, rotate, rollback and prune
+// The model test runs random sequences of upload, rotate, deploy, rollback and prune
 // over two or three deployments whose certificates share CNs (WSO2's
 // localhost, then the real domain), in IAM and ACM, with RSA and EC keys and a
 // fault injected at a random call, through the real SDK clients against
-// awstest, and checks after every step:
+// awstest (some deployments also serve their certificate as an SNI
+// certificate of another listener, which rotate and rollback reach with
+// Replaces, as a user would), and checks after every step:
 //
 //	I1 a rollback right after a rotate puts every listener back on exactly what
 //	   it served before (and one further back where that certificate is kept);
@@ -48,11 +50,12 @@ const (
 	opRollback
 	opFurther // rollback --further
 	opPrune
-	opShare // rotate to the certificate the next deployment serves
+	opShare  // rotate to the certificate the next deployment serves
+	opDeploy // deploy (upload and attach), which records what it replaces as rotate does
 )
 
 func (k opKind) String() string {
-	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune", "rotate to the next deployment's certificate"}[k]
+	return [...]string{"upload", "rotate", "rollback", "rollback --further", "prune", "rotate to the next deployment's certificate", "deploy"}[k]
 }
 
 // step is one operation of a sequence, with everything random about it
@@ -69,14 +72,14 @@ type step struct {
 
 func (s step) String() string {
 	out := fmt.Sprintf("%s d%d", s.kind, s.dep)
-	if s.kind == opUpload || s.kind == opRotate {
+	if s.kind == opUpload || s.kind == opRotate || s.kind == opDeploy {
 		key := "RSA"
 		if s.ec {
 			key = "EC"
 		}
 		out += fmt.Sprintf(" %s %s %dd", s.cn, key, s.days)
 	}
-	if s.kind == opRotate && s.other {
+	if (s.kind == opRotate || s.kind == opDeploy) && s.other {
 		out += " other-store"
 	}
 	if s.fault >= 0 {
@@ -91,6 +94,7 @@ type deployment struct {
 	listeners []awsiam.Listener
 	acm       bool
 	alb       bool   // has ALB listeners, which take only certificates of a FQDN
+	sni       int    // index in listeners of an SNI entry (rotated and rolled back with Replaces), -1: none
 	lineage   string // explicit; "" derived
 	named     string // the lineage rotate reported
 	history   [][]string
@@ -122,7 +126,7 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 	rng := rand.New(rand.NewPCG(seed, 1))
 	n := 2 + rng.IntN(2)
 	for i := range n {
-		d := &deployment{acm: rng.IntN(2) == 0, owned: map[string]bool{}}
+		d := &deployment{acm: rng.IntN(2) == 0, owned: map[string]bool{}, sni: -1}
 		if rng.IntN(2) == 0 {
 			d.lineage = "dep" + strconv.Itoa(i)
 		}
@@ -153,6 +157,22 @@ func newWorld(t testing.TB, seed uint64, rsaKeys []crypto.Signer, c *ca) (*world
 				return nil, err
 			}
 			d.listeners = append(d.listeners, awsiam.Listener{ARN: ln})
+		}
+		if d.alb && rng.IntN(2) == 0 {
+			// The certificate is also an SNI certificate of a listener whose
+			// default is another's (untagged) certificate.
+			fill := w.pair("filler.example.com", false, 500+i)
+			fkey, _ := fill.KeyPEM(keystore.KeyFormatDefault)
+			filler, err := srv.UploadServerCertificate("filler-d"+strconv.Itoa(i), "/", string(fill.CertPEM()), string(fkey), "")
+			if err != nil {
+				return nil, err
+			}
+			ln, err := srv.AddListener(modelRegion, srv.AddALB(modelRegion, "sni-"+name), awstest.Listener{Protocol: "HTTPS", Port: 443, CertificateARN: filler, SNI: []string{d.initial}})
+			if err != nil {
+				return nil, err
+			}
+			d.sni = len(d.listeners)
+			d.listeners = append(d.listeners, awsiam.Listener{ARN: ln, SNI: true})
 		}
 		d.history = [][]string{w.serving(d)}
 		w.deps = append(w.deps, d)
@@ -193,6 +213,10 @@ func (w *world) serving(d *deployment) []string {
 		if l.ELB != "" {
 			st, _ := w.srv.ClassicListenerOf(modelRegion, l.ELB, int(l.Port))
 			out = append(out, st.CertificateARN)
+		} else if l.SNI {
+			// Midway both may be on the list.
+			_, sni, _ := w.srv.ListenerCertificates(modelRegion, l.ARN)
+			out = append(out, strings.Join(sni, " "))
 		} else {
 			def, _, _ := w.srv.ListenerCertificates(modelRegion, l.ARN)
 			out = append(out, def)
@@ -230,13 +254,43 @@ func uploadOptions(d *deployment, other bool) awsiam.UploadOptions {
 	return o
 }
 
+// targets are d's listeners a rotation or rollback names, and, where d has an
+// SNI entry, the certificate it replaces (which reaches the SNI entry): gen
+// back from the model's newest row of history.
+func (d *deployment) targets(gen int) ([]awsiam.Listener, []string) {
+	if d.sni < 0 {
+		return d.listeners, nil
+	}
+	ls := slices.Delete(slices.Clone(d.listeners), d.sni, d.sni+1)
+	row := d.history[max(0, len(d.history)-1-gen)]
+	return ls, []string{row[d.sni]}
+}
+
 func (w *world) rotateOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair, other bool) (*awsiam.Rotation, error) {
+	ls, replaces := d.targets(0)
 	plan, err := awsiam.PlanRotation(ctx, []*awsiam.Service{w.svc}, kp, awsiam.RotateOptions{Upload: uploadOptions(d, other),
-		Listeners: d.listeners, Lineage: d.lineage, Wait: time.Second, Parallel: 2})
+		Listeners: ls, Replaces: replaces, Lineage: d.lineage, Wait: time.Second, Parallel: 2})
 	if err != nil {
 		return nil, err
 	}
 	return plan, plan.Apply(ctx)
+}
+
+// deployOnce deploys kp to d's listeners; its result is put as a rotation's
+// (changed, or unchanged when it made no changing call).
+func (w *world) deployOnce(ctx context.Context, d *deployment, kp *keystore.KeyPair, other bool) (*awsiam.Rotation, error) {
+	before := w.srv.MutatingCalls()
+	uo := uploadOptions(d, other)
+	uo.Lineage = d.lineage // as the deployment's rotations name it
+	_, err := w.svc.Deploy(ctx, kp, awsiam.DeployOptions{Upload: uo, Listeners: d.listeners,
+		Attach: awsiam.AttachOptions{Wait: time.Second}})
+	r := &awsiam.Rotation{Kind: awsiam.KindRotate, Outcome: awsiam.OutcomeChanged}
+	if err != nil {
+		r.Outcome = awsiam.OutcomeFailed
+	} else if w.srv.MutatingCalls() == before {
+		r.Outcome = awsiam.OutcomeUnchanged
+	}
+	return r, err
 }
 
 // holds reports whether one of d's listeners serves kp's certificate (under
@@ -254,7 +308,9 @@ func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool {
 func (w *world) same(d *deployment, was []string) bool { return slices.Equal(w.serving(d), was) }
 
 func (w *world) rollbackOnce(ctx context.Context, d *deployment, further bool) (*awsiam.Rotation, error) {
-	plan, err := awsiam.PlanRollback(ctx, []*awsiam.Service{w.svc}, awsiam.RollbackOptions{Listeners: d.listeners, Lineage: d.lineage,
+	// The same targets as the rotation it undoes: what it replaced.
+	ls, replaces := d.targets(1)
+	plan, err := awsiam.PlanRollback(ctx, []*awsiam.Service{w.svc}, awsiam.RollbackOptions{Listeners: ls, Replaces: replaces, Lineage: d.lineage,
 		Further: further, Wait: time.Second})
 	if err != nil {
 		return nil, err
@@ -284,38 +340,47 @@ func (w *world) apply(ctx context.Context, s step) error {
 			d.unrelated = append(d.unrelated, up.ARN)
 			w.kps[up.ARN] = kp
 		}
-	case opRotate, opShare:
+	case opRotate, opShare, opDeploy:
 		target := w.pair(d.cn(s.cn), s.ec, s.days)
+		once := func() (*awsiam.Rotation, error) { return w.rotateOnce(ctx, d, target, s.other) }
+		if s.kind == opDeploy {
+			if d.sni >= 0 {
+				return nil // a deploy adds to an SNI list, replaces nothing there
+			}
+			once = func() (*awsiam.Rotation, error) { return w.deployOnce(ctx, d, target, s.other) }
+		}
 		if s.kind == opShare {
 			// The certificate the next deployment serves: both rotations
 			// record it, neither may delete it while the other needs it.
 			e := w.deps[(s.dep+1)%len(w.deps)]
 			x := w.serving(e)[0]
-			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 ||
+			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 || d.sni >= 0 || e.sni >= 0 ||
 				d.cn(target.Leaf.Subject.CommonName) != target.Leaf.Subject.CommonName {
 				return nil
 			}
 			s.other = strings.Contains(x, ":acm:") != d.acm
 		}
 		remove := w.inject(s.fault)
-		r, err := w.rotateOnce(ctx, d, target, s.other)
+		r, err := once()
 		remove()
 		if !done(r, err) || s.fault >= 0 {
 			// I4 holds midway: checked below. I5: run again, converge.
 			if err := w.check(before, had, d, true); err != nil {
 				return fmt.Errorf("after the failed run: %w", err)
 			}
-			r, err = w.rotateOnce(ctx, d, target, s.other)
+			r, err = once()
 			if !done(r, err) {
-				return fmt.Errorf("I5: rotate run again did not converge: %v %s", err, describe(r))
+				return fmt.Errorf("I5: %s run again did not converge: %v %s", s.kind, err, describe(r))
 			}
 		}
 		w.srv.ResetCalls()
-		r, err = w.rotateOnce(ctx, d, target, s.other)
+		r, err = once()
 		if err != nil || r.Outcome != awsiam.OutcomeUnchanged || w.srv.MutatingCalls() != 0 {
-			return fmt.Errorf("I5: rotate after success: %v, %d changing calls %v\n%s", err, w.srv.MutatingCalls(), w.srv.CallLog(), describe(r))
+			return fmt.Errorf("I5: %s after success: %v, %d changing calls %v\n%s", s.kind, err, w.srv.MutatingCalls(), w.srv.CallLog(), describe(r))
 		}
-		d.named = r.Lineage
+		if r.Lineage != "" {
+			d.named = r.Lineage
+		}
 		now := w.serving(d)
 		for i, c := range now {
 			if c == d.history[len(d.history)-1][i] {
@@ -389,9 +454,14 @@ func (w *world) check(before map[*deployment][]string, had map[string]bool, d *d
 	have := w.existing()
 	for i, e := range w.deps {
 		now := w.serving(e)
-		for j, c := range now {
-			if !have[c] {
-				return fmt.Errorf("I4: d%d %s serves %s, which does not exist", i, e.listeners[j], c)
+		for j, cs := range now {
+			if cs == "" {
+				return fmt.Errorf("I4: d%d %s serves no certificate", i, e.listeners[j])
+			}
+			for _, c := range strings.Fields(cs) {
+				if !have[c] {
+					return fmt.Errorf("I4: d%d %s serves %s, which does not exist", i, e.listeners[j], c)
+				}
 			}
 		}
 		if e != d && !slices.Equal(now, before[e]) {
@@ -435,8 +505,10 @@ func randomSteps(rng *rand.Rand, n int) []step {
 		switch x := rng.IntN(20); {
 		case x < 5:
 			s.kind = opUpload
-		case x < 12:
+		case x < 10:
 			s.kind = opRotate
+		case x < 12:
+			s.kind = opDeploy
 		case x < 15:
 			s.kind = opRollback
 		case x < 16:

@@ -255,8 +255,8 @@ func (r *Rotation) preflight(ctx context.Context) error {
 		if up.ARN != "" || !up.Needed {
 			continue
 		}
-		if _, err := TagChanges(r.o.Upload.Tags, up.LineageTags); err != nil {
-			return fmt.Errorf("uploading the new certificate with its lineage record: %w", err)
+		if err := uploadFits(r.o.Upload.Tags, up.LineageTags); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -447,7 +447,7 @@ func (r *Rotation) plannedCalls() []Call {
 		}
 		target := p.Target
 		if target == "" {
-			target = "(the new certificate)"
+			target = plannedARN(r.kp, r.o.Upload)
 		}
 		c, _ := r.svcs[0].attachCall(p.Listener, target)
 		if p.Region != "" {

@@ -252,17 +252,7 @@ func (r *Rotation) refuse(ctx context.Context) error {
 			return err
 		}
 	}
-	byRegion := map[string][]target{}
-	var regions []string
-	for _, p := range r.Listeners {
-		if p.Action != ActionSwitch || p.State == StateFailed {
-			continue
-		}
-		if _, ok := byRegion[p.Region]; !ok {
-			regions = append(regions, p.Region)
-		}
-		byRegion[p.Region] = append(byRegion[p.Region], target{l: p.Listener, add: p.Listener.SNI && !p.sniHasNew})
-	}
+	regions, byRegion := r.switchTargets()
 	for _, region := range regions {
 		if err := r.service(region).checkTargets(ctx, r.kp.Leaf, byRegion[region]); err != nil {
 			return err
@@ -281,4 +271,22 @@ func (r *Rotation) refuse(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// switchTargets are the listeners the plan switches, by region (in the order
+// the plan first names each region); add marks an SNI listener whose list the
+// target is to be added to.
+func (r *Rotation) switchTargets() ([]string, map[string][]target) {
+	byRegion := map[string][]target{}
+	var regions []string
+	for _, p := range r.Listeners {
+		if p.Action != ActionSwitch || p.State == StateFailed {
+			continue
+		}
+		if _, ok := byRegion[p.Region]; !ok {
+			regions = append(regions, p.Region)
+		}
+		byRegion[p.Region] = append(byRegion[p.Region], target{l: p.Listener, add: p.Listener.SNI && !p.sniHasNew})
+	}
+	return regions, byRegion
 }

@@ -23,6 +23,10 @@ type RollbackOptions struct {
 	// the listeners (without it, a rollback run again after it completed has
 	// nothing to do).
 	Further bool
+	// Replaces: also roll back every listener of the regions that a rotation
+	// with these Replaces moved (a default or an SNI certificate that a record
+	// says replaced one of them, or that is one of them).
+	Replaces []string
 	// Parallel, Wait and Progress as in RotateOptions.
 	Parallel int
 	Wait     time.Duration
@@ -32,7 +36,10 @@ type RollbackOptions struct {
 // PlanRollback plans to undo the newest rotation of the listeners' lineage:
 // each listener on that generation goes back to exactly the certificate it
 // served before, as the lineage record in its certificate's tags says
-// (planRollbackTargets, decideRollback). Run again, it finishes a partial
+// (planRollbackTargets, decideRollback); with Replaces also the listeners a
+// rotation with the same Replaces moved, SNI certificates included (the
+// replaced certificate goes back on the list before the other comes off,
+// within the load balancer's SNI quota). Run again, it finishes a partial
 // rollback and then has nothing to do; Further goes one generation further.
 // Where no target serves a certificate with a record (uploaded by an earlier
 // certup), it falls back to the upload just before the one served, of the
@@ -44,8 +51,8 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 	if len(svcs) == 0 {
 		return nil, errors.New("no region to roll back in")
 	}
-	if len(o.Listeners) == 0 {
-		return nil, errors.New("nothing to roll back: give listeners")
+	if len(o.Listeners) == 0 && len(o.Replaces) == 0 {
+		return nil, errors.New("nothing to roll back: give listeners or the certificate they replaced")
 	}
 	if o.Lineage != "" {
 		if err := ValidLineage(o.Lineage); err != nil {
@@ -69,12 +76,12 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reads[i].seen, reads[i].err = s.readListeners(ctx, byRegion[s], false)
+			reads[i].seen, reads[i].err = s.readListeners(ctx, byRegion[s], len(o.Replaces) > 0)
 		}()
 	}
 	wg.Wait()
 	pools := &rollbackPools{svcs: svcs, acm: map[*Service][]CertificateInfo{}}
-	derived := DeriveLineage(targetIDs(o.Listeners, nil))
+	derived := DeriveLineage(targetIDs(o.Listeners, o.Replaces))
 	found := map[Listener]bool{}
 	for i, s := range svcs {
 		if reads[i].err != nil {
@@ -93,7 +100,25 @@ func PlanRollback(ctx context.Context, svcs []*Service, o RollbackOptions) (*Rot
 			r.Listeners = append(r.Listeners, &ListenerPlan{Region: s.region, Listener: l, Current: sl.Cert, Action: ActionSwitch, State: StatePlanned})
 		}
 	}
+	sni := map[string][]string{}
+	if len(o.Replaces) > 0 {
+		rs, err := newReplacedSet(ctx, o.Replaces, pools)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range svcs {
+			if reads[i].err == nil {
+				if err := r.addReplaced(ctx, s, reads[i].seen, rs, sni); err != nil {
+					return nil, fmt.Errorf("region %s: %w", s.region, err)
+				}
+			}
+		}
+	}
 	if err := r.planRollbackTargets(ctx, pools, derived, o.Further); err != nil {
+		return nil, err
+	}
+	r.settleSNI(sni)
+	if err := r.rollbackQuotas(ctx); err != nil {
 		return nil, err
 	}
 	if found != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -60,8 +61,30 @@ type UploadResult struct {
 	DryRun     bool   `json:"dry_run,omitempty"`
 }
 
-// dryRunAccount stands in for the account number in ARNs made up by a dry run.
-const dryRunAccount = "000000000000"
+// plannedARN stands, in a dry run, for the ARN the upload (IAM) or import (ACM)
+// of kp with o would get: "<new: arn of upload NAME>". It cannot be mistaken for
+// a real ARN, nor pasted into a command that takes one.
+func plannedARN(kp *keystore.KeyPair, o UploadOptions) string {
+	if o.Target == TargetACM {
+		name := DefaultName(kp.Leaf, o.NamePrefix)
+		for _, t := range o.Tags {
+			if t.Key == "Name" {
+				name = t.Value
+			}
+		}
+		return "<new: arn of ACM import " + name + ">"
+	}
+	name := o.Name
+	if name == "" {
+		name = DefaultName(kp.Leaf, o.NamePrefix)
+	}
+	return "<new: arn of upload " + name + ">"
+}
+
+// chainParam is how a planned call shows the chain: "1 certificate".
+func chainParam(kp *keystore.KeyPair) string {
+	return words.Count(len(kp.Chain), "certificate", "certificates")
+}
 
 // Upload validates kp for the target (no AWS call when that fails), then uploads
 // it to IAM or imports it into ACM, unless the same certificate is already there.
@@ -134,7 +157,7 @@ func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 		in.Tags = append(in.Tags, iamtypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
 	}
 	call := Call{Service: "iam", Operation: "UploadServerCertificate", Params: map[string]string{
-		"ServerCertificateName": name, "Path": path, "CertificateChain": fmt.Sprintf("%d certificates", len(kp.Chain)),
+		"ServerCertificateName": name, "Path": path, "CertificateChain": chainParam(kp),
 		"PrivateKey": "(from the keystore, not shown)"}}
 	if len(o.Tags) > 0 {
 		call.Params["Tags"] = tagString(o.Tags)
@@ -159,7 +182,7 @@ func (s *Service) uploadIAM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 		return nil, fmt.Errorf("uploading server certificate %q to IAM: %w", name, err)
 	}
 	if !ran {
-		res.ARN = "arn:aws:iam::" + dryRunAccount + ":server-certificate" + path + name
+		res.ARN = plannedARN(kp, UploadOptions{Name: name})
 		res.DryRun = true
 		return res, nil
 	}
@@ -256,7 +279,7 @@ func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 			in.Tags = append(in.Tags, acmtypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
 		}
 	}
-	params := map[string]string{"CertificateChain": fmt.Sprintf("%d certificates", len(kp.Chain)), "PrivateKey": "(from the keystore, not shown)"}
+	params := map[string]string{"CertificateChain": chainParam(kp), "PrivateKey": "(from the keystore, not shown)"}
 	if o.CertificateARN != "" {
 		params["CertificateArn"] = o.CertificateARN
 	}
@@ -278,7 +301,7 @@ func (s *Service) importACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 	}
 	if !ran {
 		if res.ARN == "" {
-			res.ARN = "arn:aws:acm:region:" + dryRunAccount + ":certificate/dry-run"
+			res.ARN = plannedARN(kp, o)
 		}
 		res.DryRun = true
 		return res, nil

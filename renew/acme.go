@@ -138,14 +138,14 @@ func DefaultAccountKeyPath(directory string) (string, error) {
 	return filepath.Join(dir, "keybridge", "acme", host, "account.key"), nil
 }
 
-// loadAccountKey reads the account key, or makes a P-256 one (0600, in a 0700
-// directory) when the file does not exist.
-func loadAccountKey(path string) (crypto.Signer, bool, error) {
+// loadAccountKey reads the account key, or makes a P-256 one when the file
+// does not exist: saved (0600, in a 0700 directory) unless ephemeral.
+func loadAccountKey(path string, ephemeral bool) (crypto.Signer, bool, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, false, err
+		if err != nil || ephemeral {
+			return key, false, err
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
@@ -212,8 +212,11 @@ type acmeSession struct {
 }
 
 // newACMESession reaches the directory, registers (or finds) the account and
-// sets up DNS-01 through Route 53.
-func newACMESession(ctx context.Context, cfg ACME, r53 Route53API, log *slog.Logger) (*acmeSession, error) {
+// sets up DNS-01 through Route 53. A dry run (readOnly) only reaches the
+// directory, for the renewal information, which is fetched without an account
+// (RFC 9773 section 4.3: a GET): it registers nothing and writes no account key
+// (a missing one is stood in for by a key made in memory and dropped).
+func newACMESession(ctx context.Context, cfg ACME, r53 Route53API, log *slog.Logger, readOnly bool) (*acmeSession, error) {
 	legolog.SetDefault(log) // lego logs through its package default, to stdout unless told
 	keyPath := cfg.AccountKey
 	if keyPath == "" {
@@ -222,7 +225,7 @@ func newACMESession(ctx context.Context, cfg ACME, r53 Route53API, log *slog.Log
 			return nil, err
 		}
 	}
-	key, made, err := loadAccountKey(keyPath)
+	key, made, err := loadAccountKey(keyPath, readOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +244,9 @@ func newACMESession(ctx context.Context, cfg ACME, r53 Route53API, log *slog.Log
 	client, err := lego.NewClient(lc)
 	if err != nil {
 		return nil, fmt.Errorf("ACME directory %s: %w", cfg.Directory, classify(err))
+	}
+	if readOnly {
+		return &acmeSession{client: client}, nil
 	}
 	if cfg.EABKeyID != "" {
 		user.reg, err = client.Registration.RegisterWithExternalAccountBinding(ctx, registration.RegisterEABOptions{
@@ -291,7 +297,9 @@ func (s *acmeSession) renewalWindow(ctx context.Context, cert *x509.Certificate,
 		return nil, ""
 	}
 	id, _ := api.MakeARICertID(cert)
-	return &Window{Start: info.SuggestedWindow.Start, End: info.SuggestedWindow.End}, id
+	w := &Window{Start: info.SuggestedWindow.Start, End: info.SuggestedWindow.End}
+	w.At = PickTime(*w, cert.Raw)
+	return w, id
 }
 
 // obtain orders a certificate for domains with key, answering DNS-01 in Route 53.
@@ -336,7 +344,11 @@ func classify(err error) error {
 	}
 	var rl *acme.RateLimitedError
 	if errors.As(err, &rl) {
-		return fmt.Errorf("%w: %w", ErrRateLimited, err)
+		e := &RateLimitError{Err: err}
+		if rl.RetryAfter > 0 {
+			e.RetryAt = time.Now().Add(rl.RetryAfter).Truncate(time.Second)
+		}
+		return e
 	}
 	var pd *acme.ProblemDetails
 	if errors.As(err, &pd) && pd.Method == "" && pd.URL == "" {

@@ -1,6 +1,9 @@
 package renew
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Sentinel errors, for errors.Is.
 var (
@@ -33,3 +36,20 @@ var (
 	// ErrAccountKey: the ACME account key file cannot be read or made.
 	ErrAccountKey = errors.New("unusable ACME account key")
 )
+
+// RateLimitError is ErrRateLimited with the time the CA said to retry at
+// (its Retry-After; zero when it gave none).
+type RateLimitError struct {
+	RetryAt time.Time
+	Err     error
+}
+
+func (e *RateLimitError) Error() string {
+	if e.RetryAt.IsZero() {
+		return ErrRateLimited.Error() + ": " + e.Err.Error()
+	}
+	return ErrRateLimited.Error() + " until " + e.RetryAt.UTC().Format("2006-01-02 15:04:05 UTC") + ": " + e.Err.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold, and reaches the CA's problem.
+func (e *RateLimitError) Unwrap() []error { return []error{ErrRateLimited, e.Err} }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-acme/lego/v5/acme"
 )
@@ -68,6 +70,17 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("classify = %v, want %v", got, tc.want)
 			}
 		})
+	}
+	// The CA's Retry-After becomes the time to retry at, in the message too.
+	before := time.Now()
+	got := classify(fmt.Errorf("new order: %w", &acme.RateLimitedError{RetryAfter: time.Hour,
+		ProblemDetails: &acme.ProblemDetails{Type: "urn:ietf:params:acme:error:rateLimited", HTTPStatus: 429}}))
+	var rl *RateLimitError
+	if !errors.As(got, &rl) || rl.RetryAt.Before(before.Add(time.Hour-time.Second)) || rl.RetryAt.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("rate limited with Retry-After 1h: %#v", got)
+	}
+	if !strings.Contains(got.Error(), "until "+rl.RetryAt.UTC().Format("2006-01-02 15:04:05 UTC")) {
+		t.Fatalf("message does not say until when: %v", got)
 	}
 	if classify(nil) != nil {
 		t.Fatal("classify(nil) != nil")

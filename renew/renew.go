@@ -32,9 +32,14 @@ type Config struct {
 	// RenewWithin: renew when this much validity remains, where the CA offers
 	// no renewal window (0: when a third of the lifetime remains).
 	RenewWithin time.Duration
+	// Every is how often renewals run (a timer's period; default DefaultEvery):
+	// a renewal time inside the CA's window that comes before the next run
+	// renews now. Negative: only once the time has come.
+	Every time.Duration
 	// Force renews whatever the dates say.
 	Force bool
-	// DryRun decides and reports, and writes nothing (ACME: no order is placed).
+	// DryRun decides and reports, and writes nothing (ACME: no account is
+	// registered, no account key made, no order placed).
 	DryRun bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -44,6 +49,9 @@ type Config struct {
 	Truststore     string
 	TruststorePass []byte
 }
+
+// DefaultEvery is the period of the daily timer contrib/systemd runs renew with.
+const DefaultEvery = 24 * time.Hour
 
 // Clients are the AWS clients a renewal uses: Route 53 for ACME's DNS-01,
 // ACM for the ACM source.
@@ -285,12 +293,16 @@ func renewACME(ctx context.Context, cfg Config, cur *current, clients Clients, n
 	if a.EABKeyID != "" && !hmacOK(a.EABHMAC) {
 		return nil, nil, Decision{}, errors.New("the external account binding HMAC key is not base64url")
 	}
-	sess, err := newACMESession(ctx, *a, clients.Route53, log)
+	sess, err := newACMESession(ctx, *a, clients.Route53, log, cfg.DryRun)
 	if err != nil {
 		return nil, nil, Decision{}, err
 	}
 	window, certID := sess.renewalWindow(ctx, leaf, log)
-	decision := Due(now(), leaf.NotBefore, leaf.NotAfter, window, cfg.RenewWithin, cfg.Force)
+	every := cfg.Every
+	if every == 0 {
+		every = DefaultEvery
+	}
+	decision := Due(now(), leaf.NotBefore, leaf.NotAfter, window, cfg.RenewWithin, every, cfg.Force)
 	if !decision.Due || cfg.DryRun {
 		return nil, nil, decision, nil
 	}

@@ -161,6 +161,44 @@ func TestACMEWithPebble(t *testing.T) {
 	if string(before) != string(after) || e.aws.Calls("route53:ChangeResourceRecordSets") != calls {
 		t.Fatal("a re-run that was not due wrote the keystore or Route 53")
 	}
+
+	// The renewal time is a point inside the CA's window (RFC 9773 section 4.2),
+	// the same on every run; a daily run renews on the last run before it.
+	at := renewalTime(t, res.Reason)
+	dry := cfg
+	dry.DryRun = true
+	for _, tc := range []struct {
+		now  time.Time
+		want renew.Action
+	}{
+		{at.Add(-25 * time.Hour), renew.NotDue},
+		{at.Add(-23 * time.Hour), renew.WouldRenew},
+		{at.Add(time.Minute), renew.WouldRenew},
+	} {
+		dry.Now = func() time.Time { return tc.now }
+		res, err := renew.Run(ctx, dry, e.clients, nil)
+		if err != nil || res.Action != tc.want {
+			t.Fatalf("at %s: %s (%s) %v, want %s", tc.now, res.Action, res.Reason, err, tc.want)
+		}
+	}
+	if res2, _ := renew.Run(ctx, cfg, e.clients, nil); renewalTime(t, res2.Reason) != at {
+		t.Fatalf("the renewal time moved between runs: %s, then %s", res.Reason, res2.Reason)
+	}
+}
+
+// renewalTime reads the renewal time out of a not-due reason ("renewing on
+// 2027-02-05 13:04 UTC, inside the CA's renewal window ...").
+func renewalTime(t *testing.T, reason string) time.Time {
+	t.Helper()
+	s, ok := strings.CutPrefix(reason, "renewing on ")
+	if !ok || len(s) < len("2006-01-02 15:04 UTC") {
+		t.Fatalf("no renewal time in %q", reason)
+	}
+	at, err := time.Parse("2006-01-02 15:04 UTC", s[:len("2006-01-02 15:04 UTC")])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
 
 func TestACMEFaults(t *testing.T) {

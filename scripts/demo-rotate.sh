@@ -11,7 +11,8 @@ BIN=${BIN:-bin}
 [ -x "$BIN/certup" ] || go build -o "$BIN/" ./cmd/certup
 [ -x "$BIN/awstest" ] || go build -o "$BIN/" ./cmd/awstest
 
-# run CMD…: runs certup, shows its exit code (0 nothing to do, 10 changed, 11 partial).
+# run CMD…: runs certup, shows its exit code (with --detailed-exitcode: 0 nothing to do,
+# 10 changed; 11 partial).
 run() {
 	local rc=0
 	"$BIN/certup" "$@" || rc=$?
@@ -26,7 +27,7 @@ start_awstest 1s
 # the demo rotates keystores for rsa2048.keybridge.test and rsa4096.keybridge.test
 # (WSO2's own says CN=localhost: see the certup part).
 rotate=(rotate testdata/rsa2048.jks --storepass-file testdata/rsa2048.storepass --name-prefix wso2
-	--elb "$elb" --listener "$listener")
+	--elb "$elb" --listener "$listener" --detailed-exitcode)
 
 step "certup ${rotate[*]} --dry-run   (the plan, zero changes)"
 run "${rotate[@]}" --dry-run

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,7 +245,28 @@ func (s *Server) iamListTags(r *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	return result{tagNodes(c.tags), boolean("IsTruncated", false)}, nil
+	// IAM API reference, ListServerCertificateTags
+	// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListServerCertificateTags.html):
+	// "The returned list of tags is sorted by tag key"; MaxItems 1-1000,
+	// default 100; "IAM might return fewer results, even when more results are
+	// available. In that case, the IsTruncated response element returns true,
+	// and Marker contains a value to include in the subsequent call"
+	// (Options.IAMTagPageSize makes it do so).
+	start, size, e := paging(r.form, "Marker", "MaxItems", 100, 1000)
+	if e != nil {
+		return nil, e
+	}
+	if s.opts.IAMTagPageSize > 0 {
+		size = min(size, s.opts.IAMTagPageSize)
+	}
+	tags := slices.SortedFunc(slices.Values(c.tags), func(a, b tag) int { return strings.Compare(a.Key, b.Key) })
+	start = min(start, len(tags))
+	end := min(start+size, len(tags))
+	res := result{tagNodes(tags[start:end]), boolean("IsTruncated", end < len(tags))}
+	if end < len(tags) {
+		res = append(res, tx("Marker", strconv.Itoa(end)))
+	}
+	return res, nil
 }
 
 func (s *Server) iamTag(r *request) (any, *apiError) {

@@ -37,6 +37,10 @@ type Options struct {
 	// MaxServerCertificates is the IAM quota (LimitExceeded beyond it); default 20,
 	// the AWS default.
 	MaxServerCertificates int
+	// IAMTagPageSize, when positive, caps the tags of one ListServerCertificateTags
+	// page below MaxItems, as IAM may ("IAM might return fewer results, even when
+	// more results are available"), so that clients must follow Marker.
+	IAMTagPageSize int
 	// Logger receives one debug line per call; nil discards.
 	Logger *slog.Logger
 	// DNSAddr is where the Route 53 zones are answered over DNS (UDP and TCP);

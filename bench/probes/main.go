@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,8 +59,12 @@ func lookPath(name string) string {
 type server struct {
 	Name    string
 	Version string
-	start   func(dir string, b [2]string, http, https string) *exec.Cmd
+	start   startFunc
 }
+
+// startFunc makes the command that runs a server with its files in dir, in
+// front of the backends b, listening for HTTP/1 on http and TLS on https.
+type startFunc func(dir string, b [2]string, http, https string) (*exec.Cmd, error)
 
 // Outcome is one probe against one server, as the JSON holds it.
 type Outcome struct {
@@ -161,7 +166,10 @@ func once(s server, dir string, p probes.Probe, b1, b2 *probes.Recorder) (probes
 	if err := os.MkdirAll(sdir, 0o700); err != nil {
 		return probes.Result{}, err
 	}
-	cmd := s.start(sdir, [2]string{b1.Addr, b2.Addr}, http, https)
+	cmd, err := s.start(sdir, [2]string{b1.Addr, b2.Addr}, http, https)
+	if err != nil {
+		return probes.Result{}, err
+	}
 	logf, err := os.Create(filepath.Join(sdir, "log"))
 	if err != nil {
 		return probes.Result{}, err
@@ -254,15 +262,15 @@ func writeKeys(dir string) error {
 	return nil
 }
 
-func startJKS(bin string) func(string, [2]string, string, string) *exec.Cmd {
-	return func(dir string, b [2]string, http, https string) *exec.Cmd {
+func startJKS(bin string) startFunc {
+	return func(_ string, b [2]string, http, https string) (*exec.Cmd, error) {
 		cmd := exec.Command(bin, "--keystore", "testdata/wso2carbon.jks", "--storepass-file", "testdata/wso2carbon.storepass",
 			"--listen-https", https, "--listen-http", http,
 			"--backend", "http://"+b[0], "--backend", "http://"+b[1],
 			"--health-check-path", "/health", "--health-interval", "1h", "--health-fall", "1",
 			"--body-timeout", probes.BodyTimeout.String(), "--access-log=false")
 		cmd.Env = append(os.Environ(), "KEYSTORE_PASSWORD=")
-		return cmd
+		return cmd, nil
 	}
 }
 
@@ -310,20 +318,10 @@ http {
 }
 `))
 
-func startNginx(bin string) func(string, [2]string, string, string) *exec.Cmd {
-	return func(dir string, b [2]string, http, https string) *exec.Cmd {
-		conf := filepath.Join(dir, "nginx.conf")
-		f, err := os.Create(conf)
-		if err == nil {
-			err = nginxConf.Execute(f, map[string]any{"Root": os.Geteuid() == 0, "Dir": dir, "Keys": filepath.Dir(dir),
-				"B": b, "HTTP": http, "HTTPS": https, "BodyTimeout": seconds(probes.BodyTimeout)})
-			f.Close()
-		}
-		if err != nil {
-			return exec.Command("false")
-		}
-		return exec.Command(bin, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	}
+func startNginx(bin string) startFunc {
+	return fromConf(bin, nginxConf, "nginx.conf", func(conf, dir string) []string {
+		return []string{"-c", conf, "-e", filepath.Join(dir, "error.log")}
+	})
 }
 
 // HAProxy in HTTP mode, h2 by ALPN, the client inactivity timeout as the body
@@ -352,19 +350,24 @@ backend be
     server b2 {{index .B 1}} check inter 1h observe layer7 error-limit 1 on-error mark-down
 `))
 
-func startHAProxy(bin string) func(string, [2]string, string, string) *exec.Cmd {
-	return func(dir string, b [2]string, http, https string) *exec.Cmd {
-		conf := filepath.Join(dir, "haproxy.cfg")
-		f, err := os.Create(conf)
-		if err == nil {
-			err = haproxyConf.Execute(f, map[string]any{"Keys": filepath.Dir(dir), "B": b, "HTTP": http, "HTTPS": https,
-				"BodyTimeout": seconds(probes.BodyTimeout)})
-			f.Close()
+func startHAProxy(bin string) startFunc {
+	return fromConf(bin, haproxyConf, "haproxy.cfg", func(conf, _ string) []string { return []string{"-db", "-f", conf} })
+}
+
+// fromConf starts bin with the configuration file tmpl makes, in the
+// server's directory, from the same values for every server.
+func fromConf(bin string, tmpl *template.Template, file string, args func(conf, dir string) []string) startFunc {
+	return func(dir string, b [2]string, http, https string) (*exec.Cmd, error) {
+		var conf bytes.Buffer
+		if err := tmpl.Execute(&conf, map[string]any{"Root": os.Geteuid() == 0, "Dir": dir, "Keys": filepath.Dir(dir),
+			"B": b, "HTTP": http, "HTTPS": https, "BodyTimeout": seconds(probes.BodyTimeout)}); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return exec.Command("false")
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, conf.Bytes(), 0o600); err != nil {
+			return nil, err
 		}
-		return exec.Command(bin, "-db", "-f", conf)
+		return exec.Command(bin, args(path, dir)...), nil
 	}
 }
 

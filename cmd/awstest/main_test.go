@@ -3,10 +3,8 @@ package main_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 func TestRunByHand(t *testing.T) {
@@ -87,22 +87,13 @@ func TestStopAtOnce(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	bin := buildAwstest(t)
-	err := exec.Command(bin, "--seed", "prod").Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-		t.Errorf("--seed prod: %v, want exit 2", err)
+	r := testkit.RunProgram(t, buildAwstest(t), nil, "--seed", "prod")
+	if r.Code != 2 {
+		t.Errorf("--seed prod: %s\nwant exit 2", r)
 	}
 }
 
-func buildAwstest(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "awstest")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildAwstest(t *testing.T) string { return testkit.Build(t, "awstest", "") }
 
 // waitClean waits for cmd, which was sent SIGTERM, to exit with status 0.
 func waitClean(t *testing.T, cmd *exec.Cmd) {

@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -79,20 +76,8 @@ func certupWithEnv(t *testing.T, env []string, srv *awstest.Server, parts ...any
 	if srv != nil && len(args) > 0 {
 		args = append([]string{args[0], "--endpoint-url", srv.URL(), "--max-backoff", "20ms"}, args[1:]...)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running certup: %v", err)
-	}
-	return r
+	r := testkit.RunProgram(t, bin, env, args...)
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
 
 func fixture(name string) string { return testkit.Testdata(name) }
@@ -387,6 +372,16 @@ func TestDryRunMakesNoChange(t *testing.T) {
 	if strings.Contains(r.stdout, "PRIVATE KEY") || len(srv.ServerCertificates()) != 1 {
 		t.Errorf("dry run output or state wrong:\n%s", r.stdout)
 	}
+	// The ARN the upload would get is a placeholder no one can take for a real one.
+	name := awsiam.DefaultName(loadPair(t, "rsa2048.jks").Leaf, "")
+	if !strings.Contains(r.stdout, "SSLCertificateId=<new: arn of upload "+name+">") ||
+		!strings.Contains(r.stdout, "CertificateArn=<new: arn of upload "+name+">") || strings.Contains(r.stdout, "000000000000") {
+		t.Errorf("dry run placeholder:\n%s", r.stdout)
+	}
+	r = certup(t, srv, args("rotate", "--dry-run", keystoreArgs("wso2carbon.jks"), "--acm", "--tag", "Name=site", "--elb", lb.elb))
+	if !strings.Contains(r.stdout, "SSLCertificateId=<new: arn of ACM import site>") {
+		t.Errorf("rotate dry run placeholder: %s", r)
+	}
 	for _, a := range [][]string{
 		args("upload", "--dry-run", keystoreArgs("chain.jks")),
 		args("upload", "--dry-run", "--acm", keystoreArgs("chain.jks")),
@@ -451,14 +446,24 @@ func TestPropagationDelay(t *testing.T) {
 		if st, _ := srv.ClassicListenerOf(region, lb.elb, 443); !strings.Contains(st.CertificateARN, "server-certificate/localhost-") {
 			t.Errorf("listener serves %q", st.CertificateARN)
 		}
-		if !strings.Contains(r.stderr, "not yet visible") {
-			t.Errorf("no progress on stderr: %s", r.stderr)
+		// The same progress lines as rotate's, no log records.
+		for _, want := range []string{
+			"certup: " + region + " web:443: switching: to arn:aws:iam::",
+			"certup: " + region + " web:443: waiting: the load balancer does not see the new certificate yet (attempt 1)\n",
+			"certup: " + region + " web:443: confirmed\n",
+		} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr lacks %q: %s", want, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, "level=") {
+			t.Errorf("log records among the progress lines: %s", r.stderr)
 		}
 	})
 	t.Run("wait shorter than propagation", func(t *testing.T) {
 		srv.SetPropagationDelay(time.Hour)
 		r := certup(t, srv, args("deploy", keystoreArgs("rsa4096.jks"), "--listener", lb.listener, "--wait", "300ms"))
-		wantCode(t, r, 1)
+		wantCode(t, r, 11) // uploaded, not attached: partial
 		if !strings.Contains(r.stderr, "propagation did not finish") || !strings.Contains(r.stderr, "--wait") {
 			t.Errorf("stderr = %s", r.stderr)
 		}

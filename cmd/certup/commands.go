@@ -18,6 +18,7 @@ import (
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -28,8 +29,12 @@ type session struct {
 	stop context.CancelFunc
 	svc  *awsiam.Service
 	out  io.Writer
+	err  io.Writer
 	json bool
 }
+
+// progress prints a listener's progress on stderr as rotate does.
+func (s *session) progress(e awsiam.Event) { printProgress(s.err, e) }
 
 // newSession makes the session of a command; arns are the ARNs the command
 // was given: an ACM certificate or ALB/NLB listener lives in the region its ARN
@@ -51,6 +56,7 @@ func newSession(c *cli.Context, dryRun bool, arns ...string) (*session, error) {
 		stop: stop,
 		svc:  awsiam.New(awsiam.NewClients(cfg), awsiam.Options{Logger: log, DryRun: dryRun, Region: cfg.Region}),
 		out:  outWriter(c),
+		err:  errWriter(c),
 		json: c.Bool("json"),
 	}, nil
 }
@@ -92,14 +98,13 @@ func errWriter(c *cli.Context) io.Writer {
 	return c.App.ErrWriter
 }
 
-// commandLogger logs warnings (such as waiting for propagation) by default,
-// every AWS call with --debug.
+// commandLogger shows warnings as "certup: warning: …" lines by default (the
+// progress of a switch has its own lines), every AWS call with --debug.
 func commandLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelWarn
-	if debug {
-		level = slog.LevelDebug
+	if !debug {
+		return cmdutil.WarningLogger(w, "certup")
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // loadAWSConfig loads the AWS configuration for region ("" = the default) from
@@ -203,17 +208,23 @@ func uploadAction(c *cli.Context) error {
 		return withHint(err)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.UploadResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		if !res.DryRun {
+			fmt.Fprintln(s.out, res.ARN)
+		}
 	}
-	printPlanned(s)
-	if !res.DryRun {
-		fmt.Fprintln(s.out, res.ARN)
-	}
-	return nil
+	return doneError(c, uploadChanged(res))
 }
+
+// uploadChanged: the upload was made (or in a dry run would be).
+func uploadChanged(r *awsiam.UploadResult) bool { return r.DryRun || r.Uploaded || r.Reimported }
 
 // noArgs is the usage error of a command that takes no arguments.
 func noArgs(c *cli.Context) error {
@@ -262,19 +273,22 @@ func attachAction(c *cli.Context) error {
 		return err
 	}
 	defer s.stop()
-	res, err := s.svc.AttachCertificate(s.ctx, c.String("cert"), *l, awsiam.AttachOptions{Wait: c.Duration("wait")})
+	res, err := s.svc.AttachCertificate(s.ctx, c.String("cert"), *l, awsiam.AttachOptions{Wait: c.Duration("wait"), Progress: s.progress})
 	if err != nil {
 		return withHint(err)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.AttachResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		printAttach(s.out, res)
 	}
-	printPlanned(s)
-	printAttach(s.out, res)
-	return nil
+	return doneError(c, res.DryRun || res.Changed)
 }
 
 func printAttach(w io.Writer, r *awsiam.AttachResult) {
@@ -311,34 +325,74 @@ func deployAction(c *cli.Context) error {
 	res, err := s.svc.Deploy(s.ctx, kp, awsiam.DeployOptions{
 		Upload:           o,
 		Listeners:        listeners,
-		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait")},
+		Attach:           awsiam.AttachOptions{Wait: c.Duration("wait"), Progress: s.progress},
 		StickinessCookie: c.String("stickiness-cookie"),
 	})
+	changed := deployChanged(res)
 	if err != nil {
-		return withHint(err)
+		if !changed {
+			return withHint(err)
+		}
+		// What was done stays done; the same command finds the upload and goes on.
+		if !s.json {
+			printDeploy(s.out, res)
+		}
+		return cmdutil.WithExitCode(partialHint(withHint(err)), exitPartial)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			*awsiam.DeployResult
 			Planned []awsiam.Call `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		printDeploy(s.out, res)
 	}
-	printPlanned(s)
-	if !res.Upload.DryRun {
+	return doneError(c, changed)
+}
+
+// deployChanged: deploy changed something (or in a dry run would have).
+func deployChanged(r *awsiam.DeployResult) bool {
+	if r == nil {
+		return false
+	}
+	changed := r.Upload != nil && uploadChanged(r.Upload)
+	for _, a := range r.Attached {
+		changed = changed || a.Changed || a.DryRun
+	}
+	return changed || stickinessChanged(r.Stickiness)
+}
+
+// partialHint keeps err's own advice and adds that running again finishes the job
+// (the propagation advice says so already).
+func partialHint(err error) error {
+	const again = "what is done stays done: run the same command again to finish"
+	switch h := cmdutil.HintOf(err); {
+	case errors.Is(err, awsiam.ErrPropagation):
+		return err
+	case h != "":
+		return cmdutil.Hint(err, h+"; "+again)
+	}
+	return cmdutil.Hint(err, again)
+}
+
+func printDeploy(w io.Writer, res *awsiam.DeployResult) {
+	if up := res.Upload; up != nil && !up.DryRun {
 		verb := "uploaded"
 		switch {
-		case res.Upload.Reimported:
+		case up.Reimported:
 			verb = "re-imported"
-		case !res.Upload.Uploaded:
+		case !up.Uploaded:
 			verb = "already uploaded"
 		}
-		fmt.Fprintf(s.out, "%s %s\n", verb, res.Upload.ARN)
+		fmt.Fprintf(w, "%s %s\n", verb, up.ARN)
 	}
 	for _, a := range res.Attached {
-		printAttach(s.out, a)
+		printAttach(w, a)
 	}
-	printStickiness(s.out, res.Stickiness)
-	return nil
+	printStickiness(w, res.Stickiness)
 }
 
 func listAction(c *cli.Context) error {
@@ -361,7 +415,8 @@ func listAction(c *cli.Context) error {
 		return cmdutil.PrintJSON(s.out, certs)
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tDAYS\tUSED BY")
+	fmt.Fprintln(tw, "CERTIFICATE\tEXPIRES\tLEFT\tUSED BY")
+	now := time.Now()
 	for _, cert := range certs {
 		name := cert.Name
 		if name == "" {
@@ -377,7 +432,7 @@ func listAction(c *cli.Context) error {
 		if len(used) == 0 {
 			used = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", name, cert.NotAfter.UTC().Format(time.DateOnly), cert.DaysLeft, strings.Join(used, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, cert.NotAfter.UTC().Format(time.DateOnly), words.Left(now, cert.NotAfter), strings.Join(used, ", "))
 	}
 	return tw.Flush()
 }

@@ -61,7 +61,13 @@ func pemArgs(path string) []string { return []string{path, "--storepass-env", "E
 
 func run(t *testing.T, srv *awstest.Server, a ...any) result {
 	t.Helper()
-	return certupEnv(t, srv, []string{"EMPTY_PASSWORD="}, args(a...))
+	argv := args(a...)
+	switch argv[0] {
+	case "rotate", "rollback", "prune":
+		// Exit 10 when they changed something, 0 when there was nothing to do.
+		argv = append(argv, "--detailed-exitcode")
+	}
+	return certupEnv(t, srv, []string{"EMPTY_PASSWORD="}, argv)
 }
 
 // certARN is where a pair went: the IAM ARN of its derived name, or the ACM

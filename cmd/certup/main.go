@@ -31,7 +31,7 @@ func newApp() *cli.App {
 			"certup check (--cert ARN|NAME | --elb NAME[:PORT] | --listener ARN) [--days 30]\n" +
 			"certup rotate KEYSTORE (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--keep N]\n" +
 			"       [--renew-within DAYS] [--parallel K] [--probe HOST:PORT] [--dry-run] [--json]\n" +
-			"certup rollback (--elb NAME[:PORT] | --listener ARN)… [--region R]… [--dry-run]\n" +
+			"certup rollback (--elb NAME[:PORT] | --listener ARN | --replaces OLD)… [--region R]… [--dry-run]\n" +
 			"certup prune [--keep N] [--path-prefix P] [--name-prefix P] [--acm] [--region R]… [--dry-run]\n" +
 			"certup renew KEYSTORE --alias A (--acm-certificate-arn ARN | --acme-directory URL [--domain D]…)\n" +
 			"       [--renew-within DAYS] [--dns-resolver HOST:PORT]… [--then CMD] [--dry-run] [--json]",
@@ -39,9 +39,11 @@ func newApp() *cli.App {
 			"--profile, SSO, instance and container roles). --endpoint-url or AWS_ENDPOINT_URL\n" +
 			"points certup at another endpoint, such as the local one of `awstest`.\n" +
 			"The store password comes from --storepass-file, --storepass-env, $KEYSTORE_PASSWORD\n" +
-			"or a prompt; the private key never touches the disk.\n" +
-			"Exit codes: 0 ok, 1 error (or check failed), 2 usage; rotate, rollback and prune: 0 nothing\n" +
-			"to do, 10 changed, 11 partial failure (run again to finish), 1 error, 2 usage.",
+			"or a prompt; the private key never touches the disk.\n\n" +
+			"Exit codes: 0 done (whether or not anything changed), 1 error (or check failed), 2 usage,\n" +
+			"11 partial failure (deploy, stickiness, rotate, rollback, prune: run the same command again).\n" +
+			"With --detailed-exitcode, a command that changes things exits 10 when it changed something\n" +
+			"(with --dry-run: would change something) and 0 when there was nothing to do.",
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -149,6 +151,7 @@ func awsFlags() []cli.Flag {
 func changeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "dry-run", Usage: "read what is needed, print the calls that would change something, make none"},
+		detailedExitFlag(),
 	}
 }
 

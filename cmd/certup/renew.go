@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/internal/cmdutil"
 	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/renew"
@@ -27,7 +28,12 @@ func renewCommand() *cli.Command {
 			"the DNS-01 record goes to Route 53 with the same credentials as every other call).\n" +
 			"The alias is written in place (JKS, JCEKS, PKCS#12): other entries, owner and mode kept,\n" +
 			"atomic; nothing is written on any error or when the alias already holds the certificate.\n" +
-			"Exit codes: 0 nothing to do, 10 renewed (dry run: would renew), 1 error, 2 usage.",
+			"With the target flags of rotate (--elb, --listener, --replaces, ...), the keystore's certificate then\n" +
+			"goes onto those listeners exactly as certup rotate takes it there (lineage tags, so certup rollback\n" +
+			"undoes it); this runs also when nothing was renewed, so a run after a failed push finishes it.\n\n" +
+			"Exit codes: 0 done (renewed or not), 11 partial failure (renewed, but the push to the listeners\n" +
+			"failed in part or whole: run the same command again), 1 error (the keystore untouched), 2 usage.\n" +
+			"With --detailed-exitcode: 10 renewed or a listener switched (with --dry-run: would be), 0 nothing to do.",
 		Flags: concat([]cli.Flag{
 			&cli.StringFlag{Name: "alias", Usage: "the private-key entry to renew", Required: true},
 			&cli.StringFlag{Name: "acm-certificate-arn", Usage: "source: export this ACM certificate `ARN` (requested with export enabled)", Category: "Source:"},
@@ -44,13 +50,15 @@ func renewCommand() *cli.Command {
 			&cli.BoolFlag{Name: "reuse-key", Usage: "keep the current private key (default: a new key per renewal)", Category: "ACME:"},
 			&cli.StringFlag{Name: "key-type", Usage: "new key `TYPE`: rsa2048, rsa3072, rsa4096, ec256, ec384 (default: the current key's)", Category: "ACME:"},
 			&cli.IntFlag{Name: "renew-within", Usage: "renew when fewer than `DAYS` remain, where the CA offers no renewal window (default: a third of the lifetime)"},
+			&cli.DurationFlag{Name: "every", Value: renew.DefaultEvery, Usage: "how often this runs (the timer's period): where the CA's renewal window puts the renewal time before the next run, renew now"},
 			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say"},
 			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS, JCEKS or PKCS#12 truststore `FILE` (e.g. client-truststore.jks)"},
 			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
 			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
 			&cli.StringFlag{Name: "then", Usage: "run `CMD` (with sh -c) after the keystore changed, e.g. restart the server"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no order is placed)"},
-		}, cmdutil.PasswordFlags(), awsFlags()),
+			&cli.BoolFlag{Name: "dry-run", Usage: "decide and print, write nothing (ACME: no account registered or key made, no order placed; the listeners' plan is made for the keystore's current certificate)"},
+			detailedExitFlag(),
+		}, cmdutil.PasswordFlags(), targetFlags(), multiRegionFlags()),
 		Action: renewAction,
 	}
 }
@@ -68,6 +76,11 @@ func renewAction(c *cli.Context) error {
 	}
 	defer clear(cfg.Passwords.Store)
 	defer clear(cfg.Passwords.Key)
+	ro, err := rotateOptions(c)
+	if err != nil {
+		return err
+	}
+	push := len(ro.Listeners) > 0 || len(ro.Replaces) > 0
 	// Everything about the keystore is checked before any CA or AWS call.
 	if err := renew.Check(cfg); err != nil {
 		return renewHint(err)
@@ -75,7 +88,13 @@ func renewAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := commandLogger(errWriter(c), c.Bool("debug"))
-	region := c.String("region")
+	region := ""
+	if rs := c.StringSlice("region"); len(rs) > 0 {
+		region = rs[0]
+	}
+	if r := awsiam.RegionOf(cfg.ACMCertificateARN); r != "" {
+		region = r // an ACM certificate lives in the region its ARN names
+	}
 	if region == "" && cfg.ACME != nil && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_PROFILE") == "" {
 		// ACME needs only Route 53, which is global (its calls are signed for
 		// us-east-1): no region to choose.
@@ -85,30 +104,90 @@ func renewAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var rs *regions
+	if push {
+		// The listeners' regions are loaded before the CA is asked, so that a
+		// missing region or profile stops the run before anything changes.
+		if rs, err = newRegions(c, cfg.DryRun); err != nil {
+			return err
+		}
+		defer rs.stop()
+	}
 	res, err := renew.Run(ctx, cfg, renew.NewClients(awsCfg), log)
 	if err != nil {
 		return renewHint(err)
 	}
-	out := outWriter(c)
-	if c.Bool("json") {
+	out, quiet := outWriter(c), c.Bool("quiet")
+	switch {
+	case c.Bool("json") && push: // one document, with the rotation's
+	case c.Bool("json"):
 		if err := cmdutil.PrintJSON(out, res); err != nil {
 			return err
 		}
-	} else {
+	case !quiet || res.Action == renew.Renewed:
 		printRenew(out, res)
 	}
-	switch res.Action {
-	case renew.Renewed:
-		if cmd := c.String("then"); cmd != "" {
-			if err := runThen(c, cmd, res); err != nil {
-				return err
-			}
+	renewed := res.Action == renew.Renewed || res.Action == renew.WouldRenew
+	if cmd := c.String("then"); cmd != "" && res.Action == renew.Renewed {
+		if err := runThen(c, cmd, res, push); err != nil {
+			return err
 		}
-		return cmdutil.Silent(exitChanged)
-	case renew.WouldRenew:
-		return cmdutil.Silent(exitChanged)
 	}
-	return nil
+	if !push {
+		return doneError(c, renewed)
+	}
+	// The keystore as it is now (renewed or not) goes onto the listeners, as
+	// certup rotate takes it there.
+	kp, err := keystore.LoadKeyPair(cfg.Keystore, cfg.Alias, cfg.Passwords.Store, cfg.Passwords.KeyPass())
+	if err != nil {
+		return pushFailed(err, res.Action == renew.Renewed)
+	}
+	if !c.Bool("json") && !quiet {
+		fmt.Fprintln(out)
+	}
+	plan, err := rs.planRotation(kp, ro)
+	if err != nil {
+		return pushFailed(err, res.Action == renew.Renewed)
+	}
+	err = rs.apply(plan, "rotated", func(p *awsiam.Rotation) any {
+		return struct {
+			Renew    renew.Result     `json:"renew"`
+			Rotation *awsiam.Rotation `json:"rotation"`
+		}{res, p}
+	})
+	if err != nil {
+		return pushFailed(err, res.Action == renew.Renewed)
+	}
+	return outcomeError(renewOutcome(renewed, plan.Outcome), rs.detailed, plan.Errors, plan.Listeners)
+}
+
+// renewOutcome is the outcome of a renewal (renewed: the keystore changed, or
+// in a dry run would) followed by the push to the listeners (pushed): a push
+// that failed after a renewal leaves the work half done, which the next run
+// finishes.
+func renewOutcome(renewed bool, pushed awsiam.Outcome) awsiam.Outcome {
+	switch {
+	case pushed == awsiam.OutcomePartial:
+		return awsiam.OutcomePartial
+	case pushed == awsiam.OutcomeUnchanged || pushed == awsiam.OutcomeChanged:
+		if renewed {
+			return awsiam.OutcomeChanged
+		}
+		return pushed
+	case renewed:
+		return awsiam.OutcomePartial
+	}
+	return pushed
+}
+
+// pushFailed is the error of a push that could not be planned or applied;
+// after a renewal that is a partial failure.
+func pushFailed(err error, renewed bool) error {
+	if !renewed {
+		return err
+	}
+	return cmdutil.WithExitCode(cmdutil.Hint(fmt.Errorf("the keystore was renewed, but not pushed to the listeners: %w", err),
+		"run the same command again: the keystore is current, and the push continues"), exitPartial)
 }
 
 // renewConfig turns the flags into a renew.Config; the passwords are read here.
@@ -118,8 +197,12 @@ func renewConfig(c *cli.Context) (renew.Config, error) {
 		Alias:             c.String("alias"),
 		ACMCertificateARN: c.String("acm-certificate-arn"),
 		Force:             c.Bool("force"),
+		Every:             c.Duration("every"),
 		DryRun:            c.Bool("dry-run"),
 		RenewWithin:       time.Duration(c.Int("renew-within")) * 24 * time.Hour,
+	}
+	if cfg.Every <= 0 {
+		return cfg, cmdutil.UsageError("--every %s: give the period of the timer that runs renew, e.g. 24h", cfg.Every)
 	}
 	if c.Int("renew-within") < 0 {
 		return cfg, cmdutil.UsageError("--renew-within %d: give a number of days, 1 or more", c.Int("renew-within"))
@@ -228,15 +311,18 @@ func printRenew(w io.Writer, r renew.Result) {
 
 // runThen runs --then's command after a renewal, with the keystore and alias
 // in its environment; its output goes to certup's.
-func runThen(c *cli.Context, command string, r renew.Result) error {
+func runThen(c *cli.Context, command string, r renew.Result, push bool) error {
 	cmd := exec.CommandContext(c.Context, "/bin/sh", "-c", command)
 	cmd.Stdout, cmd.Stderr = outWriter(c), errWriter(c)
 	cmd.Env = append(os.Environ(), "CERTUP_KEYSTORE="+r.Keystore, "CERTUP_ALIAS="+r.Alias, "CERTUP_SERIAL="+r.New.Serial)
 	if err := cmd.Run(); err != nil {
 		// %v, not %w: an *exec.ExitError is an exit coder, which cmdutil.Run
 		// would take for a usage error (exit 2).
-		return cmdutil.Hint(fmt.Errorf("the keystore was renewed, but the --then command failed: %v", err),
-			"fix the command and run it by hand; running certup renew again will not repeat it, the keystore is current")
+		hint := "fix the command and run it by hand; running certup renew again will not repeat it, the keystore is current"
+		if push {
+			hint += " (running it again pushes the certificate to the listeners)"
+		}
+		return cmdutil.Hint(fmt.Errorf("the keystore was renewed, but the --then command failed: %v", err), hint)
 	}
 	return nil
 }
@@ -244,7 +330,11 @@ func runThen(c *cli.Context, command string, r renew.Result) error {
 // renewHint attaches the advice that fixes a renewal error.
 func renewHint(err error) error {
 	var hint string
+	var rl *renew.RateLimitError
 	switch {
+	case errors.As(err, &rl) && !rl.RetryAt.IsZero():
+		hint = "the CA's rate limit: run again after " + rl.RetryAt.UTC().Format("2006-01-02 15:04 UTC") +
+			" (a daily timer does); do not retry in a loop, every attempt counts against the limit"
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrWrongPassword):
 		hint = "check the truststore's password: --truststore-pass-file or --truststore-pass-env (default: the store password)"
 	case errors.Is(err, renew.ErrTruststore) && errors.Is(err, keystore.ErrUnsupportedFormat):
@@ -252,7 +342,7 @@ func renewHint(err error) error {
 	case errors.Is(err, renew.ErrCAUnreachable):
 		hint = "check --acme-directory and the network path to it; for a private CA's HTTPS add --acme-ca-bundle FILE"
 	case errors.Is(err, renew.ErrRateLimited):
-		hint = "the CA's rate limit: the next scheduled run retries; do not loop on it"
+		hint = "the CA's rate limit: the next scheduled run retries; do not retry in a loop, every attempt counts against the limit"
 	case errors.Is(err, renew.ErrUnauthorized):
 		hint = "the CA refuses this account or these names: check --domain (and the names' CAA records), or the account binding --acme-eab-kid/--acme-eab-hmac-file"
 	case errors.Is(err, renew.ErrDNSNotVisible):

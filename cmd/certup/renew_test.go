@@ -47,10 +47,12 @@ func newACMEEnvWith(t *testing.T, pc testkit.PebbleConfig) *acmeEnv {
 	return &acmeEnv{srv: srv, zoneID: zone, pebble: testkit.StartPebble(t, srv.DNSAddr(), pc), dir: t.TempDir()}
 }
 
-// acmeArgs are the ACME source flags for this environment.
+// acmeArgs are the flags of a renewal from the test's Pebble, with
+// --detailed-exitcode: exit 10 when renewed, 0 when there was nothing to do.
 func (e *acmeEnv) acmeArgs() []string {
 	return []string{"--acme-directory", e.pebble.Directory, "--acme-ca-bundle", e.pebble.CABundle,
-		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s"}
+		"--acme-account-key", filepath.Join(e.dir, "account.key"), "--dns-resolver", e.srv.DNSAddr(), "--dns-timeout", "5s",
+		"--detailed-exitcode"}
 }
 
 // noChallengeRecords fails when a TXT record is left in the zone.
@@ -178,7 +180,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 			noRegion = append(noRegion, kv)
 		}
 	}
-	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run")
+	r = certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--dry-run", "--detailed-exitcode")
 	if r.code != 10 || !strings.HasPrefix(r.stdout, "dry run: would renew") || fileBytes(t, ks) != before || e.srv.Calls("route53:ChangeResourceRecordSets") != 0 {
 		t.Fatalf("dry run: %s (%d Route 53 changes)", r, e.srv.Calls("route53:ChangeResourceRecordSets"))
 	}
@@ -197,7 +199,7 @@ func TestRenewACMEWithEAB(t *testing.T) {
 		t.Fatalf("--key-type rsa2048 gave %s %d", alg, bits)
 	}
 	// --reuse-key: the same key in the next certificate.
-	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force")
+	r = certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), eab, "--reuse-key", "--force", "--detailed-exitcode")
 	_, again := readAlias(t, ks, "server", []byte("changeit"))
 	if r.code != 10 || again.Leaf().Equal(entry.Leaf()) || !keystore.KeyMatchesCert(key, again.Leaf()) {
 		t.Fatalf("--reuse-key: %s", r)
@@ -244,7 +246,7 @@ func TestRenewACMEIntoWSO2PKCS12(t *testing.T) {
 		t.Fatal(err)
 	}
 	tsBefore, _ := keystore.ReadFile(ts, pass)
-	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts)
+	r := certupWithEnv(t, env, e.srv, "renew", ks, "--alias", "wso2carbon", e.acmeArgs(), "--domain", "wso2.example.test", "--force", "--truststore", ts, "--detailed-exitcode")
 	if r.code != 10 || !strings.Contains(r.stdout, "truststore: added wso2carbon") {
 		t.Fatalf("renew: %s\npebble:\n%s", r, e.pebble.Log())
 	}
@@ -294,8 +296,9 @@ func TestRenewFromACM(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, pass := writeJKS(t, "app.example.test")
-	run := func() result {
-		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn)
+	run := func(extra ...string) result {
+		return certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn,
+			"--detailed-exitcode", extra)
 	}
 	r := run()
 	if r.code != 10 || !strings.Contains(r.stdout, "from acm") {
@@ -315,6 +318,14 @@ func TestRenewFromACM(t *testing.T) {
 	}
 	if r = run(); r.code != 10 || fileBytes(t, ks) == before {
 		t.Fatalf("after ACM renewed: %s", r)
+	}
+	// Without --detailed-exitcode a renewal is a success like any other: 0.
+	if err := srv.RenewACMCertificate(region, arn); err != nil {
+		t.Fatal(err)
+	}
+	before = fileBytes(t, ks)
+	if r = certup(t, srv, "renew", ks, "--alias", "server", "--storepass-file", pass, "--acm-certificate-arn", arn); r.code != 0 || fileBytes(t, ks) == before {
+		t.Fatalf("renewed without --detailed-exitcode: %s", r)
 	}
 }
 
@@ -489,7 +500,7 @@ func TestRenewIntoRunningJKSProxy(t *testing.T) {
 	_, old := readAlias(t, ks, "server", []byte("changeit"))
 	testkit.WaitFor(t, 5*time.Second, "the old certificate served", func() bool { return served.Load() == keystore.Fingerprint(old.Leaf()) })
 
-	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs())
+	r := certup(t, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--detailed-exitcode")
 	if r.code != 10 {
 		t.Fatalf("renew: %s", r)
 	}

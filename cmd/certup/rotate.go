@@ -16,18 +16,14 @@ import (
 
 	"github.com/keybridge/keybridge/awsiam"
 	"github.com/keybridge/keybridge/internal/cmdutil"
-)
-
-// Exit codes of rotate, rollback and prune (0 nothing to do, 1 error, 2 usage).
-const (
-	exitChanged = 10 // rotated / rolled back / deleted (dry run: changes planned)
-	exitPartial = 11 // something changed and something failed: run the same command again
+	"github.com/keybridge/keybridge/internal/words"
+	"github.com/keybridge/keybridge/keystore"
 )
 
 func exitCodesHelp(changed string) string {
-	return "Exit codes: 0 nothing to do, " + "10 " + changed + ", 11 partial failure (the table says which listener;\n" +
-		"run the same command again, it continues where it stopped), 1 error (nothing changed), 2 usage.\n" +
-		"With --dry-run: 0 nothing would change, 10 changes planned."
+	return "Exit codes: 0 done (whether or not anything changed), 11 partial failure (the table says which\n" +
+		"listener; run the same command again, it continues where it stopped), 1 error (nothing changed),\n" +
+		"2 usage. With --detailed-exitcode: 10 " + changed + " (with --dry-run: changes planned), 0 nothing to do."
 }
 
 // multiRegionFlags are awsFlags with a repeatable --region.
@@ -69,15 +65,10 @@ func rotateCommands() []*cli.Command {
 				"upload, tagged with the lineage record of what each listener served), switches the listeners\n" +
 				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
 				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
-				"Running it again after success changes nothing.\n" + exitCodesHelp("rotated"),
-			Flags: concat(uploadFlags(), listenerFlags(), []cli.Flag{
-				&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
+				"Running it again after success changes nothing.\n\n" + exitCodesHelp("rotated"),
+			Flags: concat(targetFlags(), []cli.Flag{
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
-				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
-				&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
-				&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
-				&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
-			}, runFlags(), keystoreFlags(), multiRegionFlags(), changeFlags()),
+			}, keystoreFlags(), multiRegionFlags(), changeFlags()),
 			Action: rotateAction,
 		},
 		{
@@ -89,10 +80,13 @@ func rotateCommands() []*cli.Command {
 				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
 				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
 				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
+				"Give the targets rotate was given: --replaces OLD also reaches the listeners it moved off OLD, SNI lists\n" +
+				"included (OLD goes back on the list before the other certificate comes off).\n\n" +
 				exitCodesHelp("rolled back"),
 			Flags: concat(listenerFlags(), []cli.Flag{
 				lineageFlag("follow lineage `NAME` where a certificate belongs to several"),
 				&cli.BoolFlag{Name: "further", Usage: "after a completed rollback, go back one more generation (as far as --keep kept)"},
+				&cli.StringSliceFlag{Name: "replaces", Usage: "also roll back every listener of the regions (default or SNI certificate) that rotate --replaces moved off this `OLD` certificate (IAM NAME or ARN, ACM ARN); repeatable"},
 			}, runFlags(), multiRegionFlags(), changeFlags()),
 			Action: rollbackAction,
 		},
@@ -104,7 +98,7 @@ func rotateCommands() []*cli.Command {
 				"as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag), or anything under\n" +
 				"--path-prefix when it is not /, beyond the newest --keep unused ones of each name group. Never what\n" +
 				"a lineage record of a served certificate names within --keep generations, never under /cloudfront/.\n" +
-				"Nothing is ever detached: a certificate AWS reports in use (DeleteConflict) is left and listed.\n" +
+				"Nothing is ever detached: a certificate AWS reports in use (DeleteConflict) is left and listed.\n\n" +
 				exitCodesHelp("deleted"),
 			Flags: concat([]cli.Flag{
 				&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations kept for rollback (and, by name group, the newest unused uploads)"},
@@ -128,6 +122,8 @@ type regions struct {
 	err   io.Writer
 	json  bool
 	quiet bool
+	// detailed: --detailed-exitcode, exit 10 when something changed.
+	detailed bool
 }
 
 func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
@@ -138,7 +134,8 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 	if len(names) == 0 {
 		names = []string{""}
 	}
-	r := &regions{ctx: ctx, stop: stop, out: outWriter(c), err: errw, json: c.Bool("json"), quiet: c.Bool("quiet")}
+	r := &regions{ctx: ctx, stop: stop, out: outWriter(c), err: errw, json: c.Bool("json"), quiet: c.Bool("quiet"),
+		detailed: c.Bool("detailed-exitcode")}
 	seen := map[string]bool{}
 	for _, name := range names {
 		if seen[name] {
@@ -157,14 +154,22 @@ func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
 
 // progress prints one line per listener event on stderr (none with --quiet).
 func (r *regions) progress(e awsiam.Event) {
-	if r.quiet {
-		return
+	if !r.quiet {
+		printProgress(r.err, e)
 	}
-	line := e.Region + " " + listenerName(e.Listener) + ": " + string(e.State)
+}
+
+// printProgress is how every certup command shows a listener being switched or
+// waited for: "certup: REGION LISTENER: STATE[: DETAIL]".
+func printProgress(w io.Writer, e awsiam.Event) {
+	line := listenerName(e.Listener) + ": " + string(e.State)
+	if e.Region != "" {
+		line = e.Region + " " + line
+	}
 	if e.Detail != "" {
 		line += ": " + e.Detail
 	}
-	fmt.Fprintln(r.err, "certup: "+line)
+	fmt.Fprintln(w, "certup: "+line)
 }
 
 // parseListeners parses the --elb and --listener flags; sni marks the ALB/NLB
@@ -189,59 +194,92 @@ func parseListeners(c *cli.Context, sni bool) ([]awsiam.Listener, error) {
 }
 
 func rotateAction(c *cli.Context) error {
-	uo, err := uploadOptions(c)
+	o, err := rotateOptions(c)
 	if err != nil {
 		return err
 	}
-	listeners, err := parseListeners(c, false)
-	if err != nil {
-		return err
-	}
-	replaces := c.StringSlice("replaces")
-	if len(listeners) == 0 && len(replaces) == 0 {
+	if len(o.Listeners) == 0 && len(o.Replaces) == 0 {
 		return cmdutil.UsageError("give --elb NAME[:PORT], --listener ARN or --replaces OLD_CERTIFICATE")
 	}
-	if c.Int("renew-within") < 0 || c.Int("parallel") < 1 || c.Int("keep") < 0 {
-		return cmdutil.UsageError("--renew-within and --keep must not be negative, --parallel at least 1")
+	if c.Int("renew-within") < 0 {
+		return cmdutil.UsageError("--renew-within must not be negative")
 	}
-	for _, p := range c.StringSlice("probe") {
-		if _, port, err := splitHostPort(p); err != nil || port == "" {
-			return cmdutil.UsageError("--probe %q: want HOST:PORT", p)
-		}
-	}
+	o.RenewWithin = time.Duration(c.Int("renew-within")) * 24 * time.Hour
 	kp, err := loadKeyPair(c)
 	if err != nil {
 		return err
 	}
-	dry := c.Bool("dry-run")
-	rs, err := newRegions(c, dry)
+	rs, err := newRegions(c, c.Bool("dry-run"))
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
+	plan, err := rs.planRotation(kp, o)
+	if err != nil {
+		return err
+	}
+	return rs.run(plan, "rotated")
+}
+
+// targetFlags are the flags that say where a certificate goes and how the
+// listeners are switched: rotate's, and renew's for pushing what it renewed.
+func targetFlags() []cli.Flag {
+	return concat(uploadFlags(), listenerFlags(), []cli.Flag{
+		&cli.StringSliceFlag{Name: "replaces", Usage: "also rotate every listener of the regions that serves this old certificate (IAM `NAME` or ARN, ACM ARN); repeatable"},
+		&cli.IntFlag{Name: "keep", Value: awsiam.DefaultKeep, Usage: "generations of the lineage kept for rollback; older unused uploads of the lineage are deleted"},
+		&cli.BoolFlag{Name: "no-prune", Usage: "delete nothing"},
+		&cli.StringSliceFlag{Name: "probe", Usage: "after the switch, TLS-connect to `HOST:PORT` until it presents the new certificate; repeatable"},
+		&cli.DurationFlag{Name: "probe-wait", Value: awsiam.DefaultProbeWait, Usage: "how long --probe retries"},
+	}, runFlags())
+}
+
+// rotateOptions turns targetFlags into the options of a rotation (no
+// Progress yet: planRotation adds it). No listener and no --replaces is not an
+// error here: renew rotates only when targets are given.
+func rotateOptions(c *cli.Context) (awsiam.RotateOptions, error) {
+	uo, err := uploadOptions(c)
+	if err != nil {
+		return awsiam.RotateOptions{}, err
+	}
+	listeners, err := parseListeners(c, false)
+	if err != nil {
+		return awsiam.RotateOptions{}, err
+	}
+	if c.Int("parallel") < 1 || c.Int("keep") < 0 {
+		return awsiam.RotateOptions{}, cmdutil.UsageError("--keep must not be negative, --parallel at least 1")
+	}
+	for _, p := range c.StringSlice("probe") {
+		if _, port, err := splitHostPort(p); err != nil || port == "" {
+			return awsiam.RotateOptions{}, cmdutil.UsageError("--probe %q: want HOST:PORT", p)
+		}
+	}
 	keep := c.Int("keep")
 	if keep == 0 {
 		keep = -1 // none
 	}
-	o := awsiam.RotateOptions{
-		Upload:      uo,
-		Listeners:   listeners,
-		Replaces:    replaces,
-		RenewWithin: time.Duration(c.Int("renew-within")) * 24 * time.Hour,
-		Keep:        keep,
-		NoPrune:     c.Bool("no-prune"),
-		Parallel:    c.Int("parallel"),
-		Wait:        c.Duration("wait"),
-		Probes:      c.StringSlice("probe"),
-		ProbeWait:   c.Duration("probe-wait"),
-		Progress:    rs.progress,
-		Lineage:     uo.Lineage,
-	}
+	return awsiam.RotateOptions{
+		Upload:    uo,
+		Listeners: listeners,
+		Replaces:  c.StringSlice("replaces"),
+		Keep:      keep,
+		NoPrune:   c.Bool("no-prune"),
+		Parallel:  c.Int("parallel"),
+		Wait:      c.Duration("wait"),
+		Probes:    c.StringSlice("probe"),
+		ProbeWait: c.Duration("probe-wait"),
+		Lineage:   uo.Lineage,
+	}, nil
+}
+
+// planRotation plans the move of o's targets to kp, progress shown as rotate
+// shows it.
+func (rs *regions) planRotation(kp *keystore.KeyPair, o awsiam.RotateOptions) (*awsiam.Rotation, error) {
+	o.Progress = rs.progress
 	plan, err := awsiam.PlanRotation(rs.ctx, rs.svcs, kp, o)
 	if err != nil {
-		return withHint(err)
+		return nil, withHint(err)
 	}
-	return rs.run(plan, "rotated")
+	return plan, nil
 }
 
 func rollbackAction(c *cli.Context) error {
@@ -252,8 +290,8 @@ func rollbackAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(listeners) == 0 {
-		return cmdutil.UsageError("give --elb NAME[:PORT] or --listener ARN")
+	if len(listeners) == 0 && len(c.StringSlice("replaces")) == 0 {
+		return cmdutil.UsageError("give --elb NAME[:PORT], --listener ARN or --replaces OLD_CERTIFICATE (as rotate was given)")
 	}
 	if c.Int("parallel") < 1 {
 		return cmdutil.UsageError("--parallel must be at least 1")
@@ -263,7 +301,7 @@ func rollbackAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
-	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Lineage: c.String("lineage"), Further: c.Bool("further"),
+	plan, err := awsiam.PlanRollback(rs.ctx, rs.svcs, awsiam.RollbackOptions{Listeners: listeners, Replaces: c.StringSlice("replaces"), Lineage: c.String("lineage"), Further: c.Bool("further"),
 		Parallel: c.Int("parallel"), Wait: c.Duration("wait"), Progress: rs.progress})
 	if err != nil {
 		return withHint(err)
@@ -274,6 +312,16 @@ func rollbackAction(c *cli.Context) error {
 // run prints the plan, applies it unless this is a dry run, prints the result
 // and turns the outcome into the exit code.
 func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
+	if err := rs.apply(plan, verb, nil); err != nil {
+		return err
+	}
+	return outcomeError(plan.Outcome, rs.detailed, plan.Errors, plan.Listeners)
+}
+
+// apply prints the plan, applies it unless this is a dry run and prints the
+// result; with --json it prints wrap(plan) (the plan when wrap is nil). The
+// outcome is left to the caller.
+func (rs *regions) apply(plan *awsiam.Rotation, verb string, wrap func(*awsiam.Rotation) any) error {
 	if !rs.json && !rs.quiet {
 		printPlan(rs.out, plan)
 	}
@@ -289,16 +337,21 @@ func (rs *regions) run(plan *awsiam.Rotation, verb string) error {
 		}
 	}
 	if rs.json {
-		if err := cmdutil.PrintJSON(rs.out, plan); err != nil {
-			return err
+		var v any = plan
+		if wrap != nil {
+			v = wrap(plan)
 		}
-	} else if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
+		return cmdutil.PrintJSON(rs.out, v)
+	}
+	if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
 		printOutcome(rs.out, plan, verb)
 	}
-	return outcomeError(plan.Outcome, plan.Errors, plan.Listeners)
+	return nil
 }
 
-func outcomeError(outcome awsiam.Outcome, errs []string, ls []*awsiam.ListenerPlan) error {
+// outcomeError turns the outcome of rotate, rollback or prune into the error that
+// ends the program with its exit code (see outcomeCode).
+func outcomeError(outcome awsiam.Outcome, detailed bool, errs []string, ls []*awsiam.ListenerPlan) error {
 	var first string
 	failed := 0
 	for _, p := range ls {
@@ -312,13 +365,14 @@ func outcomeError(outcome awsiam.Outcome, errs []string, ls []*awsiam.ListenerPl
 	if len(errs) > 0 && first == "" {
 		first = errs[0]
 	}
-	switch outcome {
-	case awsiam.OutcomeUnchanged:
+	switch code := outcomeCode(outcome, detailed); code {
+	case cmdutil.ExitOK:
 		return nil
-	case awsiam.OutcomeChanged:
+	case exitChanged:
 		return cmdutil.Silent(exitChanged)
-	case awsiam.OutcomePartial:
-		msg := fmt.Sprintf("partial: %d listeners failed, %d other errors; first: %s", failed, len(errs), first)
+	case exitPartial:
+		msg := fmt.Sprintf("partial: %s failed, %s; first: %s", words.Count(failed, "listener", "listeners"),
+			words.Count(len(errs), "other error", "other errors"), first)
 		return cmdutil.WithExitCode(cmdutil.Hint(errors.New(msg),
 			"every listener serves its old or its new certificate; run the same command again to finish"), exitPartial)
 	}
@@ -380,16 +434,16 @@ func printResult(w io.Writer, r *awsiam.Rotation) {
 		}
 		note := p.Error
 		if note == "" && p.Attempts > 1 {
-			note = fmt.Sprintf("%d attempts (propagation)", p.Attempts)
+			note = attempts(p.Attempts) + " (propagation)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", dash(p.Region), listenerName(p.Listener), certName(p.Current), certName(now), p.State, note)
 	}
 	_ = tw.Flush()
 	for _, pr := range r.Probes {
 		if pr.Matched {
-			fmt.Fprintf(w, "probe %s: serves the new certificate (%d attempts)\n", pr.Addr, pr.Attempts)
+			fmt.Fprintf(w, "probe %s: serves the new certificate (%s)\n", pr.Addr, attempts(pr.Attempts))
 		} else {
-			fmt.Fprintf(w, "probe %s: FAILED after %d attempts: %s\n", pr.Addr, pr.Attempts, pr.Error)
+			fmt.Fprintf(w, "probe %s: FAILED after %s: %s\n", pr.Addr, attempts(pr.Attempts), pr.Error)
 		}
 	}
 	if r.Prune != nil && r.Prune.Deleted+r.Prune.Conflicts+r.Prune.Failed > 0 {
@@ -409,9 +463,9 @@ func printOutcome(w io.Writer, r *awsiam.Rotation, verb string) {
 		fmt.Fprintln(w, "nothing to do")
 	case awsiam.OutcomeChanged:
 		if r.DryRun {
-			fmt.Fprintf(w, "dry run: %d listeners would change; nothing was changed\n", n)
+			fmt.Fprintf(w, "dry run: %s would change; nothing was changed\n", words.Count(n, "listener", "listeners"))
 		} else {
-			fmt.Fprintf(w, "%s: %d listeners\n", verb, n)
+			fmt.Fprintf(w, "%s: %s\n", verb, words.Count(n, "listener", "listeners"))
 		}
 	case awsiam.OutcomePartial:
 		fmt.Fprintln(w, "partial failure: run the same command again to finish")
@@ -475,7 +529,7 @@ func pruneAction(c *cli.Context) error {
 			errs = append(errs, e.ARN+": "+e.Error)
 		}
 	}
-	return outcomeError(res.Outcome, errs, nil)
+	return outcomeError(res.Outcome, rs.detailed, errs, nil)
 }
 
 func printPrune(w io.Writer, res *awsiam.PruneResult, short bool) {
@@ -525,6 +579,8 @@ func certName(arn string) string {
 	}
 	return arn
 }
+
+func attempts(n int) string { return words.Count(n, "attempt", "attempts") }
 
 func dash(s string) string {
 	if s == "" {

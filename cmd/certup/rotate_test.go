@@ -107,7 +107,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	wso2Name := awsiam.DefaultName(wso2.Leaf, "site")
 	chainName := awsiam.DefaultName(chain.Leaf, "site")
 	rotate := func(ks string, extra ...string) []string {
-		return args("rotate", keystoreArgs(ks), "--name-prefix", "site", "--wait", "10s", f.args, extra)
+		return args("rotate", keystoreArgs(ks), "--name-prefix", "site", "--wait", "10s", "--detailed-exitcode", f.args, extra)
 	}
 
 	t.Run("dry run", func(t *testing.T) {
@@ -166,18 +166,18 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 	})
 	t.Run("rotate by --replaces", func(t *testing.T) {
 		r := certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), "--name-prefix", "site", "--replaces", wso2Name,
-			"--region", region, "--region", region2))
+			"--region", region, "--region", region2, "--detailed-exitcode"))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+chainName)
 	})
 	t.Run("rollback", func(t *testing.T) {
-		r := certup(t, srv, args("rollback", "--dry-run", f.args))
+		r := certup(t, srv, args("rollback", "--dry-run", "--detailed-exitcode", f.args))
 		wantCode(t, r, 10)
 		if !strings.Contains(r.stdout, "back to "+wso2Name) {
 			t.Errorf("%s", r)
 		}
 		f.wantAll(t, srv, "/"+chainName)
-		r = certup(t, srv, args("rollback", f.args))
+		r = certup(t, srv, args("rollback", "--detailed-exitcode", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/"+wso2Name)
 		// Run again: the rollback is complete, nothing to do.
@@ -189,7 +189,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		}
 		// wso2's lineage record says it replaced the placeholder, although the
 		// placeholder is no upload of the name group: --further goes back to it.
-		r = certup(t, srv, args("rollback", "--further", f.args))
+		r = certup(t, srv, args("rollback", "--further", "--detailed-exitcode", f.args))
 		wantCode(t, r, 10)
 		f.wantAll(t, srv, "/placeholder")
 		// The placeholder has no record: nothing further back.
@@ -208,13 +208,13 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "kept") {
 			t.Errorf("keep 1: %s", r)
 		}
-		r = certup(t, srv, "prune", "--keep", "0", "--dry-run", "--region", region)
+		r = certup(t, srv, "prune", "--keep", "0", "--dry-run", "--detailed-exitcode", "--region", region)
 		wantCode(t, r, 10)
 		if srv.MutatingCalls() != 0 || !strings.Contains(r.stdout, "would call iam DeleteServerCertificate ServerCertificateName="+chainName) {
 			t.Errorf("dry run: %s", r)
 		}
 		r = certup(t, srv, "prune", "--keep", "0", "--json", "--region", region, "--region", region2)
-		wantCode(t, r, 10)
+		wantCode(t, r, 0)
 		var res awsiam.PruneResult
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Deleted != 1 {
 			t.Errorf("%v %+v", err, res)
@@ -226,7 +226,7 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		if names[chainName] || !names[wso2Name] || !names["placeholder"] {
 			t.Errorf("left: %v", names)
 		}
-		wantCode(t, certup(t, srv, "prune", "--keep", "0", "--region", region), 0)
+		wantCode(t, certup(t, srv, "prune", "--keep", "0", "--detailed-exitcode", "--region", region), 0)
 	})
 }
 
@@ -249,7 +249,7 @@ func TestRotatePartialFailureThenConverges(t *testing.T) {
 	}
 	remove()
 	r = certup(t, srv, rotate)
-	wantCode(t, r, 10)
+	wantCode(t, r, 0)
 	f.wantAll(t, srv, "/"+name)
 	srv.ResetCalls()
 	wantCode(t, certup(t, srv, rotate), 0)
@@ -265,7 +265,7 @@ func TestRotateProbeEndToEnd(t *testing.T) {
 	cert := kp.TLSCertificate()
 	addr := testkit.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
 	r := certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), f.args, "--probe", addr, "--probe-wait", "5s"))
-	wantCode(t, r, 10)
+	wantCode(t, r, 0)
 	if !strings.Contains(r.stdout, "probe "+addr+": serves the new certificate") {
 		t.Errorf("%s", r)
 	}
@@ -352,15 +352,15 @@ func TestRotateInterruptedBySignal(t *testing.T) {
 		t.Errorf("%d of 5 listeners moved before the interrupt", moved)
 	}
 	r := certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), f.args))
-	wantCode(t, r, 10)
+	wantCode(t, r, 0)
 	f.wantAll(t, srv, "/"+name)
 }
 
 func TestPruneLeavesWhatAWSReportsInUse(t *testing.T) {
 	srv := newServer(t, awstest.Options{})
 	f := seedFleet(t, srv)
-	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), "--name-prefix", "site", f.args)), 10)
-	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), "--name-prefix", "site", f.args)), 10)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa2048.jks"), "--name-prefix", "site", f.args)), 0)
+	wantCode(t, certup(t, srv, args("rotate", keystoreArgs("rsa4096.jks"), "--name-prefix", "site", f.args)), 0)
 	// The first upload also serves a listener in a region prune is not told about.
 	first := "arn:aws:iam::" + srv.AccountID() + ":server-certificate/" + awsiam.DefaultName(loadPair(t, "rsa2048.jks").Leaf, "site")
 	if err := srv.AddClassicELB("ap-south-1", "far", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 80, CertificateARN: first}); err != nil {
@@ -381,7 +381,7 @@ func TestRotateQuietForCron(t *testing.T) {
 	f := seedFleet(t, srv)
 	rotate := args("rotate", "--quiet", keystoreArgs("rsa2048.jks"), f.args)
 	r := certup(t, srv, rotate)
-	wantCode(t, r, 10)
+	wantCode(t, r, 0)
 	if !strings.Contains(r.stdout, "rotated: 5 listeners") || strings.Contains(r.stdout, "REASON") || r.stderr != "" {
 		t.Errorf("first run: %s", r)
 	}

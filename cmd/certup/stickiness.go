@@ -70,18 +70,38 @@ func stickinessAction(c *cli.Context) error {
 	}
 	defer s.stop()
 	res, err := s.svc.Stickiness(s.ctx, ls, cookie)
+	changed := stickinessChanged(res)
 	if err != nil {
-		return withHint(err)
+		if !changed {
+			return withHint(err)
+		}
+		if !s.json {
+			printStickiness(s.out, res)
+		}
+		return cmdutil.WithExitCode(partialHint(withHint(err)), exitPartial)
 	}
 	if s.json {
-		return cmdutil.PrintJSON(s.out, struct {
+		if err := cmdutil.PrintJSON(s.out, struct {
 			Stickiness []*awsiam.StickinessResult `json:"stickiness"`
 			Planned    []awsiam.Call              `json:"planned,omitempty"`
-		}{res, s.svc.Planned()})
+		}{res, s.svc.Planned()}); err != nil {
+			return err
+		}
+	} else {
+		printPlanned(s)
+		printStickiness(s.out, res)
 	}
-	printPlanned(s)
-	printStickiness(s.out, res)
-	return nil
+	return doneError(c, changed)
+}
+
+// stickinessChanged: some stickiness was set or removed (or in a dry run would be).
+func stickinessChanged(res []*awsiam.StickinessResult) bool {
+	for _, st := range res {
+		if st != nil && (st.Changed || st.DryRun) {
+			return true
+		}
+	}
+	return false
 }
 
 // printStickiness prints one line per listener (dry runs print their calls

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -50,7 +51,7 @@ func convertAction(c *cli.Context) error {
 		warn(c, "%s: %s", path, w)
 	}
 	if c.Bool("check") && len(warnings) > 0 {
-		return cmdutil.Hint(fmt.Errorf("%s: %s and --check is set; nothing written", path, cmdutil.Plural(len(warnings), "warning", "warnings")), "fix the keystore, or drop --check to convert anyway")
+		return cmdutil.Hint(fmt.Errorf("%s: %s and --check is set; nothing written", path, words.Count(len(warnings), "warning", "warnings")), "fix the keystore, or drop --check to convert anyway")
 	}
 	if c.Bool("no-root") {
 		kp.Chain = dropRoot(kp.Chain)
@@ -97,7 +98,7 @@ func convertAction(c *cli.Context) error {
 	alg, bits := keystore.KeyDescription(kp.Key.Public())
 	fmt.Fprintf(c.App.Writer, "%s: %s %d, %s, valid until %s (%s), chain of %d\n",
 		kp.Alias, alg, bits, kp.Leaf.Subject.String(), kp.Leaf.NotAfter.UTC().Format(time.DateOnly),
-		cmdutil.Validity(kp.Leaf.NotAfter, time.Now()), len(kp.Chain)+1)
+		words.Left(time.Now(), kp.Leaf.NotAfter), len(kp.Chain)+1)
 	for _, f := range files {
 		fmt.Fprintf(c.App.Writer, "wrote %s (%04o)\n", f.Path, f.Mode)
 	}

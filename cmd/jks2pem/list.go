@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keybridge/keybridge/internal/cmdutil"
+	"github.com/keybridge/keybridge/internal/words"
 	"github.com/keybridge/keybridge/keystore"
 )
 
@@ -70,10 +71,10 @@ func printHeader(w io.Writer, l listing) {
 	var parts []string
 	for _, k := range kindNames {
 		if counts[k.kind] > 0 {
-			parts = append(parts, cmdutil.Plural(counts[k.kind], k.one, k.many))
+			parts = append(parts, words.Count(counts[k.kind], k.one, k.many))
 		}
 	}
-	fmt.Fprintf(w, "%s: %s, %s (%s)\n", l.File, l.Format, cmdutil.Plural(len(l.Entries), "entry", "entries"), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%s: %s, %s (%s)\n", l.File, l.Format, words.Count(len(l.Entries), "entry", "entries"), strings.Join(parts, ", "))
 }
 
 // printCompact prints one line per entry: alias, kind, key, end of validity and the
@@ -123,7 +124,7 @@ func validityState(e keystore.EntryInfo, now time.Time) string {
 	if now.Before(e.NotBefore) {
 		return "not yet valid"
 	}
-	return cmdutil.Validity(e.NotAfter, now)
+	return words.Left(now, e.NotAfter)
 }
 
 // printDetails prints every field of every entry, as keytool -list -v does.

@@ -169,14 +169,105 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-// TestSlowUploaders: 200 clients sending a body at 1 byte/s hold no backend
-// connection while they send (request bodies are buffered before a backend
-// is used); once their bodies are complete every one is answered.
+// TestSlowUploaders: 200 HTTP/1 clients, and 100 HTTP/2 streams, sending a
+// body at 1 byte/s hold no backend connection while they send (request
+// bodies are buffered before a backend is used); once their bodies are
+// complete every one is answered and reaches a backend whole.
 func TestSlowUploaders(t *testing.T) {
-	p, backends := chaosProxy(t)
-	addr := p.addr("http")
-	// Let the first health checks open what they open.
+	// Each part has a proxy of its own, whose pool holds nothing from the other.
+	t.Run("HTTP/1", func(t *testing.T) {
+		p, backends := chaosProxy(t)
+		before := settledConns(backends)
+		ups := make([]uploader, 200)
+		for i := range ups {
+			c, err := net.DialTimeout("tcp", p.addr("http"), 2*time.Second)
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(15 * time.Second))
+			if _, err := fmt.Fprintf(c, "POST /slow1/%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", i, slowBody); err != nil {
+				t.Fatal(err)
+			}
+			ups[i] = uploader{
+				send: func(b []byte) { c.Write(b) },
+				answer: func() int {
+					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+					if err != nil {
+						t.Errorf("upload %d: %v", i, err)
+						return 0
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					return resp.StatusCode
+				},
+			}
+		}
+		slowUploads(t, backends, before, "/slow1/", ups)
+	})
+
+	t.Run("HTTP/2", func(t *testing.T) {
+		p, backends := chaosProxy(t)
+		before := settledConns(backends)
+		tr := &http.Transport{TLSClientConfig: insecureTLS(), ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+		ups := make([]uploader, 100)
+		for i := range ups {
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			req, _ := http.NewRequest("POST", fmt.Sprintf("https://%s/slow2/%d", p.addr("https"), i), pr)
+			req.ContentLength = slowBody
+			done := make(chan int, 1)
+			go func() {
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Errorf("upload %d: %v", i, err)
+					done <- 0
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != 2 {
+					t.Errorf("upload %d went over %s", i, resp.Proto)
+				}
+				done <- resp.StatusCode
+			}()
+			ups[i] = uploader{send: func(b []byte) { pw.Write(b) }, end: func() { pw.Close() }, answer: func() int { return <-done }}
+		}
+		slowUploads(t, backends, before, "/slow2/", ups)
+	})
+}
+
+// slowBody is the length of each slow upload's body.
+const slowBody = 10
+
+// uploader is one slow upload under way: send writes body bytes, end (if
+// set) ends the body, answer waits for the status it gets.
+type uploader struct {
+	send   func([]byte)
+	end    func()
+	answer func() int
+}
+
+// settledConns waits for the first health checks and returns the number of
+// connections open to the backends.
+func settledConns(backends []*probes.Recorder) int {
 	time.Sleep(300 * time.Millisecond)
+	n := 0
+	for _, b := range backends {
+		n += b.Conns()
+	}
+	return n
+}
+
+// slowUploads sends one byte a second on every upload for three seconds,
+// checking that the backends meanwhile hold no connection nor request for
+// them, then the rest of each body, and checks every upload is answered 200
+// and reaches a backend (whose path starts with prefix) whole. before is the
+// number of connections open to the backends before the uploads began.
+func slowUploads(t *testing.T, backends []*probes.Recorder, before int, prefix string, ups []uploader) {
+	t.Helper()
 	conns := func() (open, busy int) {
 		for _, b := range backends {
 			open += b.Conns()
@@ -184,67 +275,41 @@ func TestSlowUploaders(t *testing.T) {
 		}
 		return
 	}
-	before, _ := conns()
-
-	const clients, bodyLen = 200, 10
-	cs := make([]net.Conn, 0, clients)
-	defer func() {
-		for _, c := range cs {
-			c.Close()
-		}
-	}()
-	for i := 0; i < clients; i++ {
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-		cs = append(cs, c)
-		c.SetDeadline(time.Now().Add(15 * time.Second))
-		if _, err := fmt.Fprintf(c, "POST /slow/%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", i, bodyLen); err != nil {
-			t.Fatal(err)
-		}
-	}
 	worst, worstBusy := before, 0
-	for sec := 0; sec < 3; sec++ { // one byte a second, for three seconds
-		for _, c := range cs {
-			c.Write([]byte("s"))
+	for sec := 0; sec < 3; sec++ {
+		for _, u := range ups {
+			u.send([]byte("s"))
 		}
 		time.Sleep(time.Second)
 		open, busy := conns()
 		worst, worstBusy = max(worst, open), max(worstBusy, busy)
 	}
-	t.Logf("while %d clients sent at 1 byte/s: up to %d backend connections open (%d before), %d requests in progress", clients, worst, before, worstBusy)
+	t.Logf("while %d uploads sent at 1 byte/s: up to %d backend connections open (%d before), %d requests in progress", len(ups), worst, before, worstBusy)
 	if worstBusy > 0 || worst > before+2 {
-		t.Errorf("while %d clients sent a body at 1 byte/s the backends had up to %d connections open (%d before) and %d requests in progress; want none taken by the uploads",
-			clients, worst, before, worstBusy)
+		t.Errorf("while %d uploads sent a body at 1 byte/s the backends had up to %d connections open (%d before) and %d requests in progress; want none taken by the uploads",
+			len(ups), worst, before, worstBusy)
 	}
-
-	// The rest of each body: every upload is answered 200 and reaches a backend whole.
-	for _, c := range cs {
-		c.Write(bytes.Repeat([]byte("s"), bodyLen-3))
+	for _, u := range ups {
+		u.send(bytes.Repeat([]byte("s"), slowBody-3))
+		if u.end != nil {
+			u.end()
+		}
 	}
 	answered := 0
-	for i, c := range cs {
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Errorf("upload %d: %v", i, err)
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
+	for _, u := range ups {
+		if u.answer() == 200 {
 			answered++
 		}
 	}
 	whole := 0
 	for _, b := range backends {
 		for _, s := range b.Seen() {
-			if strings.HasPrefix(s.URI, "/slow/") && s.BodyLen == bodyLen && s.BodyErr == "" {
+			if strings.HasPrefix(s.URI, prefix) && s.BodyLen == slowBody && s.BodyErr == "" {
 				whole++
 			}
 		}
 	}
-	if answered != clients || whole != clients {
-		t.Errorf("%d of %d uploads answered 200, %d reached a backend whole", answered, clients, whole)
+	if answered != len(ups) || whole != len(ups) {
+		t.Errorf("%d of %d uploads answered 200, %d reached a backend whole", answered, len(ups), whole)
 	}
 }

@@ -72,8 +72,17 @@ type proxyProc struct {
 // listeners named in want listen.
 func startProxy(t *testing.T, want []string, args ...string) *proxyProc {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"--log-json"}, args...)...)
-	cmd.Env = append(os.Environ(), "KEYSTORE_PASSWORD=") // never prompt
+	return startProxyAs(t, want, nil, binPath, append(os.Environ(), "KEYSTORE_PASSWORD="), args...) // never prompt
+}
+
+// startProxyAs is startProxy for the program bin started through the command
+// wrapper (nil: none), which ends by executing bin with its arguments, in the
+// environment env.
+func startProxyAs(t *testing.T, want, wrapper []string, bin string, env []string, args ...string) *proxyProc {
+	t.Helper()
+	argv := append(append(append([]string(nil), wrapper...), bin, "--log-json"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -86,8 +86,16 @@ func newApp() *cli.App {
 		Name:      "jksproxy",
 		Usage:     "TLS-terminating reverse proxy serving a Java keystore",
 		UsageText: "jksproxy --keystore FILE [--alias A] [--storepass-file F] --listen-https ADDR --listen-http ADDR [--admin ADDR] --backend URL... [--config FILE]",
-		Flags:     flags,
-		Action:    run,
+		Description: "Serves the key pair of a Java keystore (JKS, JCEKS, PKCS#12, PEM) on --listen-https and\n" +
+			"proxies to the backends with JSESSIONID stickiness, health checks and failover. The store\n" +
+			"password comes from --storepass-file, --storepass-env or $KEYSTORE_PASSWORD, never from\n" +
+			"the config file. SIGHUP, or a change of the keystore's or the ticket key file's content,\n" +
+			"reloads them (a failed reload keeps the old ones). SIGTERM drains: /healthz answers 503\n" +
+			"for --drain-delay, then in-flight requests get --drain-timeout; a second SIGTERM stops at once.\n" +
+			"Ports below 1024 need CAP_NET_BIND_SERVICE, not root (contrib/systemd/jksproxy.service).\n\n" +
+			"Exit codes: 0 after a clean stop, 1 error (bad keystore, port in use, ...), 2 usage.",
+		Flags:  flags,
+		Action: run,
 		Commands: []*cli.Command{{
 			Name:   "demo-backend",
 			Usage:  "serve a tiny session-keeping application server for demos",

@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/keybridge/keybridge/internal/demoapp"
+	"github.com/keybridge/keybridge/internal/testkit"
 	"github.com/keybridge/keybridge/keystore"
 	"github.com/keybridge/keybridge/proxy"
 )
@@ -50,19 +50,9 @@ func TestCLIErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(binPath, tt.args...)
-			cmd.Env = append(os.Environ(), "KEYSTORE_PASSWORD=")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.code || !strings.Contains(stderr.String(), tt.stderr) || !strings.HasPrefix(stderr.String(), "jksproxy: error: ") {
-				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tt.code, tt.stderr)
+			r := testkit.RunProgram(t, binPath, append(os.Environ(), "KEYSTORE_PASSWORD="), tt.args...)
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.stderr) || !strings.HasPrefix(r.Stderr, "jksproxy: error: ") {
+				t.Errorf("%s; want exit %d and %q", r, tt.code, tt.stderr)
 			}
 		})
 	}
@@ -658,10 +648,9 @@ func TestSharedTicketKeys(t *testing.T) {
 
 	bad := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(bad, []byte("short\n"), 0o600)
-	cmd := exec.Command(binPath, append(args, "--session-ticket-key-file", bad)...)
-	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "openssl rand -hex 32") {
-		t.Errorf("bad key file: exit %d, %s", cmd.ProcessState.ExitCode(), out)
+	r := testkit.RunProgram(t, binPath, os.Environ(), append(args, "--session-ticket-key-file", bad)...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "openssl rand -hex 32") {
+		t.Errorf("bad key file: %s", r)
 	}
 }
 

@@ -64,14 +64,14 @@ func (pt *probeTarget) backendsDown() []string {
 var upLine = regexp.MustCompile(`(?m)^jksproxy_backend_up\{.*\} 1$`)
 
 // TestProbes runs every probe of internal/probes against the built jksproxy
-// and checks the outcome each one expects. Four proxies take the probes in
+// and checks the outcome each one expects. Six proxies take the probes in
 // turn, so that the probes that wait for a timeout overlap; a proxy that a
 // probe left with a backend out is replaced before its next probe.
 func TestProbes(t *testing.T) {
 	all := probes.All()
 	results := make([]probes.Result, len(all))
 	down := make([][]string, len(all))
-	const workers = 4
+	const workers = 6
 	start := time.Now()
 	var wg sync.WaitGroup
 	next := make(chan int, len(all)) // filled first: a worker that stops early blocks no one

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -61,27 +60,6 @@ func TestRunTakesFlagsAfterPositional(t *testing.T) {
 		}}
 	if code := Run(app, []string{"prog", "ks.jks", "--out-dir", "c"}); code != 0 || strings.Join(got, ",") != "ks.jks" || outDir != "c" {
 		t.Errorf("exit %d, args %v, out-dir %q", code, got, outDir)
-	}
-}
-
-func TestPluralAndValidity(t *testing.T) {
-	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		got, want string
-	}{
-		{Plural(1, "entry", "entries"), "1 entry"},
-		{Plural(0, "entry", "entries"), "0 entries"},
-		{Plural(36, "entry", "entries"), "36 entries"},
-		{Validity(now.AddDate(0, 0, 30).Add(time.Hour), now), "30 days left"},
-		{Validity(now.AddDate(0, 0, 1).Add(time.Hour), now), "1 day left"},
-		{Validity(now.Add(time.Hour), now), "expires today"},
-		{Validity(now.Add(-time.Hour), now), "expired today"},
-		{Validity(now.AddDate(0, 0, -1).Add(-time.Hour), now), "expired 1 day ago"},
-		{Validity(now.AddDate(0, 0, -699), now), "expired 699 days ago"},
-	} {
-		if c.got != c.want {
-			t.Errorf("got %q, want %q", c.got, c.want)
-		}
 	}
 }
 

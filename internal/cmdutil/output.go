@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -80,10 +79,19 @@ func Silent(code int) error { return &codeError{err: errSilent, code: code} }
 
 var errSilent = errors.New("")
 
+// generateDocs, set only in the generator build (gendocs.go), answers
+// "PROG gendocs …" with the program's documents.
+var generateDocs func(app *cli.App, args []string) (done bool, code int)
+
 // Run runs app with args, flags allowed on either side of positional arguments (see
 // Interspersed), and returns the exit code. Errors are printed as one line,
 // "prog: error: …", followed by "prog: hint: …" where there is advice.
 func Run(app *cli.App, args []string) int {
+	if generateDocs != nil {
+		if done, code := generateDocs(app, args); done {
+			return code
+		}
+	}
 	name := app.Name
 	if name == "" && len(args) > 0 {
 		name = filepath.Base(args[0])
@@ -156,30 +164,4 @@ func NewLogger(w io.Writer, debug, asJSON bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// Plural returns n with the noun that fits it: "1 entry", "36 entries".
-func Plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
-
-// Validity says how a certificate's end of validity stands at now, in whole days:
-// "699 days left", "1 day left", "expires today", "expired 1 day ago", "expired 699
-// days ago".
-func Validity(notAfter, now time.Time) string {
-	if !now.Before(notAfter) {
-		days := int(now.Sub(notAfter).Hours() / 24)
-		if days == 0 {
-			return "expired today"
-		}
-		return "expired " + Plural(days, "day", "days") + " ago"
-	}
-	days := int(notAfter.Sub(now).Hours() / 24)
-	if days == 0 {
-		return "expires today"
-	}
-	return Plural(days, "day", "days") + " left"
 }

@@ -10,7 +10,7 @@ import (
 const RouteCookie = "KBSRV"
 
 // At once: an answer that needs no timeout to expire.
-const atOnce = 500 * time.Millisecond
+const atOnce = time.Second
 
 func raw(lines ...string) []byte { return []byte(strings.Join(lines, "")) }
 
@@ -41,6 +41,12 @@ func All() []Probe {
 		{Name: "h1-pipelined", Why: "two pipelined GETs are both answered in order",
 			Send:   append(get("/a"), get("/b")...),
 			Expect: Expect{Status: []int{200}, Answers: 2, Conn: ConnOpen, Reach: ReachTwo}},
+		{Name: "h1-post-pipelined", Why: "an upload with a GET pipelined behind it: both answered in order",
+			Send:   append(post("/a", "Content-Length: 3\r\n", "abc"), get("/b")...),
+			Expect: Expect{Status: []int{200}, Answers: 2, Conn: ConnOpen, Reach: ReachTwo}},
+		{Name: "h1-get-with-body", Why: "a GET with a body is forwarded with it",
+			Send:   raw("GET / HTTP/1.1\r\nHost: probe.example\r\nContent-Length: 3\r\n\r\nabc"),
+			Expect: Expect{Status: []int{200}, Answers: 1, Conn: ConnOpen, Reach: ReachOne, Body: 3}},
 		{Name: "h1-http10", Why: "an HTTP/1.0 GET is answered and closed",
 			Send:   raw("GET / HTTP/1.0\r\nHost: probe.example\r\n\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Conn: ConnClosed, Reach: ReachOne}},
@@ -153,6 +159,9 @@ func All() []Probe {
 		{Name: "h1-websocket", Why: "a WebSocket upgrade is tunnelled",
 			Send:   get("/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
 			Expect: Expect{Status: []int{101}, Answers: 1, Reach: ReachOne, HasHeader: []string{"Upgrade: websocket"}}},
+		{Name: "h1-websocket-case", Why: "Upgrade: WebSocket (the token is case-insensitive, RFC 6455 §4.1)",
+			Send:   get("/ws", "Upgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+			Expect: Expect{Status: []int{101}, Answers: 1, Reach: ReachOne}},
 		{Name: "h1-h2c-upgrade", Why: "Upgrade: h2c is never tunnelled (h2c smuggling)",
 			Send:   get("/", "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"),
 			Expect: Expect{Status: []int{200, 400}, Answers: 1, Reach: ReachAtMostOne, NoHeader: []string{"Upgrade", "HTTP2-Settings"}}},
@@ -174,6 +183,10 @@ func All() []Probe {
 			Send: get("/", "Cookie: a=1; "+RouteCookie+"=0123456789abcdef; b=2\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie},
 				HasHeader: []string{"Cookie: a=1", "Cookie: b=2"}}},
+		{Name: "h1-route-cookie-two-fields", Own: true, Why: "the route cookie in a second Cookie field never reaches the application",
+			Send: get("/", "Cookie: a=1\r\nCookie: "+RouteCookie+"=0123456789abcdef\r\n"),
+			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie},
+				HasHeader: []string{"Cookie: a=1"}}},
 		{Name: "h1-route-cookie-chunked", Own: true, Why: "the route cookie on a chunked upload (another request path) never reaches the application",
 			Send:   post("/", "Cookie: "+RouteCookie+"=0123456789abcdef\r\nTransfer-Encoding: chunked\r\n", "3\r\nabc\r\n0\r\n\r\n"),
 			Expect: Expect{Status: []int{200}, Answers: 1, Reach: ReachOne, NoHeader: []string{"Cookie: " + RouteCookie}, Body: 3}},

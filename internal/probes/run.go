@@ -26,7 +26,7 @@ type Target struct {
 
 // grace is how long a connection must stay silent after a complete answer
 // to count as kept open.
-const grace = 300 * time.Millisecond
+const grace = 500 * time.Millisecond
 
 // Run sends p to t and classifies the outcome. The backends' records are
 // reset first.
@@ -78,15 +78,25 @@ func settle(backends []*Recorder) {
 	}
 }
 
-// AfterChecks is the number of plain requests sent after each probe: with
-// round robin over two backends every backend gets some unless one is out.
-const AfterChecks = 4
+// AfterChecks bounds the plain requests sent after each probe: with round
+// robin over two backends every backend gets one of the first two, unless it
+// is out (or a stray request of the probe's took its turn: hence more).
+const AfterChecks = 8
 
-// afterCheck sends AfterChecks requests, each on a new connection, and
-// reports whether every backend took at least one and every one got 200.
+// afterCheck sends requests, each on a new connection, until every backend
+// has taken one (or AfterChecks were sent), and reports whether every
+// backend took one and every one got 200.
 func afterCheck(t Target) (bool, string) {
 	c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for i := 0; i < AfterChecks; i++ {
+	idle := func() (names []string) {
+		for _, b := range t.Backends {
+			if b.Checks() == 0 {
+				names = append(names, b.Name)
+			}
+		}
+		return names
+	}
+	for i := 0; i < AfterChecks && len(idle()) > 0; i++ {
 		resp, err := c.Get("http://" + t.HTTP + CheckPath)
 		if err != nil {
 			return false, "after-check request: " + err.Error()
@@ -97,14 +107,8 @@ func afterCheck(t Target) (bool, string) {
 			return false, fmt.Sprintf("after-check request answered %d", resp.StatusCode)
 		}
 	}
-	var idle []string
-	for _, b := range t.Backends {
-		if b.Checks() == 0 {
-			idle = append(idle, b.Name)
-		}
-	}
-	if len(idle) > 0 {
-		return false, fmt.Sprintf("%s took none of %d requests", strings.Join(idle, ", "), AfterChecks)
+	if names := idle(); len(names) > 0 {
+		return false, fmt.Sprintf("%s took none of %d requests", strings.Join(names, ", "), AfterChecks)
 	}
 	return true, ""
 }

@@ -17,7 +17,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -127,8 +126,8 @@ func BuildMain(m *testing.M, name string, bin *string) {
 		os.Exit(1)
 	}
 	*bin = filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", *bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
+	if err := build(*bin, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "building %s: %v\n", name, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

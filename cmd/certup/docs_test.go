@@ -1,0 +1,9 @@
+package main_test
+
+import (
+	"testing"
+
+	"github.com/keybridge/keybridge/internal/testkit"
+)
+
+func TestEveryFlagDocumented(t *testing.T) { testkit.CheckDocumented(t, bin) }
