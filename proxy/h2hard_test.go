@@ -188,6 +188,11 @@ func TestH2PingDuringSlowDownload(t *testing.T) {
 // cut (GOAWAY ENHANCE_YOUR_CALM), as one flooding PINGs is, instead of having
 // the proxy queue answers without end (CVE-2019-9514).
 func TestH2ControlFlood(t *testing.T) {
+	if raceEnabled {
+		// Half a million frames take the race detector 20 s: `make test`
+		// runs this test without it.
+		t.Skip("run without -race")
+	}
 	r := h2Proxy(t, pathBackend(t))
 	t.Run("reset", func(t *testing.T) {
 		h2Flood(t, r.addrs["https"], func(fr *http2.Framer, i int) {
