@@ -65,9 +65,12 @@ func rotateCommands() []*cli.Command {
 				"upload, tagged with the lineage record of what each listener served), switches the listeners\n" +
 				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
 				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
-				"Running it again after success changes nothing.\n\n" + exitCodesHelp("rotated"),
+				"Running it again after success changes nothing. A rollback holds: listeners the lineage's rollback\n" +
+				"moved off the keystore's certificate stay where they are (nothing to do) until the keystore holds\n" +
+				"another certificate, or --force.\n\n" + exitCodesHelp("rotated"),
 			Flags: concat(targetFlags(), []cli.Flag{
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
+				&cli.BoolFlag{Name: "force", Usage: "rotate also to a certificate certup rollback moved the listeners off (which otherwise holds them where they are)"},
 			}, keystoreFlags(), multiRegionFlags(), changeFlags()),
 			Action: rotateAction,
 		},
@@ -124,6 +127,8 @@ type regions struct {
 	quiet bool
 	// detailed: --detailed-exitcode, exit 10 when something changed.
 	detailed bool
+	// heldHint is the advice when a rollback holds listeners (printHeld).
+	heldHint string
 }
 
 func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
@@ -205,6 +210,7 @@ func rotateAction(c *cli.Context) error {
 		return cmdutil.UsageError("--renew-within must not be negative")
 	}
 	o.RenewWithin = time.Duration(c.Int("renew-within")) * 24 * time.Hour
+	o.Force = c.Bool("force")
 	kp, err := loadKeyPair(c)
 	if err != nil {
 		return err
@@ -214,6 +220,7 @@ func rotateAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
+	rs.heldHint = "the listeners stay until the keystore holds a newer certificate; to put them on this one anyway, run the same command with --force"
 	plan, err := rs.planRotation(kp, o)
 	if err != nil {
 		return err
@@ -346,7 +353,26 @@ func (rs *regions) apply(plan *awsiam.Rotation, verb string, wrap func(*awsiam.R
 	if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
 		printOutcome(rs.out, plan, verb)
 	}
+	if !rs.quiet {
+		printHeld(rs.err, plan, rs.heldHint)
+	}
 	return nil
+}
+
+// printHeld says, in one line and a hint, why listeners a rollback holds
+// were not moved (nothing when none was held).
+func printHeld(w io.Writer, plan *awsiam.Rotation, hint string) {
+	n, why := 0, ""
+	for _, p := range plan.Listeners {
+		if p.Held {
+			n, why = n+1, p.Reason
+		}
+	}
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "certup: %s %s (lineage %s)\n", words.Count(n, "listener", "listeners"), why, plan.Lineage)
+	fmt.Fprintln(w, "certup: hint: "+hint)
 }
 
 // outcomeError turns the outcome of rotate, rollback or prune into the error that
