@@ -81,6 +81,8 @@ func rotateCommands() []*cli.Command {
 			Description: "Undoes the newest rotation: the lineage record in the tags of the certificate a listener serves\n" +
 				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
 				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
+				"The certificate it leaves is marked rolled back from: rotate (and renew's push) to it holds the listeners\n" +
+				"where the rollback put them, until another certificate comes or --force.\n" +
 				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
 				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
 				"Give the targets rotate was given: --replaces OLD also reaches the listeners it moved off OLD, SNI lists\n" +
