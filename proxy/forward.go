@@ -497,6 +497,12 @@ func (st *reqState) awaitResponse(c *bconn, timeout time.Duration) (time.Time, e
 	}
 	if st.watchClient == nil || timeout > 0 && timeout <= clientCheckAfter {
 		c.setReadDeadline(deadline)
+		// A watch that fired before (while the request was written, failing
+		// the write) had cut the connection: the deadline above undid that,
+		// and the backend, given half a body, may never answer.
+		if st.clientGone() {
+			return deadline, context.Canceled
+		}
 		return deadline, c.await()
 	}
 	// The check is a heuristic: a deadline set by an earlier request on

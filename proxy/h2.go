@@ -43,9 +43,13 @@ const (
 	h2StreamWindow = 256 << 10
 	h2ConnWindow   = 1 << 20
 	// h2MaxQueued bounds the bytes waiting for the writer: a stream's
-	// DATA waits beyond it, and a client that makes the proxy queue more
-	// control frames than this without reading them is cut.
+	// DATA waits beyond it.
 	h2MaxQueued = 1 << 20
+	// h2MaxControl: a client that makes the proxy queue more frames of its
+	// own (PING and SETTINGS acknowledgements, RST_STREAM) than this while
+	// the writer sends none of them is cut with ENHANCE_YOUR_CALM (net/http's
+	// maxQueuedControlFrames; CVE-2019-9512, -9514, -9515).
+	h2MaxControl = 10000
 	// h2MaxQueuedStreams: streams beyond h2MaxStreams whose handler has not
 	// begun (a client resetting streams as fast as it opens them leaves
 	// handlers running) wait in a queue this long; beyond it the
@@ -101,6 +105,7 @@ type h2Conn struct {
 	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goAway   bool   // GOAWAY sent: no new streams
+	controls int    // frames queued by control since the writer took out
 	closing  bool   // the writer closes the connection once out is sent
 	closed   bool   // the connection is done
 	wdl      time.Time
@@ -235,6 +240,7 @@ func (c *h2Conn) writeLoop() {
 		c.mu.Lock()
 		buf := c.out
 		c.out = nil
+		c.controls = 0
 		if len(buf) == 0 {
 			if c.closing {
 				c.mu.Unlock()
@@ -299,8 +305,27 @@ func (c *h2Conn) forget(st *h2Stream) {
 	st.gone, st.localDone, st.remoteDone = true, true, true
 	st.watch.fire()
 	st.body.fail(errStreamGone)
+	c.dropBody(st)
 	delete(c.streams, st.id)
 	c.idleCheck()
+}
+
+// dropBody gives the connection's receive window back for what st's body
+// holds unread, which no handler will read now (under c.mu): the client
+// counted those bytes against the connection as well as the stream, and
+// would otherwise have less to send with on every stream that ends so.
+func (c *h2Conn) dropBody(st *h2Stream) {
+	b := &st.body
+	b.mu.Lock()
+	n := int64(len(b.buf)-b.r) + st.credit
+	b.buf, b.r = nil, 0
+	b.mu.Unlock()
+	st.credit = 0
+	if n > 0 && !c.closing {
+		c.recvConn += n
+		_ = c.fr.WriteWindowUpdate(0, uint32(n))
+		c.kick()
+	}
 }
 
 // idleCheck, when no stream is left, arms the idle timeout, or ends a
@@ -392,8 +417,9 @@ func (c *h2Conn) serve() {
 				c.maxID = se.StreamID
 			}
 			c.mu.Unlock()
-			c.resetStream(se.StreamID, se.Code)
-			continue
+			if err = c.resetStream(se.StreamID, se.Code); err == nil {
+				continue
+			}
 		case errors.Is(err, http2.ErrFrameTooLarge):
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
@@ -454,12 +480,17 @@ func (c *h2Conn) process(f http2.Frame) error {
 }
 
 // control queues a frame the proxy owes the client (SETTINGS and PING
-// acknowledgements): a client that has more of them queued than
-// h2MaxQueued without reading is cut.
+// acknowledgements, RST_STREAM): a client that has more than h2MaxControl
+// of them queued without reading is cut. Counted are frames, not the bytes
+// waiting, which a slow reader's DATA makes many.
 func (c *h2Conn) control(write func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.out) > h2MaxQueued {
+	return c.controlLocked(write)
+}
+
+func (c *h2Conn) controlLocked(write func() error) error {
+	if c.controls++; c.controls > h2MaxControl {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 	_ = write()
@@ -544,15 +575,14 @@ func (c *h2Conn) rstStream(f *http2.RSTStreamFrame) error {
 	return nil
 }
 
-// resetStream answers a stream error with RST_STREAM.
-func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) {
+// resetStream answers a stream error with RST_STREAM, as a control frame.
+func (c *h2Conn) resetStream(id uint32, code http2.ErrCode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.streams[id]; st != nil {
 		c.forget(st)
 	}
-	_ = c.fr.WriteRSTStream(id, code)
-	c.kick()
+	return c.controlLocked(func() error { return c.fr.WriteRSTStream(id, code) })
 }
 
 func (c *h2Conn) data(f *http2.DataFrame) error {
@@ -579,14 +609,16 @@ func (c *h2Conn) data(f *http2.DataFrame) error {
 		_ = c.fr.WriteWindowUpdate(0, uint32(n))
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeFlowControl}
 	}
-	c.recvConn -= n
-	st.recvWin -= n
 	p := f.Data()
-	st.got += int64(len(p))
-	if st.length >= 0 && st.got > st.length {
-		// RFC 9113 8.1.1: more than content-length is malformed.
+	if st.length >= 0 && st.got+int64(len(p)) > st.length {
+		// RFC 9113 8.1.1: more than content-length is malformed; the
+		// frame counted against the connection's window all the same.
+		_ = c.fr.WriteWindowUpdate(0, uint32(n))
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
+	c.recvConn -= n
+	st.recvWin -= n
+	st.got += int64(len(p))
 	if pad := n - int64(len(p)); pad > 0 {
 		c.creditLocked(st, pad)
 	}
@@ -630,7 +662,7 @@ func (c *h2Conn) creditLocked(st *h2Stream, n int64) {
 func (c *h2Conn) credit(st *h2Stream, n int, drained bool) {
 	c.mu.Lock()
 	st.credit += int64(n)
-	if st.credit >= h2StreamWindow/4 || drained && st.credit > 0 {
+	if st.credit >= h2StreamWindow/4 || (drained || st.gone) && st.credit > 0 {
 		c.creditLocked(st, st.credit)
 		st.credit = 0
 	}
@@ -1020,6 +1052,7 @@ func (st *h2Stream) done(err error) {
 			_ = c.fr.WriteRSTStream(st.id, http2.ErrCodeNo)
 			c.forget(st)
 		} else {
+			c.dropBody(st)
 			delete(c.streams, st.id)
 			c.idleCheck()
 		}
@@ -1136,13 +1169,17 @@ type h2Sink struct {
 }
 
 // writeHeaders encodes and queues a HEADERS frame (and CONTINUATIONs)
-// with :status and fields (under c.mu).
+// with :status (none when code is 0: trailers) and fields (under c.mu).
+// What is encoded is always sent: the client's HPACK table must see every
+// field the proxy's table took in.
 func (c *h2Conn) writeHeaders(st *h2Stream, code int, fields []hfield, end bool) {
 	if st.gone {
 		return
 	}
 	c.hbuf.Reset()
-	_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(code)})
+	if code != 0 {
+		_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(code)})
+	}
 	for _, f := range fields {
 		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
 	}
@@ -1300,19 +1337,7 @@ func (k *h2Sink) trailers(fields []hfield) error {
 	if k.st.gone || k.st.localDone {
 		return nil
 	}
-	// A trailer HEADERS frame has no :status: encoded here.
-	c.hbuf.Reset()
-	for _, f := range fields {
-		_ = c.henc.WriteField(hpack.HeaderField{Name: lowerName(f.name), Value: f.value})
-	}
-	if c.hbuf.Len() > int(c.maxFrame) {
-		// Too large for one frame: the body ends without them.
-		_ = c.fr.WriteData(k.st.id, true, nil)
-	} else {
-		_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: k.st.id, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
-	}
-	k.st.localDone = true
-	c.kick()
+	c.writeHeaders(k.st, 0, fields, true)
 	return nil
 }
 
