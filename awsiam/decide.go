@@ -28,6 +28,11 @@ type listenerFacts struct {
 	Expires     time.Time
 	RenewWithin time.Duration
 	Now         time.Time
+	// RolledBack is when a rollback in the rotation's lineage moved listeners
+	// off New (zero: never, or cleared since); unless Force, a listener the
+	// rotation would move to New stays where the rollback put it.
+	RolledBack time.Time
+	Force      bool
 }
 
 // listenerDecision is what the plan does with one listener.
@@ -41,12 +46,16 @@ type listenerDecision struct {
 	// RemoveOldOnly: an SNI listener that has the new certificate already; only
 	// the old one is to be removed.
 	RemoveOldOnly bool
+	// Held: left where a rollback put it (listenerFacts.RolledBack).
+	Held bool
 }
 
 // decideListener decides what a rotation does with one listener: skip it
 // (nothing to do, or its certificate is valid for longer than RenewWithin),
 // switch it to the new certificate, or leave the switch to a re-import in
-// place; a listener without TLS fails.
+// place; a listener without TLS fails. A rollback holds: a listener is not
+// moved to a certificate its lineage rolled back from (unless forced; a
+// re-import brings a different certificate under the same ARN).
 func decideListener(f listenerFacts) listenerDecision {
 	d := listenerDecision{Action: ActionSwitch, State: StatePlanned, Current: f.Current}
 	switch {
@@ -69,6 +78,10 @@ func decideListener(f listenerFacts) listenerDecision {
 		d.Reason = "serves no certificate"
 	default:
 		d.Reason = "serves another certificate"
+	}
+	if d.Action == ActionSwitch && !f.Reimport && f.New != "" && !f.RolledBack.IsZero() && !f.Force {
+		return listenerDecision{Action: ActionSkip, State: StateUnchanged, Current: d.Current, Held: true,
+			Reason: "held: a rollback moved the lineage off the new certificate at " + f.RolledBack.UTC().Format("2006-01-02 15:04 UTC")}
 	}
 	if d.Current != "" && f.RenewWithin > 0 && !f.Expires.IsZero() && f.Expires.Sub(f.Now) > f.RenewWithin {
 		return listenerDecision{Action: ActionSkip, State: StateUnchanged, Current: d.Current,

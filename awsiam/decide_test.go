@@ -42,11 +42,25 @@ func TestDecideListener(t *testing.T) {
 			ActionSwitch, StatePlanned, "serves no certificate", "", false, nil},
 		{"renew-within never keeps a listener from the new one", listenerFacts{Listener: l, Secure: true, Current: nu, New: nu, Now: now, RenewWithin: time.Hour, Expires: now.AddDate(1, 0, 0)},
 			ActionSkip, StateUnchanged, "already serves", nu, false, nil},
+		{"rolled back from the new one: held", listenerFacts{Listener: l, Secure: true, Current: old, New: nu, RolledBack: now},
+			ActionSkip, StateUnchanged, "held: a rollback moved the lineage off the new certificate at 2026-06-01 00:00 UTC", old, false, nil},
+		{"rolled back: SNI held too", listenerFacts{Listener: sni, Secure: true, SNI: true, Current: old, New: nu, RolledBack: now},
+			ActionSkip, StateUnchanged, "held: ", old, false, nil},
+		{"rolled back: forced", listenerFacts{Listener: l, Secure: true, Current: old, New: nu, RolledBack: now, Force: true},
+			ActionSwitch, StatePlanned, "serves another certificate", old, false, nil},
+		{"rolled back, but serves it still (a partial rollback)", listenerFacts{Listener: l, Secure: true, Current: nu, New: nu, RolledBack: now},
+			ActionSkip, StateUnchanged, "already serves the new certificate", nu, false, nil},
+		{"rolled back: a re-import brings another certificate", listenerFacts{Listener: l, Secure: true, Current: nu, New: nu, Reimport: true, RolledBack: now},
+			ActionReimport, StatePlanned, "re-imported in place", nu, false, nil},
+		{"rolled back: serves none, held", listenerFacts{Listener: l, Secure: true, New: nu, RolledBack: now},
+			ActionSkip, StateUnchanged, "held: ", "", false, nil},
+		{"rolled back: not secure still fails", listenerFacts{Listener: l, Protocol: "HTTP", New: nu, RolledBack: now}, ActionSkip, StateFailed, "", "", false, ErrNotSecure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := decideListener(tc.f)
 			if d.Action != tc.action || d.State != tc.state || !strings.Contains(d.Reason, tc.reason) || d.Current != tc.current ||
-				d.RemoveOldOnly != tc.oldOnly || !errors.Is(d.Err, tc.err) || (tc.err == nil) != (d.Err == nil) {
+				d.RemoveOldOnly != tc.oldOnly || !errors.Is(d.Err, tc.err) || (tc.err == nil) != (d.Err == nil) ||
+				d.Held != strings.HasPrefix(tc.reason, "held: ") {
 				t.Errorf("got %+v", d)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Lineage records live in the tags of the certificates certup uploads, where
@@ -19,6 +20,8 @@ import (
 //	certup:lineage:L   = G            C belongs to L; G is its generation (1 + its predecessors')
 //	certup:prev:L:N    = P h1 h2 …    listeners h1, h2, … (N = 1, 2, …) served P before L's rotation moved them to C
 //	certup:restored:L  = C1 …         a rollback moved listeners from C1 … back to this certificate
+//	certup:rolledback:L = T           a rollback moved L's listeners off this certificate at T (RFC 3339);
+//	                                  a rotation to it holds them where they are until forced ("" once cleared)
 //	certup:origin      = L            certup uploaded C for lineage L (only that lineage may delete it)
 //
 // P is a certificate reference (CertRef: 16 hex digits of the SHA-256 of the
@@ -34,7 +37,10 @@ const (
 	tagLineage  = "certup:lineage:"
 	tagPrev     = "certup:prev:"
 	tagRestored = "certup:restored:"
-	tagOrigin   = "certup:origin"
+	// tagRolledBack is the longest key prefix: with a lineage of
+	// maxLineageLen, 82 of the 128 characters a tag key may have.
+	tagRolledBack = "certup:rolledback:"
+	tagOrigin     = "certup:origin"
 	// maxTags is how many tags IAM and ACM allow per certificate.
 	maxTags = 50
 	// maxTagValue is the longest tag value IAM and ACM take.
@@ -287,4 +293,36 @@ func listingLineages(tags []Tag, listener string) []string {
 		}
 	}
 	return out
+}
+
+// RolledBackAt is when a rollback in lineage moved listeners off the
+// certificate whose tags these are (zero: never, or a rotation to it since
+// cleared the mark).
+func RolledBackAt(tags []Tag, lineage string) time.Time {
+	for _, t := range tags {
+		if t.Key == tagRolledBack+lineage {
+			at, _ := time.Parse(time.RFC3339, t.Value)
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// rolledBackTag marks a certificate as one a rollback in lineage moved
+// listeners off at (the zero time clears the mark, in the one tag it had).
+func rolledBackTag(lineage string, at time.Time) Tag {
+	v := ""
+	if !at.IsZero() {
+		v = at.UTC().Format(time.RFC3339)
+	}
+	return Tag{Key: tagRolledBack + lineage, Value: v}
+}
+
+// clearRolledBack is the tag that clears lineage's rolled-back mark on a
+// certificate that carries one (none when it carries none).
+func clearRolledBack(tags []Tag, lineage string) []Tag {
+	if RolledBackAt(tags, lineage).IsZero() {
+		return nil
+	}
+	return []Tag{rolledBackTag(lineage, time.Time{})}
 }

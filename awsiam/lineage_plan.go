@@ -117,7 +117,9 @@ func recordTags(ctx context.Context, svcs []*Service, tc *tagCache, lineage, arn
 		// A new upload takes its record with it (no empty values needed).
 		return append(slices.DeleteFunc(want, func(t Tag) bool { return t.Value == "" }), originTag(lineage)), nil
 	}
-	return TagChanges(existing, want)
+	// Listeners move to it: a rollback's mark (that it moved them off it) no
+	// longer holds.
+	return TagChanges(existing, append(want, clearRolledBack(existing, lineage)...))
 }
 
 // uploadFits checks that a new upload's lineage record fits beside the
@@ -129,14 +131,17 @@ func uploadFits(user, record []Tag) error {
 	return nil
 }
 
-// planLineage decides the rotation's lineage and, per store, the lineage
-// record the new certificate is to carry before any listener moves to it: the
-// upload takes it as tags, an existing certificate gets the tags that differ.
-func (r *Rotation) planLineage(ctx context.Context) error {
+// resolveLineage decides the rotation's lineage from what the listeners serve
+// (movesLineage), before the listeners are decided for good: what they serve
+// is what decideListener reports before it knows the lineage.
+func (r *Rotation) resolveLineage(ctx context.Context) error {
 	var moves []move
 	for _, p := range r.Listeners {
-		if p.Current != "" && p.State != StateFailed {
-			moves = append(moves, move{p.Region, p.Listener, p.Current})
+		if p.facts == nil {
+			continue // failed when it could not be read
+		}
+		if d := decideListener(*p.facts); d.Current != "" && d.State != StateFailed {
+			moves = append(moves, move{p.Region, p.Listener, d.Current})
 		}
 	}
 	lineage, err := movesLineage(ctx, r.svcs, &r.tags, r.o.Lineage, moves, DeriveLineage(targetIDs(r.o.Listeners, r.o.Replaces)))
@@ -144,6 +149,16 @@ func (r *Rotation) planLineage(ctx context.Context) error {
 		return err
 	}
 	r.Lineage = lineage
+	return nil
+}
+
+// planLineage decides, per store, the lineage record the new certificate is
+// to carry before any listener moves to it: the upload takes it as tags, an
+// existing certificate gets the tags that differ (and loses the lineage's
+// rolled-back mark, when listeners move to it).
+func (r *Rotation) planLineage(ctx context.Context) error {
+	lineage := r.Lineage
+	var err error
 	for _, up := range r.Uploads {
 		var switched []move
 		for _, p := range r.Listeners {
@@ -156,6 +171,15 @@ func (r *Rotation) planLineage(ctx context.Context) error {
 		// preflight checks that a new upload's record fits beside the user's tags.
 		if up.LineageTags, err = recordTags(ctx, r.svcs, &r.tags, lineage, up.ARN, switched, up.Needed && !up.Reimport); err != nil {
 			return err
+		}
+		if up.Reimport && up.Needed {
+			// Another certificate under the same ARN: a rollback's mark on the
+			// one it replaces does not hold it.
+			tags, err := r.tags.get(ctx, serviceFor(r.svcs, up.ARN), up.ARN)
+			if err != nil {
+				return err
+			}
+			up.LineageTags = append(up.LineageTags, clearRolledBack(tags, lineage)...)
 		}
 	}
 	return nil

@@ -34,7 +34,9 @@ import (
 //	   deletes none of its certificates;
 //	I4 every listener serves a certificate that exists;
 //	I5 a failed step run again converges, and a rotate run after success makes
-//	   no changing call.
+//	   no changing call;
+//	I6 a rotation right after a rollback, to the certificate the rollback moved
+//	   the listeners off, changes nothing (the rollback holds).
 //
 // KEYBRIDGE_MODEL_SEED replays one seed; KEYBRIDGE_MODEL_TIME (a duration,
 // default 3s) bounds the run and KEYBRIDGE_MODEL_STEPS (default 14) the steps
@@ -430,6 +432,18 @@ func (w *world) apply(ctx context.Context, s step) error {
 		case kept:
 			d.history = d.history[:len(d.history)-1]
 			d.back = true
+			// I6: a rollback holds: a rotation right after it to the
+			// certificate it moved the listeners off changes nothing (its
+			// prune may delete what an earlier run left).
+			x := before[d][0]
+			if kp := w.kps[x]; kp != nil && r.Outcome == awsiam.OutcomeChanged {
+				w.srv.ResetCalls()
+				r, err := w.rotateOnce(ctx, d, kp, strings.Contains(x, ":acm:") != d.acm)
+				moved := w.srv.MutatingCalls() - w.srv.Calls("iam:DeleteServerCertificate") - w.srv.Calls("acm:DeleteCertificate")
+				if err != nil || moved != 0 || !w.same(d, now) {
+					return fmt.Errorf("I6: rotate to %s right after the rollback off it: %v, %d changing calls %v\n%s", x, err, moved, w.srv.CallLog(), describe(r))
+				}
+			}
 		case !slices.Equal(now, d.history[len(d.history)-1]):
 			return fmt.Errorf("rollback to deleted certificates moved the listeners to %v\n%s", now, describe(r))
 		}

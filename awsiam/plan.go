@@ -214,6 +214,9 @@ func PlanRotation(ctx context.Context, svcs []*Service, kp *keystore.KeyPair, o 
 	if len(r.Errors) == len(svcs) {
 		return nil, errors.New(strings.Join(r.Errors, "; "))
 	}
+	if err := r.resolveLineage(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.decide(ctx); err != nil {
 		return nil, err
 	}
@@ -347,6 +350,19 @@ func (s *Service) lookupACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 // with, for RenewWithin, the expiry of what each listener to be changed serves.
 func (r *Rotation) decide(ctx context.Context) error {
 	now := r.svcs[0].now()
+	// When a rollback in the lineage moved listeners off the new certificate
+	// (an upload that exists already; a re-import brings another one).
+	rolledBack := map[string]time.Time{}
+	for _, up := range r.Uploads {
+		if up.ARN == "" || up.Reimport {
+			continue
+		}
+		tags, err := r.tags.get(ctx, serviceFor(r.svcs, up.ARN), up.ARN)
+		if err != nil {
+			return err
+		}
+		rolledBack[up.ARN] = RolledBackAt(tags, r.Lineage)
+	}
 	expiry := map[string]time.Time{}
 	if r.o.RenewWithin > 0 {
 		var iamListed bool
@@ -385,10 +401,10 @@ func (r *Rotation) decide(ctx context.Context) error {
 			continue // decided when it could not be read
 		}
 		f := *p.facts
-		f.Now, f.RenewWithin = now, r.o.RenewWithin
+		f.Now, f.RenewWithin, f.RolledBack, f.Force = now, r.o.RenewWithin, rolledBack[f.New], r.o.Force
 		f.Expires = expiry[decideListener(f).Current]
 		d := decideListener(f)
-		p.Action, p.State, p.Reason, p.Current, p.sniHasNew = d.Action, d.State, d.Reason, d.Current, d.RemoveOldOnly
+		p.Action, p.State, p.Reason, p.Current, p.sniHasNew, p.Held = d.Action, d.State, d.Reason, d.Current, d.RemoveOldOnly, d.Held
 		if d.Err != nil {
 			p.Error = d.Err.Error()
 		}

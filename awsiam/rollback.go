@@ -259,6 +259,7 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		}
 	}
 	from := map[string][]string{} // target ARN → CertRefs it is restored from
+	off := map[string]bool{}      // what the listeners leave
 	for i, p := range r.Listeners {
 		if p.State == StateFailed {
 			continue
@@ -294,6 +295,7 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		p.Reason = "back to " + displayName(*prev) + ", valid until " + prev.NotAfter.UTC().Format(time.DateOnly)
 		if r.Lineage != "" {
 			from[prev.ARN] = append(from[prev.ARN], CertRef(p.Current))
+			off[p.Current] = true
 		}
 	}
 	for _, arn := range slices.Sorted(maps.Keys(from)) {
@@ -301,13 +303,37 @@ func (r *Rotation) planRollbackTargets(ctx context.Context, pools *rollbackPools
 		if err != nil {
 			return err
 		}
-		changes, err := TagChanges(have, []Tag{restoredTag(lineage, from[arn])})
+		// Back on it: a mark that a rollback moved the lineage off it goes.
+		want := append([]Tag{restoredTag(lineage, from[arn])}, clearRolledBack(have, lineage)...)
+		if err := r.mark(arn, have, want); err != nil {
+			return err
+		}
+	}
+	// What the listeners leave is marked rolled back from, so that a rotation
+	// to it holds them where they go (the first rollback's time stays).
+	now := r.svcs[0].now()
+	for _, arn := range slices.Sorted(maps.Keys(off)) {
+		have, err := r.tags.get(ctx, serviceFor(r.svcs, arn), arn)
 		if err != nil {
 			return err
 		}
-		if len(changes) > 0 {
-			r.Marks = append(r.Marks, &RestoreMark{ARN: arn, Tags: changes})
+		if RolledBackAt(have, lineage).IsZero() {
+			if err := r.mark(arn, have, []Tag{rolledBackTag(lineage, now)}); err != nil {
+				return err
+			}
 		}
+	}
+	return nil
+}
+
+// mark plans the tags of want that arn (whose tags are have) lacks.
+func (r *Rotation) mark(arn string, have, want []Tag) error {
+	changes, err := TagChanges(have, want)
+	if err != nil {
+		return err
+	}
+	if len(changes) > 0 {
+		r.Marks = append(r.Marks, &RestoreMark{ARN: arn, Tags: changes})
 	}
 	return nil
 }
@@ -362,15 +388,16 @@ func decideRollback(f rollbackFacts) rollbackStep {
 }
 
 // RestoreMark is a tag a rollback writes on a certificate before listeners go
-// back to it.
+// back to it (certup:restored), or leave it (certup:rolledback).
 type RestoreMark struct {
 	ARN   string `json:"arn"`
 	Tags  []Tag  `json:"tags"`
 	Error string `json:"error,omitempty"`
 }
 
-// writeMarks tags each target before any listener moves to it; a target that
-// cannot be marked is not moved to.
+// writeMarks tags each target before any listener moves to it, and what they
+// leave before any listener leaves it; a listener whose target or current
+// certificate cannot be marked is not moved.
 func (r *Rotation) writeMarks(ctx context.Context) {
 	for _, m := range r.Marks {
 		err := serviceFor(r.svcs, m.ARN).tagCertificate(ctx, m.ARN, m.Tags)
@@ -381,8 +408,8 @@ func (r *Rotation) writeMarks(ctx context.Context) {
 		m.Error = err.Error()
 		r.addError("marking %s restored: %v", m.ARN, err)
 		for _, p := range r.Listeners {
-			if p.Target == m.ARN && p.State == StatePlanned {
-				p.State, p.Error = StateFailed, "not switched: the rollback could not be recorded on its target"
+			if (p.Target == m.ARN || p.Current == m.ARN) && p.State == StatePlanned {
+				p.State, p.Error = StateFailed, "not switched: the rollback could not be recorded on its certificates"
 				r.progress(p.Region, p.Listener, StateFailed, p.Error)
 			}
 		}

@@ -85,6 +85,9 @@ func TestRollbackReplacesSNI(t *testing.T) {
 		}
 	})
 	t.Run("quota: refused before any change", func(t *testing.T) {
+		// The rollback holds against c: a rotation to it again is forced.
+		o := o
+		o.Force = true
 		if r, err := f.rotate(ctx, f.c, o); err != nil || r.Outcome != awsiam.OutcomeChanged {
 			t.Fatalf("rotate: %v\n%s", err, describe(r))
 		}

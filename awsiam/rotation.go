@@ -74,6 +74,9 @@ type ListenerPlan struct {
 	State    State  `json:"state"`
 	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Held: skipped because a rollback in the lineage moved listeners off the
+	// new certificate (RotateOptions.Force moves it all the same).
+	Held bool `json:"held,omitempty"`
 
 	// sniHasNew: an SNI listener that already has the new certificate beside the
 	// old one; only the old one is to be removed.
@@ -127,6 +130,10 @@ type RotateOptions struct {
 	// of what the listeners serve, else one derived from the targets
 	// (ResolveLineage).
 	Lineage string
+	// Force moves listeners to the new certificate also where a rollback in the
+	// lineage moved them off it (which otherwise holds them), and clears that
+	// mark.
+	Force bool
 }
 
 // RegionUpload is the new certificate in one store: IAM (Region "") or the ACM

@@ -67,6 +67,22 @@ func TestRenewPushesToListeners(t *testing.T) {
 	if got := elbServes(e.srv, "web"); got != before {
 		t.Fatalf("rollback put the listener on %s, it served %s before the renewal", got, before)
 	}
+
+	// The rollback holds: the timer's next renew (not due) pushes nothing,
+	// exit 0, and says why with the hint naming --force.
+	e.srv.ResetCalls()
+	r = certup(t, e.srv, renewArgs...)
+	if r.code != 0 || e.srv.MutatingCalls() != 0 || elbServes(e.srv, "web") != before ||
+		!strings.Contains(r.stderr, "certup: 1 listener held: a rollback moved the lineage off the new certificate") ||
+		!strings.Contains(r.stderr, "certup: hint: ") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("renew after the rollback: %s\n%d mutating calls: %v", r, e.srv.MutatingCalls(), e.srv.CallLog())
+	}
+	// --force renews and pushes the new certificate.
+	r = certup(t, e.srv, append(renewArgs, "--force")...)
+	_, forced := readAlias(t, ks, "server", []byte("changeit"))
+	if r.code != 10 || forced.Leaf().Equal(renewed.Leaf()) || servedBody(e.srv, elbServes(e.srv, "web")) != pemOf(forced.Leaf().Raw) {
+		t.Fatalf("renew --force after the rollback: %s", r)
+	}
 }
 
 // TestRenewPushInOneRun: a renewal and its push in one run, exit 0 without

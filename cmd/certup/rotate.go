@@ -65,9 +65,12 @@ func rotateCommands() []*cli.Command {
 				"upload, tagged with the lineage record of what each listener served), switches the listeners\n" +
 				"--parallel at a time, waits out IAM propagation, reads them back, probes, and prunes certificates\n" +
 				"uploaded for its lineage that no listener serves and no rollback within --keep generations needs.\n" +
-				"Running it again after success changes nothing.\n\n" + exitCodesHelp("rotated"),
+				"Running it again after success changes nothing. A rollback holds: listeners the lineage's rollback\n" +
+				"moved off the keystore's certificate stay where they are (nothing to do) until the keystore holds\n" +
+				"another certificate, or --force.\n\n" + exitCodesHelp("rotated"),
 			Flags: concat(targetFlags(), []cli.Flag{
 				&cli.IntFlag{Name: "renew-within", Usage: "leave a listener alone while its certificate is valid for more than `DAYS` days (0: always rotate)"},
+				&cli.BoolFlag{Name: "force", Usage: "rotate also to a certificate certup rollback moved the listeners off (which otherwise holds them where they are)"},
 			}, keystoreFlags(), multiRegionFlags(), changeFlags()),
 			Action: rotateAction,
 		},
@@ -78,6 +81,8 @@ func rotateCommands() []*cli.Command {
 			Description: "Undoes the newest rotation: the lineage record in the tags of the certificate a listener serves\n" +
 				"names what that listener served before; the certificate it goes back to is marked restored first, so\n" +
 				"running it again finishes a partial rollback and then has nothing to do (--further goes back more).\n" +
+				"The certificate it leaves is marked rolled back from: rotate (and renew's push) to it holds the listeners\n" +
+				"where the rollback put them, until another certificate comes or --force.\n" +
 				"Where no target serves a certificate with a record (uploaded by an older certup), it falls back to the\n" +
 				"upload before it of the same certup-derived name (IAM name, ACM Name tag); expired ones are not candidates.\n" +
 				"Give the targets rotate was given: --replaces OLD also reaches the listeners it moved off OLD, SNI lists\n" +
@@ -124,6 +129,8 @@ type regions struct {
 	quiet bool
 	// detailed: --detailed-exitcode, exit 10 when something changed.
 	detailed bool
+	// heldHint is the advice when a rollback holds listeners (printHeld).
+	heldHint string
 }
 
 func newRegions(c *cli.Context, dryRun bool) (*regions, error) {
@@ -211,6 +218,7 @@ func rotateAction(c *cli.Context) error {
 		return cmdutil.UsageError("--renew-within must not be negative")
 	}
 	o.RenewWithin = time.Duration(c.Int("renew-within")) * 24 * time.Hour
+	o.Force = c.Bool("force")
 	kp, err := loadKeyPair(c)
 	if err != nil {
 		return err
@@ -220,6 +228,7 @@ func rotateAction(c *cli.Context) error {
 		return err
 	}
 	defer rs.stop()
+	rs.heldHint = "the listeners stay until the keystore holds a newer certificate; to put them on this one anyway, run the same command with --force"
 	plan, err := rs.planRotation(kp, o)
 	if err != nil {
 		return err
@@ -352,7 +361,26 @@ func (rs *regions) apply(plan *awsiam.Rotation, verb string, wrap func(*awsiam.R
 	if !rs.quiet || plan.Outcome != awsiam.OutcomeUnchanged {
 		printOutcome(rs.out, plan, verb)
 	}
+	if !rs.quiet {
+		printHeld(rs.err, plan, rs.heldHint)
+	}
 	return nil
+}
+
+// printHeld says, in one line and a hint, why listeners a rollback holds
+// were not moved (nothing when none was held).
+func printHeld(w io.Writer, plan *awsiam.Rotation, hint string) {
+	n, why := 0, ""
+	for _, p := range plan.Listeners {
+		if p.Held {
+			n, why = n+1, p.Reason
+		}
+	}
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "certup: %s %s (lineage %s)\n", words.Count(n, "listener", "listeners"), why, plan.Lineage)
+	fmt.Fprintln(w, "certup: hint: "+hint)
 }
 
 // outcomeError turns the outcome of rotate, rollback or prune into the error that
