@@ -35,8 +35,9 @@ import (
 //	I4 every listener serves a certificate that exists;
 //	I5 a failed step run again converges, and a rotate run after success makes
 //	   no changing call;
-//	I6 a rotation right after a rollback, to the certificate the rollback moved
-//	   the listeners off, changes nothing (the rollback holds).
+//	I6 a rotation right after a rollback (and a prune of its lineage), to the
+//	   certificate the rollback moved the listeners off, changes nothing (the
+//	   rollback holds).
 //
 // KEYBRIDGE_MODEL_SEED replays one seed; KEYBRIDGE_MODEL_TIME (a duration,
 // default 3s) bounds the run and KEYBRIDGE_MODEL_STEPS (default 14) the steps
@@ -435,8 +436,19 @@ func (w *world) apply(ctx context.Context, s step) error {
 			// I6: a rollback holds: a rotation right after it to the
 			// certificate it moved the listeners off changes nothing (its
 			// prune may delete what an earlier run left).
+			// A standalone prune of the lineage in between keeps what
+			// holds it (deleted, the rotation would upload it again).
 			x := before[d][0]
 			if kp := w.kps[x]; kp != nil && r.Outcome == awsiam.OutcomeChanged {
+				if d.named != "" {
+					o := awsiam.PruneOptions{Lineage: d.named}
+					if d.acm {
+						o.Target = awsiam.TargetACM
+					}
+					if _, err := awsiam.Prune(ctx, []*awsiam.Service{w.svc}, o); err != nil {
+						return fmt.Errorf("prune after the rollback: %v", err)
+					}
+				}
 				w.srv.ResetCalls()
 				r, err := w.rotateOnce(ctx, d, kp, strings.Contains(x, ":acm:") != d.acm)
 				moved := w.srv.MutatingCalls() - w.srv.Calls("iam:DeleteServerCertificate") - w.srv.Calls("acm:DeleteCertificate")
