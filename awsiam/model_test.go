@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/elliptic"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -35,8 +36,9 @@ import (
 //	I4 every listener serves a certificate that exists;
 //	I5 a failed step run again converges, and a rotate run after success makes
 //	   no changing call;
-//	I6 a rotation right after a rollback, to the certificate the rollback moved
-//	   the listeners off, changes nothing (the rollback holds).
+//	I6 a rotation right after a rollback (and a prune of its lineage), to the
+//	   certificate the rollback moved the listeners off, changes nothing (the
+//	   rollback holds).
 //
 // KEYBRIDGE_MODEL_SEED replays one seed; KEYBRIDGE_MODEL_TIME (a duration,
 // default 3s) bounds the run and KEYBRIDGE_MODEL_STEPS (default 14) the steps
@@ -103,6 +105,7 @@ type deployment struct {
 	back      bool     // the last step that moved the listeners was a rollback
 	unrelated []string // same-CN uploads no rotation chose
 	owned     map[string]bool
+	rolledOff map[string]bool // certificates a rollback moved it off (w.rolledOff)
 	initial   string
 }
 
@@ -297,13 +300,22 @@ func (w *world) deployOnce(ctx context.Context, d *deployment, kp *keystore.KeyP
 
 // holds reports whether one of d's listeners serves kp's certificate (under
 // any name or ARN).
-func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool {
-	for _, c := range w.serving(d) {
+func (w *world) holds(d *deployment, kp *keystore.KeyPair) bool { return w.among(w.serving(d), kp) }
+
+// among reports whether one of certs holds kp's certificate.
+func (w *world) among(certs []string, kp *keystore.KeyPair) bool {
+	for _, c := range certs {
 		if h := w.kps[c]; h != nil && h.Leaf.Equal(kp.Leaf) {
 			return true
 		}
 	}
 	return false
+}
+
+// rolledOff reports whether a rollback moved d off kp's certificate (in
+// either store): a rotation to it holds.
+func (w *world) rolledOff(d *deployment, kp *keystore.KeyPair) bool {
+	return w.among(slices.Collect(maps.Keys(d.rolledOff)), kp)
 }
 
 // same reports whether d's listeners serve what they served in was.
@@ -356,7 +368,7 @@ func (w *world) apply(ctx context.Context, s step) error {
 			// record it, neither may delete it while the other needs it.
 			e := w.deps[(s.dep+1)%len(w.deps)]
 			x := w.serving(e)[0]
-			if target = w.kps[x]; target == nil || w.holds(d, target) || len(w.deps) < 2 || d.sni >= 0 || e.sni >= 0 ||
+			if target = w.kps[x]; target == nil || w.holds(d, target) || w.rolledOff(d, target) || len(w.deps) < 2 || d.sni >= 0 || e.sni >= 0 ||
 				d.cn(target.Leaf.Subject.CommonName) != target.Leaf.Subject.CommonName {
 				return nil
 			}
@@ -432,11 +444,31 @@ func (w *world) apply(ctx context.Context, s step) error {
 		case kept:
 			d.history = d.history[:len(d.history)-1]
 			d.back = true
+			if d.rolledOff == nil {
+				d.rolledOff = map[string]bool{}
+			}
+			for _, c := range before[d] {
+				d.rolledOff[c] = true
+			}
+			for _, c := range now {
+				delete(d.rolledOff, c) // a rollback onto a certificate clears its mark
+			}
 			// I6: a rollback holds: a rotation right after it to the
 			// certificate it moved the listeners off changes nothing (its
 			// prune may delete what an earlier run left).
+			// A standalone prune of the lineage in between keeps what
+			// holds it (deleted, the rotation would upload it again).
 			x := before[d][0]
 			if kp := w.kps[x]; kp != nil && r.Outcome == awsiam.OutcomeChanged {
+				if d.named != "" {
+					o := awsiam.PruneOptions{Lineage: d.named}
+					if d.acm {
+						o.Target = awsiam.TargetACM
+					}
+					if _, err := awsiam.Prune(ctx, []*awsiam.Service{w.svc}, o); err != nil {
+						return fmt.Errorf("prune after the rollback: %v", err)
+					}
+				}
 				w.srv.ResetCalls()
 				r, err := w.rotateOnce(ctx, d, kp, strings.Contains(x, ":acm:") != d.acm)
 				moved := w.srv.MutatingCalls() - w.srv.Calls("iam:DeleteServerCertificate") - w.srv.Calls("acm:DeleteCertificate")

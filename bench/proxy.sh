@@ -551,6 +551,39 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 
+# HTTP/2 conformance: h2spec (github.com/summerwind/h2spec, the release pinned below, built
+# once from the Go module proxy into the cache directory .ci/run uses) against every server's
+# RSA listener, after the timed rounds so that it loads none of them. A server that fails a
+# test is not dropped from the tables above: the failures are listed below them.
+H2SPEC_VERSION=v2.2.1
+h2spec=$HOME/.cache/keybridge/bin/h2spec h2spec_skipped=
+if [ "$H2" = yes ] && [ ! -x "$h2spec" ]; then
+	(GOFLAGS= GOTOOLCHAIN=local GOBIN="$(dirname "$h2spec")" timeout 600 \
+		go install "github.com/summerwind/h2spec/cmd/h2spec@$H2SPEC_VERSION+incompatible") >"$work/h2spec-build.txt" 2>&1 ||
+		h2spec_skipped="go install h2spec@$H2SPEC_VERSION failed: $(tail -1 "$work/h2spec-build.txt" | cut -c1-300)"
+fi
+[ "$H2" = yes ] || h2spec_skipped="no HTTP/2 client tools (nghttp2-client) here"
+conformance=$work/h2spec.md
+if [ -z "$h2spec_skipped" ]; then
+	for s in "${servers[@]}"; do
+		echo "proxy.sh: h2spec $s" >&2
+		# -t: TLS, -k: the test certificate is self-signed, -o 2: seconds a test waits for an answer.
+		"$h2spec" -h 127.0.0.1 -p "${rsa_port[$s]}" -t -k -o 2 >"$work/h2spec-$s.txt" 2>&1 || true
+		awk -v s="$s" '
+			/tests, .* passed, .* skipped, .* failed/ { total = $1; passed = $3; failed = $7 }
+			/^Failures:/ { inf = 1 }
+			# The failure list: a group ("Generic tests ...", "Hypertext Transfer Protocol ...",
+			# "HPACK: ..."), its sections ("  6.5.3. Settings Synchronization"), then
+			# "    × 1: Sends ..."; named as h2spec names a test on its command line.
+			inf && /^Generic/ { grp = "generic" } inf && /^Hypertext/ { grp = "http2" } inf && /^HPACK/ { grp = "hpack" }
+			inf && /^  *[0-9]+(\.[0-9]+)*\. / { sec = $1; sub(/\.$/, "", sec) }
+			inf && /×/ { n = $0; sub(/.*× */, "", n); sub(/:.*/, "", n); list = list (list == "" ? "" : ", ") grp "/" sec "/" n }
+			END { if (total == "") print "| " s " | – | – | h2spec printed no summary |"
+				else printf "| %s | %s / %s | %s | %s |\n", s, passed, total, failed, list == "" ? "–" : list }' \
+			"$work/h2spec-$s.txt" >>"$conformance"
+	done
+fi
+
 # --- report -------------------------------------------------------------------------------
 pinning="servers on CPU 0, clients and backend on CPU 1; one worker each"
 [ "$PIN" = yes ] || pinning="no pinning; $workers workers each"
@@ -574,6 +607,18 @@ echo "- idle: a fresh server (ECDSA listener only) per run; \`tlsload idle\` ope
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
 echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
 [ -z "$caddy_skipped" ] || echo "- Caddy: not measured; $caddy_skipped."
+echo
+echo "### HTTP/2 conformance: h2spec $H2SPEC_VERSION"
+echo
+if [ -n "$h2spec_skipped" ]; then
+	echo "Not run: $h2spec_skipped."
+else
+	echo "\`h2spec -t -k -o 2\` against each server's RSA listener in this run, after the timed rounds (the same configuration as above)."
+	echo
+	echo "| server | passed | failed | failed tests (as h2spec names them: group/section/number) |"
+	echo "|---|---:|---:|---|"
+	cat "$conformance"
+fi
 if [ -s "$work/negotiated" ]; then
 	echo
 	echo "Negotiated (checked in this run):"

@@ -39,6 +39,8 @@ func TestExitCodes(t *testing.T) {
 		{"rotate again, detailed: nothing to do", args("rotate", ks2, "--elb", lb.elb, "--listener", lb.listener, detailed), 0},
 		{"rollback, dry run, detailed: changes planned", args("rollback", "--elb", lb.elb, "--listener", lb.listener, "--dry-run", detailed), 10},
 		{"rollback changes something: 0", args("rollback", "--elb", lb.elb, "--listener", lb.listener), 0},
+		{"prune keeps what the rollback holds, detailed: nothing to do", args("prune", "--keep", "0", detailed), 0},
+		{"rotate --force back, detailed: changed", args("rotate", ks2, "--elb", lb.elb, "--listener", lb.listener, "--no-prune", "--force", detailed), 10},
 		{"prune --keep 0, dry run, detailed", args("prune", "--keep", "0", "--dry-run", detailed), 10},
 		{"prune --keep 0: 0", args("prune", "--keep", "0"), 0},
 		{"prune again, detailed: nothing to do", args("prune", "--keep", "0", detailed), 0},

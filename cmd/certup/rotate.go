@@ -102,7 +102,9 @@ func rotateCommands() []*cli.Command {
 			Description: "With --lineage: the certificates of that lineage alone, as rotate's prune does. Otherwise those named\n" +
 				"as certup names them (<prefix>-<yyyymmdd>-<hash>; for ACM the Name tag), or anything under\n" +
 				"--path-prefix when it is not /, beyond the newest --keep unused ones of each name group. Never what\n" +
-				"a lineage record of a served certificate names within --keep generations, never under /cloudfront/.\n" +
+				"a lineage record of a served certificate names within --keep generations, never under /cloudfront/,\n" +
+				"never one a rollback moved its lineage off while no newer one of the lineage serves (held: the next\n" +
+				"rotate of that keystore would upload it again and undo the rollback).\n" +
 				"Nothing is ever detached: a certificate AWS reports in use (DeleteConflict) is left and listed.\n\n" +
 				exitCodesHelp("deleted"),
 			Flags: concat([]cli.Flag{

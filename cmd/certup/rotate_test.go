@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -196,8 +197,18 @@ func TestRotateRollbackPruneEndToEnd(t *testing.T) {
 		wantCode(t, certup(t, srv, rotate("rsa2048.jks", "--no-prune", "--force")), 10)
 	})
 	t.Run("prune", func(t *testing.T) {
-		// The listeners serve wso2 again; chain is the one unused upload.
-		r := wantNothingToDo(t, srv, certup, "prune", "--region", region, "--region", region2)
+		// The listeners serve wso2 again; chain is the one unused upload, and
+		// the rollback holds the lineage off it: prune keeps it.
+		r := wantNothingToDo(t, srv, certup, "prune", "--keep", "0", "--region", region, "--region", region2)
+		if !regexp.MustCompile(`(?m)^` + chainName + `\s.*\sheld\s*$`).MatchString(r.stdout) {
+			t.Errorf("keep 0 while chain is held: %s", r)
+		}
+		// Forced onto chain (which clears its mark), then rotated back to
+		// wso2 (a rotation marks nothing): chain is an unused upload like
+		// any other, wso2's rollback target.
+		wantCode(t, certup(t, srv, rotate("rsa4096.jks", "--no-prune", "--force")), 10)
+		wantCode(t, certup(t, srv, rotate("rsa2048.jks", "--no-prune")), 10)
+		r = wantNothingToDo(t, srv, certup, "prune", "--region", region, "--region", region2)
 		if !strings.Contains(r.stdout, "kept") {
 			t.Errorf("keep 1: %s", r)
 		}
