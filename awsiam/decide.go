@@ -33,6 +33,10 @@ type listenerFacts struct {
 	// rotation would move to New stays where the rollback put it.
 	RolledBack time.Time
 	Force      bool
+	// NoDowngrade: a listener whose certificate expires after NewExpires (both
+	// known) stays, unless Force.
+	NoDowngrade bool
+	NewExpires  time.Time
 }
 
 // listenerDecision is what the plan does with one listener.
@@ -48,6 +52,8 @@ type listenerDecision struct {
 	RemoveOldOnly bool
 	// Held: left where a rollback put it (listenerFacts.RolledBack).
 	Held bool
+	// Kept: left on a certificate that outlasts the new one (NoDowngrade).
+	Kept bool
 }
 
 // decideListener decides what a rotation does with one listener: skip it
@@ -55,7 +61,8 @@ type listenerDecision struct {
 // switch it to the new certificate, or leave the switch to a re-import in
 // place; a listener without TLS fails. A rollback holds: a listener is not
 // moved to a certificate its lineage rolled back from (unless forced; a
-// re-import brings a different certificate under the same ARN).
+// re-import brings a different certificate under the same ARN); with
+// NoDowngrade, nor off a certificate that expires after the new one.
 func decideListener(f listenerFacts) listenerDecision {
 	d := listenerDecision{Action: ActionSwitch, State: StatePlanned, Current: f.Current}
 	switch {
@@ -82,6 +89,12 @@ func decideListener(f listenerFacts) listenerDecision {
 	if d.Action == ActionSwitch && !f.Reimport && f.New != "" && !f.RolledBack.IsZero() && !f.Force {
 		return listenerDecision{Action: ActionSkip, State: StateUnchanged, Current: d.Current, Held: true,
 			Reason: "held: a rollback moved the lineage off the new certificate at " + f.RolledBack.UTC().Format("2006-01-02 15:04 UTC")}
+	}
+	if d.Action == ActionSwitch && d.Current != "" && f.NoDowngrade && !f.Force && !f.Expires.IsZero() && !f.NewExpires.IsZero() &&
+		f.Expires.After(f.NewExpires) {
+		return listenerDecision{Action: ActionSkip, State: StateUnchanged, Current: d.Current, Kept: true,
+			Reason: fmt.Sprintf("kept: it serves a certificate valid until %s, after the new one (%s)",
+				f.Expires.UTC().Format(time.DateOnly), f.NewExpires.UTC().Format(time.DateOnly))}
 	}
 	if d.Current != "" && f.RenewWithin > 0 && !f.Expires.IsZero() && f.Expires.Sub(f.Now) > f.RenewWithin {
 		return listenerDecision{Action: ActionSkip, State: StateUnchanged, Current: d.Current,

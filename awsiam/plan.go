@@ -347,7 +347,8 @@ func (s *Service) lookupACM(ctx context.Context, kp *keystore.KeyPair, o UploadO
 }
 
 // decide settles what the plan does with each listener read (decideListener),
-// with, for RenewWithin, the expiry of what each listener to be changed serves.
+// with, for RenewWithin and NoDowngrade, the expiry of what each listener to be
+// changed serves.
 func (r *Rotation) decide(ctx context.Context) error {
 	now := r.svcs[0].now()
 	// When a rollback in the lineage moved listeners off the new certificate
@@ -364,7 +365,7 @@ func (r *Rotation) decide(ctx context.Context) error {
 		rolledBack[up.ARN] = RolledBackAt(tags, r.Lineage)
 	}
 	expiry := map[string]time.Time{}
-	if r.o.RenewWithin > 0 {
+	if r.o.RenewWithin > 0 || r.o.NoDowngrade {
 		var iamListed bool
 		for _, p := range r.Listeners {
 			if p.facts == nil {
@@ -402,9 +403,10 @@ func (r *Rotation) decide(ctx context.Context) error {
 		}
 		f := *p.facts
 		f.Now, f.RenewWithin, f.RolledBack, f.Force = now, r.o.RenewWithin, rolledBack[f.New], r.o.Force
+		f.NoDowngrade, f.NewExpires = r.o.NoDowngrade, r.kp.Leaf.NotAfter
 		f.Expires = expiry[decideListener(f).Current]
 		d := decideListener(f)
-		p.Action, p.State, p.Reason, p.Current, p.sniHasNew, p.Held = d.Action, d.State, d.Reason, d.Current, d.RemoveOldOnly, d.Held
+		p.Action, p.State, p.Reason, p.Current, p.sniHasNew, p.Held, p.Kept = d.Action, d.State, d.Reason, d.Current, d.RemoveOldOnly, d.Held, d.Kept
 		if d.Err != nil {
 			p.Error = d.Err.Error()
 		}

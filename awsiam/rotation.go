@@ -77,6 +77,9 @@ type ListenerPlan struct {
 	// Held: skipped because a rollback in the lineage moved listeners off the
 	// new certificate (RotateOptions.Force moves it all the same).
 	Held bool `json:"held,omitempty"`
+	// Kept: skipped because its certificate expires after the new one
+	// (RotateOptions.NoDowngrade; Force replaces it all the same).
+	Kept bool `json:"kept,omitempty"`
 
 	// sniHasNew: an SNI listener that already has the new certificate beside the
 	// old one; only the old one is to be removed.
@@ -132,8 +135,13 @@ type RotateOptions struct {
 	Lineage string
 	// Force moves listeners to the new certificate also where a rollback in the
 	// lineage moved them off it (which otherwise holds them), and clears that
-	// mark.
+	// mark; with NoDowngrade it also replaces a certificate that outlasts the
+	// new one.
 	Force bool
+	// NoDowngrade leaves a listener alone whose certificate expires after the
+	// new one (put there by other means: a renewal elsewhere, by hand), as an
+	// unattended renewal should; rotate, which is told what to serve, does not.
+	NoDowngrade bool
 }
 
 // RegionUpload is the new certificate in one store: IAM (Region "") or the ACM

@@ -51,7 +51,7 @@ func renewCommand() *cli.Command {
 			&cli.StringFlag{Name: "key-type", Usage: "new key `TYPE`: rsa2048, rsa3072, rsa4096, ec256, ec384 (default: the current key's)", Category: "ACME:"},
 			&cli.IntFlag{Name: "renew-within", Usage: "renew when fewer than `DAYS` remain, where the CA offers no renewal window (default: a third of the lifetime)"},
 			&cli.DurationFlag{Name: "every", Value: renew.DefaultEvery, Usage: "how often this runs (the timer's period): where the CA's renewal window puts the renewal time before the next run, renew now"},
-			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say; push also where certup rollback holds the listeners"},
+			&cli.BoolFlag{Name: "force", Usage: "renew whatever the dates say; push also where certup rollback holds the listeners or a certificate valid for longer serves them"},
 			&cli.StringFlag{Name: "truststore", Usage: "also add the certificate and its issuers to this JKS, JCEKS or PKCS#12 truststore `FILE` (e.g. client-truststore.jks)"},
 			&cli.StringFlag{Name: "truststore-pass-file", Usage: "`FILE` holding the truststore's password (default: the store password)"},
 			&cli.StringFlag{Name: "truststore-pass-env", Usage: "environment `VAR` holding the truststore's password"},
@@ -81,9 +81,11 @@ func renewAction(c *cli.Context) error {
 		return err
 	}
 	push := len(ro.Listeners) > 0 || len(ro.Replaces) > 0
-	// --force renews whatever the dates say and pushes also where a rollback
-	// holds the listeners.
-	ro.Force = cfg.Force
+	// An unattended push never replaces a certificate that outlasts the
+	// renewed one (a renewal elsewhere, one put there by hand). --force renews
+	// whatever the dates say and pushes also where a rollback holds the
+	// listeners or a longer-lived certificate serves.
+	ro.NoDowngrade, ro.Force = true, cfg.Force
 	// Everything about the keystore is checked before any CA or AWS call.
 	if err := renew.Check(cfg); err != nil {
 		return renewHint(err)

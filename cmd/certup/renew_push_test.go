@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"crypto/elliptic"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keybridge/keybridge/awsiam/awstest"
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 // TestRenewPushesToListeners: renew with rotate's target flags takes the
@@ -208,5 +210,45 @@ func TestRenewPushNeedsRegionFirst(t *testing.T) {
 	r := certupWithEnv(t, noRegion, e.srv, "renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--elb", "web")
 	if r.code != 1 || !strings.Contains(r.stderr, "--region") || fileBytes(t, ks) != before || e.srv.Calls("*") != 0 {
 		t.Fatalf("want exit 1 naming --region before any call: %s (%d AWS calls)", r, e.srv.Calls("*"))
+	}
+}
+
+// TestRenewPushKeepsLongerLived: renew's push never replaces a certificate that
+// expires after the renewed one (one put on the listener by hand here): exit 0,
+// no changing call, one line saying why and a hint naming --force.
+func TestRenewPushKeepsLongerLived(t *testing.T) {
+	e := newACMEEnv(t)
+	ks, pass := writeJKS(t, "www.example.test")
+	if err := e.srv.AddClassicELB(region, "web", awstest.ClassicListener{Protocol: "HTTPS", Port: 443, InstancePort: 9443}); err != nil {
+		t.Fatal(err)
+	}
+	renewArgs := []any{"renew", ks, "--alias", "server", "--storepass-file", pass, e.acmeArgs(), "--elb", "web"}
+	wantCode(t, certup(t, e.srv, renewArgs...), 10)
+	_, renewed := readAlias(t, ks, "server", []byte("changeit"))
+
+	// By hand: a certificate for the same name that outlasts the renewed one.
+	is := newIssuer(t)
+	long, longKP := is.keystore(t, "www.example.test", testkit.ECKey(t, elliptic.P256()), 1+int(time.Until(renewed.Leaf().NotAfter).Hours()/24)+30)
+	wantCode(t, run(t, e.srv, "upload", pemArgs(long), "--name", "by-hand"), 0)
+	wantCode(t, certup(t, e.srv, "attach", "--cert", "by-hand", "--elb", "web"), 0)
+	byHand := elbServes(e.srv, "web")
+	if servedBody(e.srv, byHand) != pemOf(longKP.Leaf.Raw) {
+		t.Fatalf("the listener does not serve the certificate put there by hand (%s)", byHand)
+	}
+
+	e.srv.ResetCalls()
+	r := certup(t, e.srv, renewArgs...)
+	if r.code != 0 || e.srv.MutatingCalls() != 0 || elbServes(e.srv, "web") != byHand {
+		t.Fatalf("renew replaced a certificate that outlasts the renewed one: %s\n%d changing calls: %v", r, e.srv.MutatingCalls(), e.srv.CallLog())
+	}
+	if !strings.Contains(r.stderr, "certup: 1 listener kept: it serves a certificate valid until "+longKP.Leaf.NotAfter.UTC().Format(time.DateOnly)) ||
+		!strings.Contains(r.stderr, "certup: hint: ") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("want one line saying why and a hint naming --force: %s", r)
+	}
+	// --force renews and replaces it.
+	r = certup(t, e.srv, append(renewArgs, "--force")...)
+	_, forced := readAlias(t, ks, "server", []byte("changeit"))
+	if r.code != 10 || servedBody(e.srv, elbServes(e.srv, "web")) != pemOf(forced.Leaf().Raw) {
+		t.Fatalf("renew --force: %s", r)
 	}
 }

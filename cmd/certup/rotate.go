@@ -369,20 +369,29 @@ func (rs *regions) apply(plan *awsiam.Rotation, verb string, wrap func(*awsiam.R
 	return nil
 }
 
-// printHeld says, in one line and a hint, why listeners a rollback holds
-// were not moved (nothing when none was held).
+// printHeld says, in one line and a hint each, why listeners a rollback holds
+// or a longer-lived certificate keeps (renew's push) were not moved (nothing
+// when none was).
 func printHeld(w io.Writer, plan *awsiam.Rotation, hint string) {
-	n, why := 0, ""
-	for _, p := range plan.Listeners {
-		if p.Held {
-			n, why = n+1, p.Reason
+	for _, kind := range []struct {
+		is   func(*awsiam.ListenerPlan) bool
+		hint string
+	}{
+		{func(p *awsiam.ListenerPlan) bool { return p.Held }, hint},
+		{func(p *awsiam.ListenerPlan) bool { return p.Kept }, "an unattended renewal never puts an older certificate in place of a newer one; to replace it all the same, run the same command with --force"},
+	} {
+		n, why := 0, ""
+		for _, p := range plan.Listeners {
+			if kind.is(p) {
+				n, why = n+1, p.Reason
+			}
 		}
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "certup: %s %s (lineage %s)\n", words.Count(n, "listener", "listeners"), why, plan.Lineage)
+		fmt.Fprintln(w, "certup: hint: "+kind.hint)
 	}
-	if n == 0 {
-		return
-	}
-	fmt.Fprintf(w, "certup: %s %s (lineage %s)\n", words.Count(n, "listener", "listeners"), why, plan.Lineage)
-	fmt.Fprintln(w, "certup: hint: "+hint)
 }
 
 // outcomeError turns the outcome of rotate, rollback or prune into the error that
