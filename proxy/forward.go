@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,8 +263,8 @@ type fwdReq struct {
 	head   []byte
 	body   *countingBody // nil: no body
 	length int64         // body length; -1: unknown, sent chunked
-	// trailer holds a chunked body's trailers once the body is read
-	// (net/http requests only).
+	// trailer holds a chunked body's trailers once the body is read (its
+	// keys, the trailers declared, before).
 	trailer http.Header
 }
 
@@ -825,6 +827,13 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 			return &clientBodyError{errors.New("request body shorter than its Content-Length")}
 		}
 	default:
+		if len(fr.trailer) > 0 {
+			// The trailers to come are named, as net/http's Transport
+			// names them.
+			bw.WriteString("Trailer: ")
+			bw.WriteString(strings.Join(slices.Sorted(maps.Keys(fr.trailer)), ","))
+			bw.WriteString("\r\n")
+		}
 		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
 		cw := httputil.NewChunkedWriter(bw)
 		if err := copyBody(cw, body); err != nil {

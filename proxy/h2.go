@@ -135,6 +135,9 @@ type h2Stream struct {
 	start   time.Time
 	hasBody bool
 	expect  bool // Expect: 100-continue
+	// trailer: the trailers the request declares (its Trailer field), as
+	// http.Request.Trailer holds them: nil values until they come.
+	trailer http.Header
 
 	body  h2Body
 	spool spool
@@ -692,9 +695,12 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 		if st.remoteDone {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 		}
-		// Trailers end the body; they are not passed on.
+		// Trailers end the body; those the request declared go on with it.
 		if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+		}
+		if st.trailer != nil {
+			st.body.trailers(f.RegularFields())
 		}
 		return c.endBody(st)
 	}
@@ -799,6 +805,16 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 			// read before a backend is asked.
 			st.expect = st.expect || hasToken(hf.Value, "100-continue")
 			continue
+		case hf.Name == "trailer":
+			// As net/http's server: only fields that may be trailers.
+			for tok := range strings.SplitSeq(hf.Value, ",") {
+				if k := textproto.CanonicalMIMEHeaderKey(textproto.TrimString(tok)); k != "" && httpguts.ValidTrailerHeader(k) {
+					if st.trailer == nil {
+						st.trailer = http.Header{}
+					}
+					st.trailer[k] = nil
+				}
+			}
 		case hf.Name == "cookie":
 			h.cookie = true
 		case hf.Name == "via" || hf.Name == "forwarded" || strings.HasPrefix(hf.Name, "x-forwarded-"):
@@ -848,6 +864,13 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 		h.length = st.length
 	} else {
 		h.length, st.length = -1, 0
+	}
+	if st.length >= 0 {
+		// A body of known length goes with its Content-Length, which
+		// leaves HTTP/1.1 no place for trailers (they follow a chunked
+		// body only): they are dropped, as net/http's Transport drops a
+		// request's trailers when its ContentLength is set.
+		st.trailer = nil
 	}
 	p, _, _ := strings.Cut(target, "?")
 	if strings.IndexByte(p, '%') >= 0 {
@@ -986,6 +1009,7 @@ func (st *h2Stream) run() {
 		st.body.timeout = s.cfg.BodyTimeout
 		fr.length = st.length // -1: sent chunked unless buffered
 		fr.body = &countingBody{rc: &st.body}
+		fr.trailer = st.trailer
 	}
 	// The connection's Forwarded cache is shared by its handlers: each
 	// works on a copy.
@@ -1007,7 +1031,9 @@ func (st *h2Stream) run() {
 		} else {
 			defer sp.Close()
 			fr.body.rc = sp
-			if sp.rest == nil {
+			if sp.rest == nil && fr.trailer == nil {
+				// Whole: sent with its length, unless it has trailers,
+				// which need it chunked.
 				fr.length = sp.size()
 				if fr.length == 0 {
 					fr.body = nil
@@ -1082,6 +1108,33 @@ type h2Body struct {
 	eof     bool
 	err     error
 	ready   chan struct{}
+	// trailer: the trailers received, under mu, until Read meets the end
+	// and moves those declared into st.trailer (the handler's, as
+	// fwdReq.trailer).
+	trailer []hpack.HeaderField
+}
+
+// trailers keeps the trailing fields the client sent (the reader).
+func (b *h2Body) trailers(fields []hpack.HeaderField) {
+	b.mu.Lock()
+	b.trailer = fields
+	b.mu.Unlock()
+}
+
+// moveTrailers puts the trailers received in the declared set: those
+// not declared are dropped, as net/http's server drops them (the handler,
+// under b.mu).
+func (b *h2Body) moveTrailers() {
+	if b.st == nil || b.st.trailer == nil {
+		return
+	}
+	for _, f := range b.trailer {
+		k := textproto.CanonicalMIMEHeaderKey(f.Name)
+		if vv, ok := b.st.trailer[k]; ok {
+			b.st.trailer[k] = append(vv, f.Value)
+		}
+	}
+	b.trailer = nil
 }
 
 func (b *h2Body) signal() {
@@ -1139,6 +1192,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 		err := b.err
 		if err == nil && b.eof {
 			err = io.EOF
+			b.moveTrailers()
 		}
 		b.mu.Unlock()
 		if err != nil {

@@ -2,15 +2,19 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // stallBackend answers GET /stall with a response head announcing a body
@@ -102,4 +106,51 @@ func TestH2ResetAtResponseHead(t *testing.T) {
 	}
 }
 
-var _ = strings.Repeat
+// A request body followed by trailers (a HEADERS frame with END_STREAM
+// after the DATA) reaches an HTTP/1.1 backend chunked, with the trailers
+// the request declared in its Trailer field; undeclared ones, and fields
+// that may not be trailers, are dropped, as net/http's server drops them.
+func TestH2RequestTrailers(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var tr []string
+		for k, vv := range r.Trailer {
+			tr = append(tr, k+"="+strings.Join(vv, ","))
+		}
+		sort.Strings(tr)
+		fmt.Fprintf(w, "body=%s te=%q trailer=%s", b, r.TransferEncoding, strings.Join(tr, ";"))
+	}))
+	t.Cleanup(be.Close)
+	for _, tc := range []struct {
+		unbuffered bool
+		length     bool // the request has a Content-Length
+		want       string
+	}{
+		{false, false, `body=hello te=["chunked"] trailer=X-Checksum=abc;X-Other=1,2`},
+		{true, false, `body=hello te=["chunked"] trailer=X-Checksum=abc;X-Other=1,2`},
+		// A body of known length goes with it: no place for trailers.
+		{false, true, `body=hello te=[] trailer=`},
+		{true, true, `body=hello te=[] trailer=`},
+	} {
+		r := h2Proxy(t, be.URL, func(c *Config) { c.UnbufferedRequests = tc.unbuffered })
+		c := dialH2(t, r.addrs["https"])
+		kv := []string{"te", "trailers", "trailer", "X-Checksum, Content-Length, X-Other"}
+		if tc.length {
+			kv = append(kv, "content-length", "5")
+		}
+		id := c.request("POST", "/grpc", false, kv...)
+		_ = c.fr.WriteData(id, false, []byte("hello"))
+		c.hbuf.Reset()
+		for _, kv := range [][2]string{{"x-checksum", "abc"}, {"x-undeclared", "no"}, {"content-length", "5"}, {"x-other", "1"}, {"x-other", "2"}} {
+			_ = c.enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+		}
+		_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
+		rs, _, err := c.readFrames(5*time.Second, allDone(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(rs[id].body); rs[id].status != "200" || got != tc.want {
+			t.Errorf("unbuffered %v, length %v: %s %q, want %q", tc.unbuffered, tc.length, rs[id].status, got, tc.want)
+		}
+	}
+}
