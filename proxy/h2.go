@@ -741,16 +741,11 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	c.mu.Unlock()
 	if st.v != admitForward {
-		// Answered here unless the windows are too small for the answer:
-		// waiting for them would stop this goroutine, which reads the
-		// WINDOW_UPDATE that opens them.
-		c.mu.Lock()
-		fits := min(st.sendWin, c.sendConn) >= 128 && len(c.out) < h2MaxQueued
-		c.mu.Unlock()
-		if fits {
-			st.answer()
-		} else {
-			go st.answer()
+		// Answered here when the answer goes out at once, else by a
+		// goroutine of its own: waiting for the windows would stop this
+		// goroutine, which reads the WINDOW_UPDATE that opens them.
+		if !st.answer(false) {
+			go st.answer(true)
 		}
 		return nil
 	}
@@ -888,8 +883,10 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 }
 
 // answer sends what the proxy answers itself: the health path, a refused
-// request, a header list over the limit.
-func (st *h2Stream) answer() {
+// request, a header list over the limit. Without wait (the reading
+// goroutine) it sends nothing unless the windows and the queue take the
+// whole answer now, and reports whether it was sent.
+func (st *h2Stream) answer(wait bool) bool {
 	s := st.c.s
 	var code int
 	var text string
@@ -907,15 +904,20 @@ func (st *h2Stream) answer() {
 		if allow != "" {
 			extra = []hfield{{"allow", allow}}
 		}
-		if st.v == refuseLoop {
-			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", st.h.host, "uri", st.h.target)
-		}
 	}
 	k := &h2Sink{st: st, head: st.h.method == http.MethodHead}
-	k.simple(code, text, extra)
+	if wait {
+		k.simple(code, text, extra)
+	} else if !k.simpleNow(code, text, extra) {
+		return false
+	}
+	if st.v == refuseLoop {
+		s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", st.h.host, "uri", st.h.target)
+	}
 	s.metrics.observe(code, 0)
 	st.done(nil)
 	st.release()
+	return true
 }
 
 // startHandler runs a proxied request's handler, or queues it while
@@ -1295,17 +1297,23 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, end bool) error {
 		}
 		n = max(n, 0)
 		last := end && n == int64(len(p))
-		_ = c.fr.WriteData(st.id, last, p[:n])
-		st.sendWin -= n
-		c.sendConn -= n
+		c.queueData(st, p[:n], last)
 		p = p[n:]
-		if last {
-			st.localDone = true
-		}
 		if len(p) == 0 {
 			c.kick()
 			return nil
 		}
+	}
+}
+
+// queueData queues p as one DATA frame, which the windows allow (under
+// c.mu).
+func (c *h2Conn) queueData(st *h2Stream, p []byte, end bool) {
+	_ = c.fr.WriteData(st.id, end, p)
+	st.sendWin -= int64(len(p))
+	c.sendConn -= int64(len(p))
+	if end {
+		st.localDone = true
 	}
 }
 
@@ -1401,15 +1409,44 @@ func (k *h2Sink) fail(code int) {
 
 // simple sends a whole plain-text response.
 func (k *h2Sink) simple(code int, text string, extra []hfield) {
-	k.code = code
-	fields := append(extra, hfield{"content-type", "text/plain; charset=utf-8"},
-		hfield{"content-length", strconv.Itoa(len(text))}, hfield{"date", httpDate()})
+	fields := k.simpleHead(code, text, extra)
 	c := k.st.c
 	_ = c.sendHeaders(k.st, code, fields, k.head)
 	if !k.head {
 		k.bytes += int64(len(text))
 		_ = c.writeData(k.st, []byte(text), true)
 	}
+}
+
+// simpleNow is simple for the reading goroutine, which must not wait: it
+// sends the whole response if the windows and the queue take it now, in
+// one hold of c.mu (a handler could take the window between a check and
+// the write), and reports whether it did.
+func (k *h2Sink) simpleNow(code int, text string, extra []hfield) bool {
+	fields := k.simpleHead(code, text, extra)
+	st, c := k.st, k.st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := int64(len(text))
+	if k.head {
+		n = 0
+	}
+	if n > min(st.sendWin, c.sendConn, int64(c.maxFrame)) || len(c.out) > h2MaxQueued {
+		return false
+	}
+	c.writeHeaders(st, code, fields, k.head)
+	if !k.head && !st.gone {
+		k.bytes += n
+		c.queueData(st, []byte(text), true)
+	}
+	return true
+}
+
+// simpleHead returns a plain-text response's fields.
+func (k *h2Sink) simpleHead(code int, text string, extra []hfield) []hfield {
+	k.code = code
+	return append(extra, hfield{"content-type", "text/plain; charset=utf-8"},
+		hfield{"content-length", strconv.Itoa(len(text))}, hfield{"date", httpDate()})
 }
 
 // statusString is a status code's decimal form, without allocating for

@@ -154,3 +154,55 @@ func TestH2RequestTrailers(t *testing.T) {
 		}
 	}
 }
+
+// The reading goroutine never waits for a window: an answer the proxy
+// gives itself (here /healthz) while a download takes the connection's
+// window as the client opens it goes out when it can, and meanwhile the
+// client's frames (PING, the WINDOW_UPDATE that opens the window) are
+// read. The reader checked the windows, then sent the answer: a handler
+// that took the window in between left it waiting on the window that only
+// the frames it no longer read could open.
+func TestH2ReaderNeverWaitsOnWindow(t *testing.T) {
+	big := strings.Repeat("b", 4<<20)
+	be := rawBackend(t, func(r *http.Request, _ int) (string, bool) { return okResponse(big), false })
+	r := h2Proxy(t, be)
+	c := dialH2(t, r.addrs["https"], http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
+	acks := make(chan [8]byte, 16)
+	go func() {
+		fr := http2.NewFramer(io.Discard, c.conn)
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				close(acks)
+				return
+			}
+			if p, ok := f.(*http2.PingFrame); ok && p.IsAck() {
+				acks <- p.Data
+			}
+		}
+	}()
+	c.batch()
+	for i := 0; i < 16; i++ {
+		c.request("GET", "/big", true)
+	}
+	c.flush()
+	time.Sleep(100 * time.Millisecond) // the downloads take the connection's window
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 3000 && time.Now().Before(deadline); i++ {
+		_ = c.fr.WriteWindowUpdate(0, 200)
+		c.request("GET", "/healthz", true)
+		_ = c.fr.WritePing(false, [8]byte{byte(i)})
+		c.flush()
+		select {
+		case d, ok := <-acks:
+			if !ok {
+				t.Fatalf("round %d: the connection closed", i)
+			}
+			if d[0] != byte(i) {
+				t.Fatalf("round %d: PING %d acknowledged", i, d[0])
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("round %d: no PING acknowledgement: the reader waits", i)
+		}
+	}
+}
