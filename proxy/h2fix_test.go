@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -204,5 +205,73 @@ func TestH2ReaderNeverWaitsOnWindow(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatalf("round %d: no PING acknowledgement: the reader waits", i)
 		}
+	}
+}
+
+// Every way the proxy ends a connection on an error tells the client why
+// first: a GOAWAY with the error's code and the last stream it opened,
+// read here from the socket before it closes.
+func TestH2GoAwayOnConnectionError(t *testing.T) {
+	r := h2Proxy(t, pathBackend(t), func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	addr := r.addrs["https"]
+	for _, tc := range []struct {
+		name string
+		code http2.ErrCode
+		// send provokes the error after stream 1 was answered (last 1),
+		// or from the start (last 0).
+		last uint32
+		send func(c *h2Client)
+	}{
+		{"bad preface", http2.ErrCodeProtocol, 0, nil},
+		{"framer error", http2.ErrCodeFrameSize, 1, func(c *h2Client) {
+			_ = c.fr.WriteRawFrame(http2.FrameSettings, 0, 0, make([]byte, 5)) // not a multiple of 6
+		}},
+		{"process error", http2.ErrCodeProtocol, 1, func(c *h2Client) {
+			_ = c.fr.WriteWindowUpdate(99, 1) // on a stream not yet opened
+		}},
+		{"frame too large", http2.ErrCodeFrameSize, 1, func(c *h2Client) {
+			// A frame over the proxy's SETTINGS_MAX_FRAME_SIZE, whose
+			// payload the proxy does not read.
+			_ = c.fr.WriteRawFrame(http2.FrameData, 0, 1, make([]byte, 64<<10))
+		}},
+		{"frame too large, more coming", http2.ErrCodeFrameSize, 1, func(c *h2Client) {
+			// The client goes on sending: the proxy closes with data
+			// unread, which makes its kernel send a reset.
+			c.quiet = true
+			go func() {
+				_ = c.conn.SetWriteDeadline(time.Now().Add(3 * time.Second))
+				hdr := []byte{0x40, 0, 0, byte(http2.FrameData), 0, 0, 0, 0, 1} // 4 MiB of DATA
+				_, _ = c.conn.Write(append(hdr, make([]byte, 4<<20)...))
+			}()
+		}},
+		{"idle timeout", http2.ErrCodeNo, 1, func(c *h2Client) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c *h2Client
+			if tc.send == nil {
+				conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				c = &h2Client{t: t, conn: conn, fr: http2.NewFramer(conn, conn)}
+				c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+				_, _ = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")
+			} else {
+				c = dialH2(t, addr)
+				id := c.request("GET", "/", true)
+				if rs, _, err := c.readFrames(5*time.Second, allDone(1)); err != nil || rs[id].status != "200" {
+					t.Fatalf("first request: %v", err)
+				}
+				tc.send(c)
+			}
+			_, ga, err := c.readFrames(5*time.Second, func(_ map[uint32]*response, ga *http2.GoAwayFrame) bool { return ga != nil })
+			if ga == nil {
+				t.Fatalf("no GOAWAY: %v", err)
+			}
+			if ga.ErrCode != tc.code || ga.LastStreamID != tc.last {
+				t.Errorf("GOAWAY %v, last stream %d; want %v, %d", ga.ErrCode, ga.LastStreamID, tc.code, tc.last)
+			}
+		})
 	}
 }
