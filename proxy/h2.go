@@ -706,6 +706,12 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	if id <= c.maxID {
 		c.mu.Unlock()
+		if f.StreamEnded() && len(f.PseudoFields()) == 0 {
+			// Trailers for a stream that has closed (the proxy answered
+			// and reset it before the body ended): a frame on a closed
+			// stream (RFC 9113 5.1), not a new stream numbered wrong.
+			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
+		}
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxID = id

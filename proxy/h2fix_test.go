@@ -275,3 +275,32 @@ func TestH2GoAwayOnConnectionError(t *testing.T) {
 		})
 	}
 }
+
+// Trailers that arrive for a stream the proxy has already answered and
+// reset (a refused upload, answered before its body ended) are a frame on
+// a closed stream (RFC 9113 5.1): that stream's error, not the
+// connection's. They were taken for a new stream numbered below the last,
+// and the connection, with every other stream on it, was closed.
+func TestH2TrailersAfterAnswer(t *testing.T) {
+	r := h2Proxy(t, pathBackend(t))
+	c := dialH2(t, r.addrs["https"])
+	refused := c.request("TRACE", "/", false) // 405, before its body
+	rs, _, err := c.readFrames(5*time.Second, allDone(1))
+	if err != nil || rs[refused].status != "405" {
+		t.Fatalf("refused upload: %+v %v", rs[refused], err)
+	}
+	_ = c.fr.WriteData(refused, false, []byte("late"))
+	c.hbuf.Reset()
+	_ = c.enc.WriteField(hpack.HeaderField{Name: "x-checksum", Value: "abc"})
+	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: refused, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
+	next := c.request("GET", "/next", true)
+	rs, ga, err := c.readFrames(5*time.Second, func(rs map[uint32]*response, ga *http2.GoAwayFrame) bool {
+		return ga != nil || rs[next] != nil && rs[next].done
+	})
+	if ga != nil {
+		t.Fatalf("GOAWAY %v after trailers on a stream already answered", ga.ErrCode)
+	}
+	if err != nil || rs[next].status != "200" {
+		t.Fatalf("the next request: %+v %v", rs[next], err)
+	}
+}
