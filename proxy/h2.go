@@ -756,9 +756,16 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	if st.expect && !st.remoteDone {
+		// Owed to the client as a PING's answer is: counted with them.
 		c.mu.Lock()
-		c.writeHeaders(st, 100, nil, false)
+		err := c.controlLocked(func() error {
+			c.writeHeaders(st, 100, nil, false)
+			return nil
+		})
 		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return c.startHandler(st)
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -302,5 +303,74 @@ func TestH2TrailersAfterAnswer(t *testing.T) {
 	}
 	if err != nil || rs[next].status != "200" {
 		t.Fatalf("the next request: %+v %v", rs[next], err)
+	}
+}
+
+// A client that opens streams with Expect: 100-continue and resets them,
+// reading nothing, makes the proxy queue a 100 Continue for each: these
+// count as the frames a client makes the proxy owe it (h2MaxControl), and
+// the connection is cut (ENHANCE_YOUR_CALM) instead of the queue growing
+// without end while the writer waits on the client.
+func TestH2ContinueFlood(t *testing.T) {
+	if raceEnabled {
+		t.Skip("run without -race") // tens of thousands of streams
+	}
+	big := strings.Repeat("b", 16<<20)
+	r := h2Proxy(t, rawBackend(t, func(*http.Request, int) (string, bool) { return okResponse(big), false }))
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		// A small receive buffer: the proxy's writes stop early.
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := tls.DialWithDialer(&d, "tcp", r.addrs["https"], &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &h2Client{t: t, conn: conn, next: 1}
+	c.enc = hpack.NewEncoder(&c.hbuf)
+	c.batch()
+	_, _ = c.out.WriteString(http2.ClientPreface)
+	_ = c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+	_ = c.fr.WriteWindowUpdate(0, 1<<31-1-65535)
+	c.request("GET", "/big", true) // fills the socket: the writer waits
+	c.flush()
+	time.Sleep(200 * time.Millisecond)
+	const n = 3 * h2MaxControl
+	sent := 0
+	for sent < n {
+		// Batches one TLS record carries, under the new-streams rule.
+		for i := 0; i < 200; i++ {
+			_ = c.fr.WriteRSTStream(c.request("POST", "/up", false, "content-length", "1", "expect", "100-continue"), http2.ErrCodeCancel)
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write(c.out.Bytes()); err != nil {
+			break // the proxy closed
+		}
+		c.out.Reset()
+		sent += 200
+		time.Sleep(2 * time.Millisecond) // the handlers of the streams reset keep up
+	}
+	continues := 0
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	fr := http2.NewFramer(io.Discard, conn)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			if continues >= sent || isTimeout(err) {
+				t.Fatalf("%d streams sent, %d 100 Continue read, then %v", sent, continues, err)
+			}
+			return // closed, the GOAWAY lost with what the client left unread
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			if continues++; continues > sent {
+				t.Fatalf("%d streams sent, every 100 Continue queued", sent)
+			}
+		case *http2.GoAwayFrame:
+			if f.ErrCode != http2.ErrCodeEnhanceYourCalm {
+				t.Fatalf("GOAWAY %v after %d streams", f.ErrCode, sent)
+			}
+			return
+		}
 	}
 }
