@@ -106,6 +106,9 @@ func TestH2ResetAtResponseHead(t *testing.T) {
 	if err != nil || rs[next] == nil || rs[next].status != "200" {
 		t.Fatalf("the next request: %+v %v", rs[next], err)
 	}
+	if f := r.s.clusters[0].backends[0].failures.Load(); f != 0 {
+		t.Errorf("the client's reset charged the backend %d failures", f)
+	}
 }
 
 // A request body followed by trailers (a HEADERS frame with END_STREAM
