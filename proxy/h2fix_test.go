@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/keybridge/keybridge/internal/testkit"
 )
 
 // stallBackend answers GET /stall with a response head announcing a body
@@ -28,36 +30,26 @@ func stallBackend(t *testing.T) (addr string, closed <-chan struct{}) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	done := make(chan struct{}, 1)
-	go func() {
+	testkit.ServeConns(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			r, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if r.URL.Path != "/stall" {
-						_, _ = io.WriteString(c, okResponse("ok"))
-						continue
-					}
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-					// Nothing more: wait for the proxy to give up.
-					_, _ = io.Copy(io.Discard, br)
-					done <- struct{}{}
-					return
-				}
-			}()
+			if r.URL.Path != "/stall" {
+				_, _ = io.WriteString(c, okResponse("ok"))
+				continue
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+			// Nothing more: wait for the proxy to give up.
+			_, _ = io.Copy(io.Discard, br)
+			done <- struct{}{}
+			return
 		}
-	}()
+	})
 	return "http://" + ln.Addr().String(), done
 }
 
@@ -320,10 +312,7 @@ func TestH2ContinueFlood(t *testing.T) {
 	}
 	big := strings.Repeat("b", 16<<20)
 	r := h2Proxy(t, rawBackend(t, func(*http.Request, int) (string, bool) { return okResponse(big), false }))
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		// A small receive buffer: the proxy's writes stop early.
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
+	d := net.Dialer{Control: smallRcvBuf} // the proxy's writes stop early
 	conn, err := tls.DialWithDialer(&d, "tcp", r.addrs["https"], &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
@@ -376,4 +365,10 @@ func TestH2ContinueFlood(t *testing.T) {
 			return
 		}
 	}
+}
+
+// smallRcvBuf gives a socket a receive buffer of 4 KiB (a net.Dialer's or
+// net.ListenConfig's Control): what is sent to it stops early.
+func smallRcvBuf(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 }
