@@ -105,6 +105,7 @@ type h2Conn struct {
 	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goAway   bool   // GOAWAY sent: no new streams
+	lastID   uint32 // the last stream the first GOAWAY named
 	controls int    // frames queued by control since the writer took out
 	closing  bool   // the writer closes the connection once out is sent
 	closed   bool   // the connection is done
@@ -353,15 +354,24 @@ func (c *h2Conn) closeLocked(code http2.ErrCode) {
 		return
 	}
 	if !c.goAway || code != http2.ErrCodeNo {
-		_ = c.fr.WriteGoAway(c.maxIDLoad(), code, nil)
+		c.writeGoAway(code)
 	}
-	c.goAway, c.closing = true, true
+	c.closing = true
 	c.kick()
 }
 
-// maxIDLoad: the reader's maxID, read under c.mu by others; the reader
-// writes it under c.mu too.
-func (c *h2Conn) maxIDLoad() uint32 { return c.maxID }
+// writeGoAway queues a GOAWAY (under c.mu). Its last stream is the
+// highest the client had opened when the first GOAWAY went: streams opened
+// after it are not served, and a later GOAWAY must not name a higher one
+// (RFC 9113 6.8), or the client would not retry them. (maxID is the
+// reader's, written under c.mu too.)
+func (c *h2Conn) writeGoAway(code http2.ErrCode) {
+	if !c.goAway {
+		c.goAway, c.lastID = true, c.maxID
+	}
+	_ = c.fr.WriteGoAway(c.lastID, code, nil)
+	c.kick()
+}
 
 // shutdown starts a graceful close: GOAWAY, and the connection ends once
 // its streams have.
@@ -369,9 +379,7 @@ func (c *h2Conn) shutdown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.goAway {
-		_ = c.fr.WriteGoAway(c.maxID, http2.ErrCodeNo, nil)
-		c.goAway = true
-		c.kick()
+		c.writeGoAway(http2.ErrCodeNo)
 	}
 	c.idleCheck()
 }

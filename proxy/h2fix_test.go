@@ -372,3 +372,33 @@ func TestH2ContinueFlood(t *testing.T) {
 func smallRcvBuf(_, _ string, rc syscall.RawConn) error {
 	return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 }
+
+// A GOAWAY for an error after the graceful one of a drain names the same
+// last stream, not the higher ones the client opened meanwhile, which the
+// proxy ignored (RFC 9113 6.8: the last stream identifier must not grow):
+// else the client takes them for served and does not retry them.
+func TestH2GoAwayLastStreamStays(t *testing.T) {
+	be := rawBackend(t, func(r *http.Request, _ int) (string, bool) {
+		time.Sleep(time.Second)
+		return okResponse("slow"), false
+	})
+	r := h2Proxy(t, be)
+	c := dialH2(t, r.addrs["https"])
+	c.quiet = true
+	id := c.request("GET", "/slow", true)
+	time.Sleep(100 * time.Millisecond)
+	go func() { _ = r.stop() }()
+	_, ga, err := c.readFrames(5*time.Second, func(_ map[uint32]*response, ga *http2.GoAwayFrame) bool { return ga != nil })
+	if ga == nil || ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != id {
+		t.Fatalf("drain: GOAWAY %+v (%v)", ga, err)
+	}
+	c.request("GET", "/late", true)   // not served: after the GOAWAY
+	_ = c.fr.WriteWindowUpdate(99, 1) // a connection error
+	_, ga, err = c.readFrames(5*time.Second, func(_ map[uint32]*response, ga *http2.GoAwayFrame) bool { return ga != nil })
+	if ga == nil || ga.ErrCode != http2.ErrCodeProtocol {
+		t.Fatalf("after the error: GOAWAY %+v (%v)", ga, err)
+	}
+	if ga.LastStreamID != id {
+		t.Errorf("the second GOAWAY names stream %d as the last, the first %d", ga.LastStreamID, id)
+	}
+}
