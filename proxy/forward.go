@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,8 +263,8 @@ type fwdReq struct {
 	head   []byte
 	body   *countingBody // nil: no body
 	length int64         // body length; -1: unknown, sent chunked
-	// trailer holds a chunked body's trailers once the body is read
-	// (net/http requests only).
+	// trailer holds a chunked body's trailers once the body is read (its
+	// keys, the trailers declared, before).
 	trailer http.Header
 }
 
@@ -405,6 +407,17 @@ func (w *connWatch) fire() {
 	}
 }
 
+// lift lifts c's read deadline (clearDeadline) unless the watch has
+// fired: the deadline that cut the connection for a client gone stays, or
+// the read that follows would wait on the backend for nothing.
+func (w *connWatch) lift(c *bconn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.fired {
+		c.clearDeadline()
+	}
+}
+
 func (w *connWatch) gone() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -464,7 +477,7 @@ func (s *Server) exchange(k sink, c *bconn, fr *fwdReq, st *reqState, b *backend
 		if rh.code >= 200 {
 			break
 		}
-		c.clearDeadline()
+		st.watch.lift(c)
 		if rh.code == http.StatusSwitchingProtocols || n >= max1xx {
 			return nil, fmt.Errorf("backend sent an unexpected 1xx response: %d", rh.code)
 		}
@@ -814,6 +827,13 @@ func writeRequest(bw *bufio.Writer, fr *fwdReq, st *reqState, b *backend) error 
 			return &clientBodyError{errors.New("request body shorter than its Content-Length")}
 		}
 	default:
+		if len(fr.trailer) > 0 {
+			// The trailers to come are named, as net/http's Transport
+			// names them.
+			bw.WriteString("Trailer: ")
+			bw.WriteString(strings.Join(slices.Sorted(maps.Keys(fr.trailer)), ","))
+			bw.WriteString("\r\n")
+		}
 		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
 		cw := httputil.NewChunkedWriter(bw)
 		if err := copyBody(cw, body); err != nil {
@@ -887,6 +907,10 @@ func containsToken(lines []string, token string) bool {
 	return false
 }
 
+// testHookRelayHead, when set (by tests), runs once the response head has
+// gone to the client and before the body is read.
+var testHookRelayHead func(*reqState)
+
 // relay sends the backend's response to the client and gives the
 // connection back to the pool when it can carry another request.
 func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHead, c *bconn) error {
@@ -905,6 +929,9 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 		release(false)
 		return err
 	}
+	if testHookRelayHead != nil {
+		testHookRelayHead(st)
+	}
 	if bodyless(fr.method, rh.code) {
 		release(true)
 		b.ok()
@@ -912,7 +939,7 @@ func (s *Server) relay(k sink, fr *fwdReq, st *reqState, b *backend, rh *respHea
 	}
 
 	if rh.chunked || rh.length < 0 || int64(c.br.Buffered()) < rh.length {
-		c.clearDeadline() // more is to be read
+		st.watch.lift(c) // more is to be read
 	}
 	var body io.Reader
 	switch {

@@ -105,6 +105,7 @@ type h2Conn struct {
 	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
 	goAway   bool   // GOAWAY sent: no new streams
+	lastID   uint32 // the last stream the first GOAWAY named
 	controls int    // frames queued by control since the writer took out
 	closing  bool   // the writer closes the connection once out is sent
 	closed   bool   // the connection is done
@@ -135,6 +136,9 @@ type h2Stream struct {
 	start   time.Time
 	hasBody bool
 	expect  bool // Expect: 100-continue
+	// trailer: the trailers the request declares (its Trailer field), as
+	// http.Request.Trailer holds them: nil values until they come.
+	trailer http.Header
 
 	body  h2Body
 	spool spool
@@ -350,15 +354,24 @@ func (c *h2Conn) closeLocked(code http2.ErrCode) {
 		return
 	}
 	if !c.goAway || code != http2.ErrCodeNo {
-		_ = c.fr.WriteGoAway(c.maxIDLoad(), code, nil)
+		c.writeGoAway(code)
 	}
-	c.goAway, c.closing = true, true
+	c.closing = true
 	c.kick()
 }
 
-// maxIDLoad: the reader's maxID, read under c.mu by others; the reader
-// writes it under c.mu too.
-func (c *h2Conn) maxIDLoad() uint32 { return c.maxID }
+// writeGoAway queues a GOAWAY (under c.mu). Its last stream is the
+// highest the client had opened when the first GOAWAY went: streams opened
+// after it are not served, and a later GOAWAY must not name a higher one
+// (RFC 9113 6.8), or the client would not retry them. (maxID is the
+// reader's, written under c.mu too.)
+func (c *h2Conn) writeGoAway(code http2.ErrCode) {
+	if !c.goAway {
+		c.goAway, c.lastID = true, c.maxID
+	}
+	_ = c.fr.WriteGoAway(c.lastID, code, nil)
+	c.kick()
+}
 
 // shutdown starts a graceful close: GOAWAY, and the connection ends once
 // its streams have.
@@ -366,9 +379,7 @@ func (c *h2Conn) shutdown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.goAway {
-		_ = c.fr.WriteGoAway(c.maxID, http2.ErrCodeNo, nil)
-		c.goAway = true
-		c.kick()
+		c.writeGoAway(http2.ErrCodeNo)
 	}
 	c.idleCheck()
 }
@@ -692,14 +703,23 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 		if st.remoteDone {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 		}
-		// Trailers end the body; they are not passed on.
+		// Trailers end the body; those the request declared go on with it.
 		if !f.StreamEnded() || len(f.PseudoFields()) > 0 {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+		}
+		if st.trailer != nil {
+			st.body.trailers(f.RegularFields())
 		}
 		return c.endBody(st)
 	}
 	if id <= c.maxID {
 		c.mu.Unlock()
+		if f.StreamEnded() && len(f.PseudoFields()) == 0 {
+			// Trailers for a stream that has closed (the proxy answered
+			// and reset it before the body ended): a frame on a closed
+			// stream (RFC 9113 5.1), not a new stream numbered wrong.
+			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
+		}
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.maxID = id
@@ -735,23 +755,25 @@ func (c *h2Conn) headers(f *http2.MetaHeadersFrame) error {
 	}
 	c.mu.Unlock()
 	if st.v != admitForward {
-		// Answered here unless the windows are too small for the answer:
-		// waiting for them would stop this goroutine, which reads the
-		// WINDOW_UPDATE that opens them.
-		c.mu.Lock()
-		fits := min(st.sendWin, c.sendConn) >= 128 && len(c.out) < h2MaxQueued
-		c.mu.Unlock()
-		if fits {
-			st.answer()
-		} else {
-			go st.answer()
+		// Answered here when the answer goes out at once, else by a
+		// goroutine of its own: waiting for the windows would stop this
+		// goroutine, which reads the WINDOW_UPDATE that opens them.
+		if !st.answer(false) {
+			go st.answer(true)
 		}
 		return nil
 	}
 	if st.expect && !st.remoteDone {
+		// Owed to the client as a PING's answer is: counted with them.
 		c.mu.Lock()
-		c.writeHeaders(st, 100, nil, false)
+		err := c.controlLocked(func() error {
+			c.writeHeaders(st, 100, nil, false)
+			return nil
+		})
 		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return c.startHandler(st)
 }
@@ -799,6 +821,16 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 			// read before a backend is asked.
 			st.expect = st.expect || hasToken(hf.Value, "100-continue")
 			continue
+		case hf.Name == "trailer":
+			// As net/http's server: only fields that may be trailers.
+			for tok := range strings.SplitSeq(hf.Value, ",") {
+				if k := textproto.CanonicalMIMEHeaderKey(textproto.TrimString(tok)); k != "" && httpguts.ValidTrailerHeader(k) {
+					if st.trailer == nil {
+						st.trailer = http.Header{}
+					}
+					st.trailer[k] = nil
+				}
+			}
 		case hf.Name == "cookie":
 			h.cookie = true
 		case hf.Name == "via" || hf.Name == "forwarded" || strings.HasPrefix(hf.Name, "x-forwarded-"):
@@ -849,6 +881,13 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 	} else {
 		h.length, st.length = -1, 0
 	}
+	if st.length >= 0 {
+		// A body of known length goes with its Content-Length, which
+		// leaves HTTP/1.1 no place for trailers (they follow a chunked
+		// body only): they are dropped, as net/http's Transport drops a
+		// request's trailers when its ContentLength is set.
+		st.trailer = nil
+	}
 	p, _, _ := strings.Cut(target, "?")
 	if strings.IndexByte(p, '%') >= 0 {
 		if u, err := url.PathUnescape(p); err == nil {
@@ -865,8 +904,10 @@ func (st *h2Stream) request(f *http2.MetaHeadersFrame, s *Server) error {
 }
 
 // answer sends what the proxy answers itself: the health path, a refused
-// request, a header list over the limit.
-func (st *h2Stream) answer() {
+// request, a header list over the limit. Without wait (the reading
+// goroutine) it sends nothing unless the windows and the queue take the
+// whole answer now, and reports whether it was sent.
+func (st *h2Stream) answer(wait bool) bool {
 	s := st.c.s
 	var code int
 	var text string
@@ -884,15 +925,20 @@ func (st *h2Stream) answer() {
 		if allow != "" {
 			extra = []hfield{{"allow", allow}}
 		}
-		if st.v == refuseLoop {
-			s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", st.h.host, "uri", st.h.target)
-		}
 	}
 	k := &h2Sink{st: st, head: st.h.method == http.MethodHead}
-	k.simple(code, text, extra)
+	if wait {
+		k.simple(code, text, extra)
+	} else if !k.simpleNow(code, text, extra) {
+		return false
+	}
+	if st.v == refuseLoop {
+		s.log.Warn("request looped back to this proxy: does a backend point at the proxy itself?", "host", st.h.host, "uri", st.h.target)
+	}
 	s.metrics.observe(code, 0)
 	st.done(nil)
 	st.release()
+	return true
 }
 
 // startHandler runs a proxied request's handler, or queues it while
@@ -986,6 +1032,7 @@ func (st *h2Stream) run() {
 		st.body.timeout = s.cfg.BodyTimeout
 		fr.length = st.length // -1: sent chunked unless buffered
 		fr.body = &countingBody{rc: &st.body}
+		fr.trailer = st.trailer
 	}
 	// The connection's Forwarded cache is shared by its handlers: each
 	// works on a copy.
@@ -1007,7 +1054,9 @@ func (st *h2Stream) run() {
 		} else {
 			defer sp.Close()
 			fr.body.rc = sp
-			if sp.rest == nil {
+			if sp.rest == nil && fr.trailer == nil {
+				// Whole: sent with its length, unless it has trailers,
+				// which need it chunked.
 				fr.length = sp.size()
 				if fr.length == 0 {
 					fr.body = nil
@@ -1082,6 +1131,33 @@ type h2Body struct {
 	eof     bool
 	err     error
 	ready   chan struct{}
+	// trailer: the trailers received, under mu, until Read meets the end
+	// and moves those declared into st.trailer (the handler's, as
+	// fwdReq.trailer).
+	trailer []hpack.HeaderField
+}
+
+// trailers keeps the trailing fields the client sent (the reader).
+func (b *h2Body) trailers(fields []hpack.HeaderField) {
+	b.mu.Lock()
+	b.trailer = fields
+	b.mu.Unlock()
+}
+
+// moveTrailers puts the trailers received in the declared set: those
+// not declared are dropped, as net/http's server drops them (the handler,
+// under b.mu).
+func (b *h2Body) moveTrailers() {
+	if b.st == nil || b.st.trailer == nil {
+		return
+	}
+	for _, f := range b.trailer {
+		k := textproto.CanonicalMIMEHeaderKey(f.Name)
+		if vv, ok := b.st.trailer[k]; ok {
+			b.st.trailer[k] = append(vv, f.Value)
+		}
+	}
+	b.trailer = nil
 }
 
 func (b *h2Body) signal() {
@@ -1139,6 +1215,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 		err := b.err
 		if err == nil && b.eof {
 			err = io.EOF
+			b.moveTrailers()
 		}
 		b.mu.Unlock()
 		if err != nil {
@@ -1241,17 +1318,23 @@ func (c *h2Conn) writeData(st *h2Stream, p []byte, end bool) error {
 		}
 		n = max(n, 0)
 		last := end && n == int64(len(p))
-		_ = c.fr.WriteData(st.id, last, p[:n])
-		st.sendWin -= n
-		c.sendConn -= n
+		c.queueData(st, p[:n], last)
 		p = p[n:]
-		if last {
-			st.localDone = true
-		}
 		if len(p) == 0 {
 			c.kick()
 			return nil
 		}
+	}
+}
+
+// queueData queues p as one DATA frame, which the windows allow (under
+// c.mu).
+func (c *h2Conn) queueData(st *h2Stream, p []byte, end bool) {
+	_ = c.fr.WriteData(st.id, end, p)
+	st.sendWin -= int64(len(p))
+	c.sendConn -= int64(len(p))
+	if end {
+		st.localDone = true
 	}
 }
 
@@ -1347,15 +1430,44 @@ func (k *h2Sink) fail(code int) {
 
 // simple sends a whole plain-text response.
 func (k *h2Sink) simple(code int, text string, extra []hfield) {
-	k.code = code
-	fields := append(extra, hfield{"content-type", "text/plain; charset=utf-8"},
-		hfield{"content-length", strconv.Itoa(len(text))}, hfield{"date", httpDate()})
+	fields := k.simpleHead(code, text, extra)
 	c := k.st.c
 	_ = c.sendHeaders(k.st, code, fields, k.head)
 	if !k.head {
 		k.bytes += int64(len(text))
 		_ = c.writeData(k.st, []byte(text), true)
 	}
+}
+
+// simpleNow is simple for the reading goroutine, which must not wait: it
+// sends the whole response if the windows and the queue take it now, in
+// one hold of c.mu (a handler could take the window between a check and
+// the write), and reports whether it did.
+func (k *h2Sink) simpleNow(code int, text string, extra []hfield) bool {
+	fields := k.simpleHead(code, text, extra)
+	st, c := k.st, k.st.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := int64(len(text))
+	if k.head {
+		n = 0
+	}
+	if n > min(st.sendWin, c.sendConn, int64(c.maxFrame)) || len(c.out) > h2MaxQueued {
+		return false
+	}
+	c.writeHeaders(st, code, fields, k.head)
+	if !k.head && !st.gone {
+		k.bytes += n
+		c.queueData(st, []byte(text), true)
+	}
+	return true
+}
+
+// simpleHead returns a plain-text response's fields.
+func (k *h2Sink) simpleHead(code int, text string, extra []hfield) []hfield {
+	k.code = code
+	return append(extra, hfield{"content-type", "text/plain; charset=utf-8"},
+		hfield{"content-length", strconv.Itoa(len(text))}, hfield{"date", httpDate()})
 }
 
 // statusString is a status code's decimal form, without allocating for

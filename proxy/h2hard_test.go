@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -206,10 +205,7 @@ func TestH2ControlFlood(t *testing.T) {
 
 // h2Flood sends n frames that each call for an answer, reading none.
 func h2Flood(t *testing.T, addr string, frame func(*http2.Framer, int)) {
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		// A small receive buffer: the proxy's writes stop early.
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
+	d := net.Dialer{Control: smallRcvBuf} // the proxy's writes stop early
 	conn, err := tls.DialWithDialer(&d, "tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
@@ -265,10 +261,7 @@ func h2Flood(t *testing.T, addr string, frame func(*http2.Framer, int)) {
 // follows must not lift it again (the backend, given half a body, never
 // answers: the proxy held its connection for ResponseHeaderTimeout).
 func TestH2ResetMidUpload(t *testing.T) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		// A small receive buffer: the proxy's body write stops early.
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
+	lc := net.ListenConfig{Control: smallRcvBuf} // the proxy's body write stops early
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
