@@ -6,6 +6,7 @@
 #
 #   bash bench/proxy.sh [--rounds N] [--duration SECS] [--only W1,W2] [--servers S1,S2]
 #                       [--pin | --no-pin] [--idle-conns N] [--json FILE] [--profile DIR]
+#                       [--counts FILE]
 #
 # Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2 (h2 only if h2load
 # installs). Servers (--servers): nginx, haproxy, caddy, jksproxy; all four by default,
@@ -14,6 +15,11 @@
 #   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 1
 #   bash bench/proxy.sh --only keepalive --servers jksproxy --rounds 1 --profile /tmp/prof
 #     (then: go tool pprof -top bin/jksproxy /tmp/prof/jksproxy-keepalive-1.pprof)
+#   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 3 --counts /tmp/counts.txt
+#     (after each keep-alive run one more, not in the table: from its second second to
+#     its last but one, system calls, epoll waits, context switches and CPU per request
+#     of wrk, the backend and the server, and how often CPU 1 woke the server, by
+#     perf's counters; needs perf)
 # Only a full default run writes bench/proxy-results.json (or --json FILE).
 #
 # Caddy is the release CADDY_VERSION (below; the environment may override it), built once
@@ -54,7 +60,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_SERVERS=nginx,haproxy,caddy,jksproxy
-ROUNDS=7 DURATION=5 ONLY=all SERVERS=$ALL_SERVERS PIN=auto IDLE_CONNS=5000 JSON= PROFILE=
+ROUNDS=7 DURATION=5 ONLY=all SERVERS=$ALL_SERVERS PIN=auto IDLE_CONNS=5000 JSON= PROFILE= COUNTS=
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--idle-conns) IDLE_CONNS=$2; shift 2 ;;
 	--json) JSON=$2; shift 2 ;;
 	--profile) PROFILE=$2; shift 2 ;;
+	--counts) COUNTS=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "proxy.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -389,6 +396,11 @@ start_jksproxy() { # name rsa|ec https-port http-port [more flags]
 
 # --profile: CPU profiles of jksproxy (RSA instance) during each of its runs.
 prof_flags=()
+if [ -n "$COUNTS" ]; then
+	command -v perf >/dev/null || { echo "proxy.sh: --counts needs perf (apt-get install linux-perf)" >&2; exit 1; }
+	[ "$PIN" = yes ] || [ "$PIN" = auto ] || { echo "proxy.sh: --counts wants the pinned layout" >&2; exit 2; }
+	: >"$COUNTS"
+fi
 if [ -n "$PROFILE" ]; then
 	grep -q -- --pprof <(bin/jksproxy --help) || { echo "proxy.sh: this jksproxy has no --pprof" >&2; exit 1; }
 	mkdir -p "$PROFILE"
@@ -452,7 +464,42 @@ run() { # workload server round, with a CPU profile of jksproxy alongside when a
 		prof=$!
 	fi
 	measure "$@"
+	[ -z "$COUNTS" ] || [ "$1" != keepalive ] || count "$@"
 	[ -z "$prof" ] || wait "$prof" || echo "profile of $1 round $3 failed" >>"$errs"
+}
+
+# count: with --counts, one more keep-alive run after measure's, not in the table, with perf counting
+# wrk, the backend and the server over the middle of the run. Requests in that window
+# are the backend's writes (bench/backend answers each with one write).
+count() { # keepalive server round
+	local s=$2 r=$3 pid=${rsa_pid[$2]} wp wpid c comm=$2 ev
+	[ "$s" = nginx ] && pid=$(pgrep -P "$pid" | head -1) # the worker
+	[ "$s" = caddy ] && comm=caddy-
+	ev=raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_write,context-switches,task-clock
+	"${cli_run[@]}" wrk -t2 -c64 -d"${DURATION}s" "https://127.0.0.1:${rsa_port[$s]}/" >"$work/count-run.txt" &
+	wp=$!
+	sleep 1
+	wpid=$(pgrep -P "$wp" wrk || echo "$wp")
+	local d=$((DURATION > 2 ? DURATION - 2 : 1)) waits=("$wp")
+	for c in wrk:$wpid backend:$PID_backend server:$pid; do
+		perf stat -x, -e "$ev" -p "${c#*:}" -o "$work/count-${c%%:*}.txt" sleep "$d" &
+		waits+=($!)
+	done
+	perf stat -x, -a -C 1 -e sched:sched_waking --filter "comm ~ \"$comm*\"" -o "$work/count-wake.txt" sleep "$d" &
+	waits+=($!)
+	wait "${waits[@]}"
+	awk -F, -v s="$s" -v r="$r" '
+		FNR == 1 { who = FILENAME; sub(/.*count-/, "", who); sub(/\.txt$/, "", who) }
+		$1 ~ /^[0-9.]+$/ { v[who, $3] = $1 }
+		END { n = v["backend", "syscalls:sys_enter_write"]; if (n <= 0) exit
+			printf "%s round %s, %d requests:", s, r, n
+			split("wrk backend server", ws, " ")
+			for (i = 1; i <= 3; i++) { w = ws[i]
+				printf " | %s syscalls %.2f epoll %.3f cs %.3f cpu %.2f us", w, v[w, "raw_syscalls:sys_enter"] / n,
+					(v[w, "syscalls:sys_enter_epoll_wait"] + v[w, "syscalls:sys_enter_epoll_pwait"]) / n,
+					v[w, "context-switches"] / n, v[w, "task-clock"] * 1000 / n }
+			printf " | server woken by CPU 1 %.4f\n", v["wake", "sched:sched_waking"] / n }' \
+		"$work"/count-{wrk,backend,server,wake}.txt >>"$COUNTS"
 }
 
 measure() { # workload server round
