@@ -48,8 +48,8 @@
 # script starts is stopped by PID on exit. Each run is bounded by --duration (handshake
 # loops also by a count, idle opening by a timeout); the default run (7 rounds: a single
 # keep-alive run of one server swings by ±15 % on this shared machine, and the median of
-# 7 holds better than of 3 or 5) takes about 14 minutes, plus a minute or two the first
-# time to build Caddy.
+# 7 holds better than of 3 or 5) takes about 18 minutes (idle-h2 about 4 of them), plus
+# a minute or two the first time to build Caddy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
