@@ -8,8 +8,8 @@
 #                       [--pin | --no-pin] [--idle-conns N] [--json FILE] [--profile DIR]
 #                       [--counts FILE]
 #
-# Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, h2 (h2 only if h2load
-# installs). Servers (--servers): nginx, haproxy, caddy, jksproxy; all four by default,
+# Workloads (--only): keepalive, full-rsa, full-ec, resumed, idle, idle-h2, h2 (h2 only
+# if h2load installs). Servers (--servers): nginx, haproxy, caddy, jksproxy; all four by default,
 # Caddy only if it builds (see below: without it the others run as before). While tuning
 # jksproxy, e.g.:
 #   bash bench/proxy.sh --only keepalive --servers jksproxy,nginx --rounds 1
@@ -54,8 +54,8 @@
 # script starts is stopped by PID on exit. Each run is bounded by --duration (handshake
 # loops also by a count, idle opening by a timeout); the default run (7 rounds: a single
 # keep-alive run of one server swings by ±15 % on this shared machine, and the median of
-# 7 holds better than of 3 or 5) takes about 14 minutes, plus a minute or two the first
-# time to build Caddy.
+# 7 holds better than of 3 or 5) takes about 18 minutes (idle-h2 about 4 of them), plus
+# a minute or two the first time to build Caddy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -178,7 +178,7 @@ fi
 # 5,000 held connections need file descriptors in the servers and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile=$(ulimit -n)
-if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((IDLE_CONNS * 2 + 200)) ] && want idle; then
+if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((IDLE_CONNS * 2 + 200)) ] && { want idle || want idle-h2; }; then
 	echo "proxy.sh: ulimit -n is $nofile; the idle workload needs $((IDLE_CONNS * 2 + 200))" >&2
 	exit 1
 fi
@@ -459,7 +459,7 @@ kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; } # key, line
 
 run() { # workload server round, with a CPU profile of jksproxy alongside when asked
 	local prof=
-	if [ -n "$PROFILE" ] && [ "$2" = jksproxy ] && [[ $1 != full-ec && $1 != idle ]]; then
+	if [ -n "$PROFILE" ] && [ "$2" = jksproxy ] && [[ $1 != full-ec && $1 != idle* ]]; then
 		"$tl" get -url "http://127.0.0.1:$P_ADMIN/debug/pprof/profile?seconds=$DURATION" -out "$PROFILE/jksproxy-$1-$3.pprof" &
 		prof=$!
 	fi
@@ -533,12 +533,15 @@ measure() { # workload server round
 		fi
 		echo "tlsload $w with $s: $(sed 's/.*version=//' <<<"$out")" >>"$work/negotiated"
 		;;
-	idle)
+	idle | idle-h2)
 		# A fresh instance per run, ECDSA listener only: a process that has already held
 		# thousands of connections keeps that memory (malloc arenas, Go heap) and would
 		# show almost no growth. The memory of a connection does not depend on the key,
 		# and 5,000 ECDSA handshakes take a second where RSA ones would take ten.
-		local pi ph name=idle_${s}_$r
+		# idle-h2: the same over HTTP/2 (ALPN h2, which every server here offers;
+		# tlsload fails if one does not pick it).
+		local pi ph name=${w//-/}_${s}_$r flags=() m=idle_kib
+		[ "$w" = idle-h2 ] && flags=(-h2) m=idle_h2_kib
 		read -r pi ph < <("$tl" ports 2)
 		case $s in
 		nginx) start_nginx "$name" - "$pi" ;;
@@ -548,10 +551,11 @@ measure() { # workload server round
 		esac
 		ready "$s" "$pi"
 		pid=PID_$name
-		out=$("${cli_run[@]}" "$tl" idle -addr "127.0.0.1:$pi" -n "$IDLE_CONNS" -c 32 -pid "${!pid}" -settle 1s -timeout 60s 2>>"$errs") ||
-			echo "idle $s round $r: failed" >>"$errs"
+		out=$("${cli_run[@]}" "$tl" idle -addr "127.0.0.1:$pi" -n "$IDLE_CONNS" -c 32 -pid "${!pid}" -settle 1s -timeout 60s "${flags[@]}" 2>>"$errs") ||
+			echo "$w $s round $r: failed" >>"$errs"
 		stop "$name"
-		[ -n "$out" ] && rec idle_kib "$s" "$r" "$(awk -v b="$(kv bytes_per_conn "$out")" 'BEGIN{printf "%.2f", b/1024}')"
+		[ -n "$out" ] && rec "$m" "$s" "$r" "$(awk -v b="$(kv bytes_per_conn "$out")" 'BEGIN{printf "%.2f", b/1024}')"
+		[ -n "$out" ] && echo "tlsload $w with $s: ALPN $(kv alpn "$out")" >>"$work/negotiated"
 		;;
 	h2)
 		c0=$(cpu "$pid")
@@ -568,7 +572,7 @@ measure() { # workload server round
 }
 
 workloads=()
-for w in keepalive full-rsa full-ec resumed idle h2; do
+for w in keepalive full-rsa full-ec resumed idle idle-h2 h2; do
 	want "$w" || continue
 	[ "$w" = h2 ] && [ "$H2" = no ] && continue
 	workloads+=("$w")
@@ -651,6 +655,7 @@ echo "- keep-alive: \`wrk -t2 -c64 -d${DURATION}s --latency\` over HTTP/1.1; p99
 echo "- CPU per request or connection: the server's utime+stime from /proc/PID/stat (nginx: master and workers) over the run, divided by the requests (or connections) completed."
 echo "- handshakes: \`tlsload handshake -c 16\`: 16 loops of connect, TLS 1.3 handshake, one GET with Connection: close, close. \"No resumption\": the client keeps no session cache and refuses tickets, so every handshake is full whatever the server allows; \"resumed\": each loop resumes its previous session with a ticket (PSK with X25519), and only resumed connections are counted."
 echo "- idle: a fresh server (ECDSA listener only) per run; \`tlsload idle\` opens $IDLE_CONNS TLS connections (full handshake, one keep-alive request each), holds them, checks they are all still open, and reads the server's RSS (nginx: master+workers) after 1 s; the RSS just before opening is subtracted."
+echo "- idle HTTP/2: as idle, over HTTP/2 (\`tlsload idle -h2\`): ALPN h2, the client preface and SETTINGS, one GET / on stream 1 read to its end (the server's SETTINGS acknowledged, as a client does), then the connection held idle."
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
 echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
 [ -z "$caddy_skipped" ] || echo "- Caddy: not measured; $caddy_skipped."

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -57,8 +56,8 @@ const (
 	// the rapid-reset attack (CVE-2023-44487).
 	h2MaxQueuedStreams = 4 * h2MaxStreams
 	// h2ReadBuf: frames larger than this are read past the buffer into
-	// the framer's own.
-	h2ReadBuf = 4 << 10
+	// the framer's own. The HTTP/1 loop's size: the two share a pool.
+	h2ReadBuf = h1BufSize
 	// As nginx does against rapid reset: more than h2NewStreamsAtOnce
 	// new streams in what one read brought are refused (REFUSED_STREAM),
 	// and a connection with more than h2MaxRefused refused streams is
@@ -76,8 +75,8 @@ type h2Conn struct {
 	s      *Server
 	nc     net.Conn // as accepted
 	tc     net.Conn // the TLS connection
-	br     *bufio.Reader
-	fr     *http2.Framer
+	rd     h2Reader
+	fr     *http2.Framer // replaced by the reader under mu (see read)
 	in     fwdIn
 	fwdc   fwdCache
 	remote string
@@ -86,7 +85,6 @@ type h2Conn struct {
 	maxID       uint32 // the highest stream a client opened
 	sawSettings bool
 	newStreams  int // streams opened since the reader emptied what was sent
-	src         h2Source
 	refused     int // streams refused
 
 	mu      sync.Mutex
@@ -110,6 +108,7 @@ type h2Conn struct {
 	closing  bool   // the writer closes the connection once out is sent
 	closed   bool   // the connection is done
 	wdl      time.Time
+	idleAt   time.Time // when the idle timeout ends the connection (zero: never)
 }
 
 // h2Stream is one request.
@@ -169,15 +168,20 @@ func (h *h1Server) serveH2(nc, tc net.Conn) {
 		tc.Close()
 		return
 	}
-	c.src.r = tc
-	c.br = bufio.NewReaderSize(&c.src, h2ReadBuf)
-	c.fr = http2.NewFramer(h2Writer{c}, c.br)
-	c.fr.SetReuseFrames()
-	c.fr.SetMaxReadFrameSize(16384)
-	c.fr.MaxHeaderListSize = uint32(s.cfg.MaxHeaderBytes)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.rd.c, c.rd.src = c, tc
+	c.fr = c.newFramer(hpack.NewDecoder(4096, nil))
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.serve()
+}
+
+// newFramer makes the connection's framer, with dec its HPACK decoder.
+func (c *h2Conn) newFramer(dec *hpack.Decoder) *http2.Framer {
+	fr := http2.NewFramer(h2Writer{c}, &c.rd)
+	fr.SetReuseFrames()
+	fr.SetMaxReadFrameSize(16384)
+	fr.MaxHeaderListSize = uint32(c.s.cfg.MaxHeaderBytes)
+	fr.ReadMetaHeaders = dec
+	return fr
 }
 
 // h2Writer is where the framer writes: the queue, under c.mu.
@@ -198,19 +202,82 @@ const h2OutBuf = 16 << 10
 
 var h2OutBufs = sync.Pool{New: func() any { return new([h2OutBuf]byte) }}
 
-// h2Source is what the frame reader reads from: the TLS connection, noting
-// whether its last read came short (what had arrived is read: a TLS record
-// of up to 16 KiB ended), which is where a batch of frames ends for the
-// new-streams rule (nginx counts per read event).
-type h2Source struct {
-	r     io.Reader
+// h2Reader is what the framer reads from: the TLS connection through a
+// buffer from the HTTP/1 loop's pool, which an idle connection gives back
+// (see read). It notes whether its last read came short (what had arrived
+// is read: a TLS record of up to 16 KiB ended), which is where a batch of
+// frames ends for the new-streams rule (nginx counts per read event).
+type h2Reader struct {
+	c     *h2Conn
+	src   io.Reader
+	buf   *[h2ReadBuf]byte // nil while idle
+	r, w  int              // buf[r:w] is read but not yet consumed
 	short bool
+	// frameStart: nothing of the next frame is read yet; a read that
+	// has waited there until the stackRelease deadline returns
+	// errH2Release (see idleWake).
+	frameStart bool
+	one        [1]byte
 }
 
-func (s *h2Source) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.short = n < len(p)
-	return n, err
+// errH2Release: the reader has waited stackRelease for a frame with no
+// stream open.
+var errH2Release = errors.New("http2 connection idle")
+
+func (b *h2Reader) Read(p []byte) (int, error) {
+	for b.r == b.w {
+		var n int
+		var err error
+		var start time.Time
+		if b.frameStart {
+			start = time.Now()
+		}
+		if len(p) >= h2ReadBuf { // as bufio: past the buffer
+			n, err = b.src.Read(p)
+			b.short = n < len(p)
+			if n > 0 {
+				b.frameStart = false
+				return n, err
+			}
+		} else {
+			if b.buf == nil {
+				b.buf = h1ReadBufs.Get().(*[h2ReadBuf]byte)
+			}
+			n, err = b.src.Read(b.buf[:])
+			b.short = n < len(b.buf)
+			b.r, b.w = 0, n
+			if n > 0 {
+				break // an error with data comes again on the next read
+			}
+		}
+		if !isTimeout(err) {
+			return 0, err
+		}
+		// Waited: not a deadline that passed while this goroutine was
+		// busy with the frames before (the next may be there already).
+		waited := b.frameStart && time.Since(start) >= stackRelease/2
+		switch b.c.idleWake(b.frameStart, waited) {
+		case wakeRelease:
+			return 0, errH2Release
+		case wakeTimeout:
+			return 0, err
+		}
+	}
+	b.frameStart = false
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+func (b *h2Reader) buffered() int { return b.w - b.r }
+
+// release gives the buffer back to its pool when nothing is in it, or at
+// once when the connection is done (all).
+func (b *h2Reader) release(all bool) {
+	if b.buf != nil && (all || b.r == b.w) {
+		h1ReadBufs.Put(b.buf)
+		b.buf, b.r, b.w = nil, 0, 0
+	}
 }
 
 // kick tells the writer there is something to send, starting it when it
@@ -342,9 +409,13 @@ func (c *h2Conn) idleCheck() {
 		c.closeLocked(http2.ErrCodeNo)
 		return
 	}
+	// The reader moves to a fresh goroutine once it has waited
+	// stackRelease for the next frame (see read), then waits for idleAt.
+	now := time.Now()
 	if d := c.s.cfg.IdleTimeout; d > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+		c.idleAt = now.Add(d)
 	}
+	c.releaseAfter(now)
 }
 
 // closeLocked sends GOAWAY (once) and has the writer close the connection
@@ -384,19 +455,15 @@ func (c *h2Conn) shutdown() {
 	c.idleCheck()
 }
 
-// serve reads the client's frames until the connection ends.
+// serve reads the client's preface and then its frames until the
+// connection ends.
 func (c *h2Conn) serve() {
-	defer func() {
-		c.mu.Lock()
-		c.closing = true
-		c.kick()
-		c.mu.Unlock()
-	}()
 	var pre [len(http2.ClientPreface)]byte
-	if _, err := io.ReadFull(c.br, pre[:]); err != nil || string(pre[:]) != http2.ClientPreface {
+	if _, err := io.ReadFull(&c.rd, pre[:]); err != nil || string(pre[:]) != http2.ClientPreface {
 		c.mu.Lock()
 		c.closeLocked(http2.ErrCodeProtocol)
 		c.mu.Unlock()
+		c.readerDone()
 		return
 	}
 	c.mu.Lock()
@@ -408,13 +475,54 @@ func (c *h2Conn) serve() {
 	_ = c.fr.WriteWindowUpdate(0, h2ConnWindow-65535)
 	c.kick()
 	c.mu.Unlock()
+	c.read(false)
+}
+
+// readerDone: the reader has stopped, and the writer closes the connection
+// once it has sent what is queued.
+func (c *h2Conn) readerDone() {
+	c.rd.release(true)
+	c.mu.Lock()
+	c.closing = true
+	c.kick()
+	c.mu.Unlock()
+}
+
+// read reads the client's frames until the connection ends, or until it
+// has waited stackRelease for the next one with no stream open, when it
+// goes on on a fresh goroutine (idle: waiting first, with no read buffer):
+// this one's stack has grown with the TLS handshake and the requests, and
+// an idle connection needs little, as in the HTTP/1 loop.
+func (c *h2Conn) read(idle bool) {
 	for {
-		if c.br.Buffered() == 0 && c.src.short {
-			c.newStreams = 0 // all that came is read: a new batch begins
+		var err error
+		if idle {
+			idle = false
+			err = c.await()
 		}
-		f, err := c.fr.ReadFrame()
+		if c.rd.buffered() == 0 {
+			if c.rd.short {
+				c.newStreams = 0 // all that came is read: a new batch begins
+			}
+			c.rd.frameStart = true
+		}
 		if err == nil {
-			err = c.process(f)
+			var f http2.Frame
+			if f, err = c.fr.ReadFrame(); err == nil {
+				err = c.process(f)
+			} else if err == errH2Release {
+				c.rd.release(false)
+				c.mu.Lock()
+				// What has grown with the frames and streams so far (the
+				// framer's buffers, to the largest frames read and
+				// written) starts small again; no stream is open.
+				c.fr = c.newFramer(c.fr.ReadMetaHeaders)
+				c.hbuf = bytes.Buffer{}
+				c.streams = map[uint32]*h2Stream{}
+				c.mu.Unlock()
+				go c.read(true)
+				return
+			}
 		}
 		if err == nil {
 			continue
@@ -445,8 +553,67 @@ func (c *h2Conn) serve() {
 			c.closeLocked(http2.ErrCodeNo)
 		}
 		c.mu.Unlock()
+		c.readerDone()
 		return
 	}
+}
+
+// await waits for the first byte of the client's next frame with no read
+// buffer held.
+func (c *h2Conn) await() error {
+	for {
+		n, err := c.rd.src.Read(c.rd.one[:])
+		if n > 0 {
+			b := &c.rd
+			b.buf = h1ReadBufs.Get().(*[h2ReadBuf]byte)
+			b.buf[0] = b.one[0]
+			b.r, b.w = 0, 1
+			return nil
+		}
+		if !isTimeout(err) || c.idleWake(false, false) == wakeTimeout {
+			return err
+		}
+	}
+}
+
+// What idleWake makes of a read deadline that passed.
+const (
+	wakeTimeout = iota // the idle timeout (or another deadline): as before
+	wakeRelease        // the reader has waited stackRelease: it moves
+	wakeRetry          // read on: the deadline is moved
+)
+
+// idleWake sorts out a read deadline that passed (the reader's). With no
+// stream open and the idle timeout still ahead, it was the stackRelease
+// one that idleCheck set. A reader that waited that long for the next
+// frame moves; one that was busy and found it passed waits stackRelease
+// from now; within a frame, or on a fresh goroutine already, the idle
+// timeout's deadline comes back.
+func (c *h2Conn) idleWake(frameStart, waited bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sawSettings || len(c.streams) > 0 || c.closing || !c.idleAt.IsZero() && !time.Now().Before(c.idleAt) {
+		return wakeTimeout
+	}
+	if frameStart && !waited {
+		c.releaseAfter(time.Now())
+		return wakeRetry
+	}
+	_ = c.nc.SetReadDeadline(c.idleAt)
+	if waited {
+		return wakeRelease
+	}
+	return wakeRetry
+}
+
+// releaseAfter sets the read deadline stackRelease after now, or at the
+// idle timeout if that comes first (under c.mu).
+func (c *h2Conn) releaseAfter(now time.Time) {
+	dl := now.Add(stackRelease)
+	if !c.idleAt.IsZero() && c.idleAt.Before(dl) {
+		dl = c.idleAt
+	}
+	_ = c.nc.SetReadDeadline(dl)
 }
 
 // process handles one frame (the reading goroutine).

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,16 +157,8 @@ var h2FuzzPing = [8]byte{'f', 'u', 'z', 'z', 'p', 'i', 'n', 'g'}
 // code for a connection (idle pooled workers hold none) or fails.
 func h2NoGoroutinesLeft(t *testing.T, within time.Duration) {
 	deadline := time.Now().Add(within)
-	buf := make([]byte, 1<<20)
 	for {
-		n := runtime.Stack(buf, true)
-		var left []string
-		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
-			if strings.Contains(g, "proxy.(*h2Conn)") || strings.Contains(g, "proxy.(*h2Stream)") ||
-				strings.Contains(g, "proxy.(*h1Server).serveH2") {
-				left = append(left, g)
-			}
-		}
+		left := h2ConnGoroutines()
 		if len(left) == 0 {
 			return
 		}

@@ -44,6 +44,7 @@ var metricDefs = []metricDef{
 	{"resumed_hs", "resumed handshakes/s (tickets, RSA cert)", "resumed", "conn/s", false, 0},
 	{"resumed_cpu_us", "proxy CPU per resumed connection", "CPU per\nresumed", "µs", true, 0},
 	{"idle_kib", "RSS per idle TLS connection (all held at once)", "RSS per\nidle conn", "KiB", true, 1},
+	{"idle_h2_kib", "RSS per idle HTTP/2 connection (all held at once)", "RSS per\nidle h2 conn", "KiB", true, 1},
 	{"h2_rps", "HTTP/2 req/s (h2load)", "HTTP/2\nreq/s", "req/s", false, 0},
 	{"h2_cpu_us", "proxy CPU per HTTP/2 request", "CPU per\nh2 request", "µs", true, 1},
 	// How busy the server's CPUs were, which tells server-bound runs from client-bound

@@ -1,6 +1,7 @@
 // Command tlsload is the TLS client side of bench/proxy.sh for what wrk cannot measure:
 // handshakes per second with resumption made impossible by the client (no session cache,
-// tickets refused) or with resumption on, and the server's memory per idle TLS connection.
+// tickets refused) or with resumption on, and the server's memory per idle TLS connection
+// (HTTP/1.1 or HTTP/2).
 // It also reads a server's CPU time and RSS from /proc (the process and all its
 // descendants, so nginx's master and workers count together) and picks free ports.
 //
@@ -8,7 +9,7 @@
 //	tlsload wait -addr HOST:PORT [-timeout 10s]
 //	tlsload proc -pid PID
 //	tlsload handshake -addr HOST:PORT [-c 16] [-d 5s] [-resume] [-pid PID]
-//	tlsload idle -addr HOST:PORT [-n 5000] [-c 64] [-pid PID] [-settle 1s] [-timeout 60s]
+//	tlsload idle -addr HOST:PORT [-n 5000] [-c 64] [-pid PID] [-settle 1s] [-timeout 60s] [-h2]
 //	tlsload get -url URL -out FILE   (a profile from jksproxy's admin listener)
 //
 // Every command prints one line of key=value pairs on stdout. Every loop is bounded by a
@@ -19,6 +20,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -36,6 +38,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 func main() {
@@ -66,7 +71,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: tlsload ports N | wait -addr A | proc -pid P | handshake -addr A [-c N] [-d D] [-resume] [-pid P] | idle -addr A [-n N] [-pid P]")
+	fmt.Fprintln(os.Stderr, "usage: tlsload ports N | wait -addr A | proc -pid P | handshake -addr A [-c N] [-d D] [-resume] [-pid P] | idle -addr A [-n N] [-pid P] [-h2]")
 	os.Exit(2)
 }
 
@@ -216,15 +221,8 @@ var request = []byte("GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tlsload\r
 // connect dials, completes the TLS handshake, sends one request and reads the whole
 // response (which is also when a TLS 1.3 client receives its session ticket).
 func connect(ctx context.Context, addr string, cfg *tls.Config, closeAfter bool) (*tls.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dialTLS(ctx, addr, cfg)
 	if err != nil {
-		return nil, err
-	}
-	c := tls.Client(raw, cfg)
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := c.HandshakeContext(ctx); err != nil {
-		c.Close()
 		return nil, err
 	}
 	req := request
@@ -251,6 +249,132 @@ func connect(ctx context.Context, addr string, cfg *tls.Config, closeAfter bool)
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
+}
+
+// dialTLS dials and completes the TLS handshake; the connection's deadline is 10 s on.
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := tls.Client(raw, cfg)
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// h2Config is clientConfig(false) offering only h2 in ALPN.
+func h2Config() *tls.Config {
+	cfg := clientConfig(false)
+	cfg.NextProtos = []string{"h2"}
+	return cfg
+}
+
+// connectH2 is connect over HTTP/2: ALPN h2 (an error if the server picks anything
+// else), then one GET / on stream 1 (see h2Get). The framer and buffers are dropped:
+// only the TLS connection is kept, as an idle client keeps little more.
+func connectH2(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
+	c, err := dialTLS(ctx, addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		c.Close()
+		if p == "" {
+			p = "none"
+		}
+		return nil, fmt.Errorf("the server did not pick h2 in ALPN (it picked %s)", p)
+	}
+	if err := h2Get(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("h2: %w", err)
+	}
+	_ = c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// h2Get sends the client preface, SETTINGS and a GET / on stream 1 in one write, and
+// reads until that response has ended and the server has acknowledged the SETTINGS,
+// answering the server's SETTINGS (and PINGs) as a client does. All the server sends
+// before it goes idle is then read: a read on the connection afterwards waits until the
+// server sends something new (a GOAWAY) or closes it, which is what idle's check sees.
+func h2Get(rw io.ReadWriter) error {
+	var out bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&out, rw) // unbuffered reads: nothing past the last frame is taken
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	_ = fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0})
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"},
+		{Name: ":authority", Value: "localhost"}, {Name: ":path", Value: "/"}, {Name: "user-agent", Value: "tlsload"}} {
+		_ = enc.WriteField(f)
+	}
+	_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+	flush := func() error {
+		_, err := rw.Write(out.Bytes())
+		out.Reset()
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	status := ""
+	ended, acked := false, false
+	// Bounded: a server that keeps sending frames without ending the stream fails here
+	// (the connection's deadline bounds the time).
+	for frames := 0; !ended || !acked; frames++ {
+		if frames == 1000 {
+			return errors.New("no end of the response after 1000 frames")
+		}
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return err
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if f.IsAck() {
+				acked = true
+				continue
+			}
+			_ = fr.WriteSettingsAck()
+			if err := flush(); err != nil {
+				return err
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				_ = fr.WritePing(true, f.Data)
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID != 1 {
+				return fmt.Errorf("HEADERS on stream %d", f.StreamID)
+			}
+			if s := f.PseudoValue("status"); s != "" && !strings.HasPrefix(s, "1") {
+				status = s
+			}
+			ended = ended || f.StreamEnded()
+		case *http2.DataFrame:
+			if f.StreamID != 1 {
+				return fmt.Errorf("DATA on stream %d", f.StreamID)
+			}
+			ended = ended || f.StreamEnded()
+		case *http2.RSTStreamFrame:
+			return fmt.Errorf("stream %d reset: %v", f.StreamID, f.ErrCode)
+		case *http2.GoAwayFrame:
+			return fmt.Errorf("GOAWAY: %v", f.ErrCode)
+		}
+	}
+	if status != "200" {
+		return fmt.Errorf("status %q", status)
+	}
+	return nil
 }
 
 func describe(cs tls.ConnectionState) string {
@@ -360,8 +484,9 @@ func handshake(args []string) error {
 	return nil
 }
 
-// idle opens n TLS connections (full handshake, one keep-alive request each), holds them
-// all, and reports how much the server's RSS grew over its baseline from before.
+// idle opens n TLS connections (full handshake, one keep-alive request each; with -h2
+// HTTP/2 connections, one request each on stream 1), holds them all, and reports how
+// much the server's RSS grew over its baseline from before.
 func idle(args []string) error {
 	fs := flag.NewFlagSet("idle", flag.ExitOnError)
 	addr := fs.String("addr", "", "server HOST:PORT")
@@ -370,6 +495,7 @@ func idle(args []string) error {
 	pid := fs.Int("pid", 0, "server PID whose RSS (with its descendants) is measured")
 	settle := fs.Duration("settle", time.Second, "wait this long with every connection open before reading RSS")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up opening after this")
+	h2 := fs.Bool("h2", false, "HTTP/2 connections (ALPN h2 required)")
 	_ = fs.Parse(args)
 	if *addr == "" || *n < 1 || *pid <= 0 {
 		usage()
@@ -391,12 +517,17 @@ func idle(args []string) error {
 		go func() {
 			defer wg.Done()
 			cfg := clientConfig(false)
+			dial := func() (*tls.Conn, error) { return connect(ctx, *addr, cfg, false) }
+			if *h2 {
+				cfg = h2Config()
+				dial = func() (*tls.Conn, error) { return connectH2(ctx, *addr, cfg) }
+			}
 			for ctx.Err() == nil {
 				k := next.Add(1) - 1
 				if k >= int64(*n) {
 					return
 				}
-				c, err := connect(ctx, *addr, cfg, false)
+				c, err := dial()
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -450,8 +581,12 @@ func idle(args []string) error {
 	}
 	wg.Wait()
 	per := float64(held.rssBytes-base.rssBytes) / float64(open)
-	fmt.Printf("conns=%d alive=%d open_secs=%.2f rss_base=%d rss_held=%d bytes_per_conn=%.0f\n",
-		open, alive.Load(), openSecs, base.rssBytes, held.rssBytes, per)
+	alpn := conns[0].ConnectionState().NegotiatedProtocol
+	if alpn == "" {
+		alpn = "none"
+	}
+	fmt.Printf("conns=%d alive=%d open_secs=%.2f rss_base=%d rss_held=%d bytes_per_conn=%.0f alpn=%s\n",
+		open, alive.Load(), openSecs, base.rssBytes, held.rssBytes, per, alpn)
 	if int(alive.Load()) < open {
 		return fmt.Errorf("idle: the server closed %d of %d connections", open-int(alive.Load()), open)
 	}

@@ -10,8 +10,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +107,74 @@ func TestConnectFailsOnClosedPort(t *testing.T) {
 	if _, err := connect(t.Context(), addr, clientConfig(false), true); err == nil {
 		t.Error("connect to a closed port succeeded")
 	}
+}
+
+// h2Server serves 1 KiB over TLS with h2 and http/1.1 offered in ALPN; a connection
+// idle for idleTimeout (0: no limit) is closed with GOAWAY.
+func h2Server(t *testing.T, idleTimeout time.Duration) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			http.Error(w, "not HTTP/2", http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write(make([]byte, 1024))
+	}))
+	srv.EnableHTTP2 = true
+	srv.Config.IdleTimeout = idleTimeout
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "https://")
+}
+
+func TestConnectH2ReadsAllTheServerSent(t *testing.T) {
+	addr := h2Server(t, 0)
+	c, err := connectH2(t.Context(), addr, h2Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("negotiated %q", p)
+	}
+	// Nothing the server sent is left unread: a read waits (the SETTINGS ACK, the
+	// response's last frame and the server's own SETTINGS were all taken).
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var b [1]byte
+	if n, err := c.Read(b[:]); !isTimeout(err) {
+		t.Errorf("read after the response = %d, %v; want a timeout", n, err)
+	}
+}
+
+func TestConnectH2FailsWithoutH2(t *testing.T) {
+	addr := tlsServer(t) // no ALPN
+	_, err := connectH2(t.Context(), addr, h2Config())
+	if err == nil || !strings.Contains(err.Error(), "did not pick h2") {
+		t.Errorf("connectH2 to a server without h2: %v", err)
+	}
+}
+
+func TestIdleH2(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	t.Run("held", func(t *testing.T) {
+		addr := h2Server(t, 0)
+		if err := idle([]string{"-addr", addr, "-n", "20", "-c", "4", "-pid", pid, "-settle", "10ms", "-h2"}); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("closed by the server", func(t *testing.T) {
+		// Every connection is closed 100 ms after its request; the check comes 1 s
+		// after the last one opened.
+		addr := h2Server(t, 100*time.Millisecond)
+		err := idle([]string{"-addr", addr, "-n", "20", "-c", "4", "-pid", pid, "-settle", "1s", "-h2"})
+		if err == nil || !strings.Contains(err.Error(), "closed 20 of 20") {
+			t.Errorf("idle against a server that closes idle connections: %v", err)
+		}
+	})
+	t.Run("no h2", func(t *testing.T) {
+		addr := tlsServer(t)
+		if err := idle([]string{"-addr", addr, "-n", "5", "-c", "1", "-pid", pid, "-settle", "10ms", "-h2"}); err == nil {
+			t.Error("idle -h2 against a server without h2 succeeded")
+		}
+	})
 }
