@@ -22,6 +22,9 @@
 #     perf's counters; needs perf)
 # Only a full default run writes bench/proxy-results.json (or --json FILE).
 #
+# With the h2 workload, h2spec (HTTP/2 conformance) runs against every server after the
+# timed rounds; the report lists what each fails.
+#
 # Caddy is the release CADDY_VERSION (below; the environment may override it), built once
 # from the Go module proxy with the Go here into bin/ (git-ignored), outside this module so
 # that go.mod and go.sum stay as they are. If it does not build (no network, too old a Go),
@@ -605,17 +608,19 @@ done
 # HTTP/2 conformance: h2spec (github.com/summerwind/h2spec, the release pinned below, built
 # once from the Go module proxy into the cache directory .ci/run uses) against every server's
 # RSA listener, after the timed rounds so that it loads none of them. A server that fails a
-# test is not dropped from the tables above: the failures are listed below them.
+# test is not dropped from the tables above: the failures are listed below them. Only
+# with the h2 workload (--only without it skips h2spec too).
 H2SPEC_VERSION=v2.2.1
-h2spec=$HOME/.cache/keybridge/bin/h2spec h2spec_skipped=
-if [ "$H2" = yes ] && [ ! -x "$h2spec" ]; then
+h2spec=$HOME/.cache/keybridge/bin/h2spec h2spec_skipped= conform=no
+want h2 && conform=yes
+if [ "$conform" = yes ] && [ "$H2" = yes ] && [ ! -x "$h2spec" ]; then
 	(GOFLAGS= GOTOOLCHAIN=local GOBIN="$(dirname "$h2spec")" timeout 600 \
 		go install "github.com/summerwind/h2spec/cmd/h2spec@$H2SPEC_VERSION+incompatible") >"$work/h2spec-build.txt" 2>&1 ||
 		h2spec_skipped="go install h2spec@$H2SPEC_VERSION failed: $(tail -1 "$work/h2spec-build.txt" | cut -c1-300)"
 fi
 [ "$H2" = yes ] || h2spec_skipped="no HTTP/2 client tools (nghttp2-client) here"
 conformance=$work/h2spec.md
-if [ -z "$h2spec_skipped" ]; then
+if [ "$conform" = yes ] && [ -z "$h2spec_skipped" ]; then
 	for s in "${servers[@]}"; do
 		echo "proxy.sh: h2spec $s" >&2
 		# -t: TLS, -k: the test certificate is self-signed, -o 2: seconds a test waits for an answer.
@@ -659,12 +664,12 @@ echo "- idle HTTP/2: as idle, over HTTP/2 (\`tlsload idle -h2\`): ALPN h2, the c
 [ "$H2" = yes ] && echo "- HTTP/2: \`h2load -D $DURATION -c 32 -m 10 -t 1\`."
 echo "- server CPU busy: the server's CPU time over the run ÷ (run time × its CPUs). The client and backend share the machine (see bench/proxy.sh for the pinning); other processes on the machine are not stopped, which is why the rounds interleave."
 [ -z "$caddy_skipped" ] || echo "- Caddy: not measured; $caddy_skipped."
-echo
-echo "### HTTP/2 conformance: h2spec $H2SPEC_VERSION"
-echo
-if [ -n "$h2spec_skipped" ]; then
-	echo "Not run: $h2spec_skipped."
+if [ "$conform" = no ]; then
+	: # not asked for
+elif [ -n "$h2spec_skipped" ]; then
+	printf '\n### HTTP/2 conformance: h2spec %s\n\nNot run: %s.\n' "$H2SPEC_VERSION" "$h2spec_skipped"
 else
+	printf '\n### HTTP/2 conformance: h2spec %s\n\n' "$H2SPEC_VERSION"
 	echo "\`h2spec -t -k -o 2\` against each server's RSA listener in this run, after the timed rounds (the same configuration as above)."
 	echo
 	echo "| server | passed | failed | failed tests (as h2spec names them: group/section/number) |"
