@@ -98,17 +98,18 @@ type h2Conn struct {
 	henc    *hpack.Encoder
 	hbuf    bytes.Buffer
 	// Windows: what the proxy may still send, and what the client may.
-	sendConn int64
-	recvConn int64
-	initWin  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
-	maxFrame uint32 // the client's SETTINGS_MAX_FRAME_SIZE
-	goAway   bool   // GOAWAY sent: no new streams
-	lastID   uint32 // the last stream the first GOAWAY named
-	controls int    // frames queued by control since the writer took out
-	closing  bool   // the writer closes the connection once out is sent
-	closed   bool   // the connection is done
-	wdl      time.Time
-	idleAt   time.Time // when the idle timeout ends the connection (zero: never)
+	sendConn  int64
+	recvConn  int64
+	initWin   int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	maxFrame  uint32 // the client's SETTINGS_MAX_FRAME_SIZE
+	goAway    bool   // GOAWAY sent: no new streams
+	lastID    uint32 // the last stream the first GOAWAY named
+	controls  int    // frames queued by control since the writer took out
+	closing   bool   // the writer closes the connection once out is sent
+	closed    bool   // the connection is done
+	lingering bool   // the reader closes the connection after a linger (readerDone)
+	wdl       time.Time
+	idleAt    time.Time // when the idle timeout ends the connection (zero: never)
 }
 
 // h2Stream is one request.
@@ -366,8 +367,11 @@ func (c *h2Conn) finish() {
 	}
 	c.queue = nil
 	c.cond.Broadcast()
+	linger := c.lingering
 	c.mu.Unlock()
-	c.tc.Close()
+	if !linger {
+		c.tc.Close() // else the reader closes it (readerDone)
+	}
 	c.srv.untrackH2(c)
 }
 
@@ -463,7 +467,7 @@ func (c *h2Conn) serve() {
 		c.mu.Lock()
 		c.closeLocked(http2.ErrCodeProtocol)
 		c.mu.Unlock()
-		c.readerDone()
+		c.readerDone(err == nil)
 		return
 	}
 	c.mu.Lock()
@@ -479,14 +483,44 @@ func (c *h2Conn) serve() {
 }
 
 // readerDone: the reader has stopped, and the writer closes the connection
-// once it has sent what is queued.
-func (c *h2Conn) readerDone() {
+// once it has sent what is queued; after a connection error (linger) the
+// reader closes it, lingering as net/http's HTTP/2 server does: closed at
+// once with the client's input unread, the kernel would answer that input
+// with a reset, which can reach the client before it has read the GOAWAY
+// that says why, and with it the last stream it may retry above.
+func (c *h2Conn) readerDone(linger bool) {
 	c.rd.release(true)
 	c.mu.Lock()
 	c.closing = true
+	c.lingering = linger
 	c.kick()
+	if !linger {
+		c.mu.Unlock()
+		return
+	}
+	for !c.closed {
+		c.cond.Wait() // the writer has sent the GOAWAY (or failed)
+	}
 	c.mu.Unlock()
+	// close_notify and a FIN, then what still comes is read and dropped
+	// until the client closes, for at most h2Linger and h2LingerMax bytes.
+	if cw, ok := c.tc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.tc.SetReadDeadline(time.Now().Add(h2Linger))
+	_, _ = io.CopyN(io.Discard, c.tc, h2LingerMax)
+	c.tc.Close()
 }
+
+// h2Linger and h2LingerMax bound how long and how much a connection closed
+// on an error reads before it closes (net/http's goAwayTimeout is 1 s).
+const (
+	h2Linger    = time.Second
+	h2LingerMax = 1 << 20
+)
 
 // read reads the client's frames until the connection ends, or until it
 // has waited stackRelease for the next one with no stream open, when it
@@ -543,9 +577,11 @@ func (c *h2Conn) read(idle bool) {
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
 		c.mu.Lock()
+		linger := false
 		switch {
 		case errors.As(err, &ce):
 			c.closeLocked(http2.ErrCode(ce))
+			linger = true
 		case isTimeout(err) && len(c.streams) > 0 && !c.closing:
 			c.mu.Unlock()
 			continue // a stream began as the idle timeout expired
@@ -553,7 +589,7 @@ func (c *h2Conn) read(idle bool) {
 			c.closeLocked(http2.ErrCodeNo)
 		}
 		c.mu.Unlock()
-		c.readerDone()
+		c.readerDone(linger)
 		return
 	}
 }

@@ -243,6 +243,15 @@ func (c *fastConn) Close() error {
 	return err
 }
 
+// CloseWrite shuts the sending side (a FIN), when the wrapped connection
+// can.
+func (c *fastConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *fastConn) doWrite(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
 		n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.wbuf[c.wn])),
