@@ -308,6 +308,16 @@ func RolledBackAt(tags []Tag, lineage string) time.Time {
 	return time.Time{}
 }
 
+// rolledBackFrom reports whether a rollback in lineage ("": any) moved
+// listeners off the certificate whose tags these are, with a mark not
+// cleared since.
+func rolledBackFrom(tags []Tag, lineage string) bool {
+	return slices.ContainsFunc(tags, func(t Tag) bool {
+		l, ok := strings.CutPrefix(t.Key, tagRolledBack)
+		return ok && (lineage == "" || l == lineage) && !RolledBackAt(tags, l).IsZero()
+	})
+}
+
 // rolledBackTag marks a certificate as one a rollback in lineage moved
 // listeners off at (the zero time clears the mark, in the one tag it had).
 func rolledBackTag(lineage string, at time.Time) Tag {

@@ -169,25 +169,37 @@ func TestRecordsIgnoresForeignAndBroken(t *testing.T) {
 // testEpoch is a fixed upload date for prune tables.
 var testEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestHeld(t *testing.T) {
+func TestHold(t *testing.T) {
 	e := func(arn string, age int) *PruneEntry {
-		return &PruneEntry{ARN: arn, Group: "L", Uploaded: testEpoch.AddDate(0, 0, -age)}
+		return &PruneEntry{ARN: arn, Group: "L", Uploaded: testEpoch.AddDate(0, 0, -age), Action: PruneDelete}
 	}
-	entries := []*PruneEntry{e("c", 0), e("b", 1), e("a", 2)}
 	for _, tc := range []struct {
 		name   string
 		marked string
 		used   string
-		want   bool
+		want   PruneAction
 	}{
-		{"rolled back from the newest, an older one serves", "c", "b", true},
-		{"rolled back from, then a newer one rotated in", "b", "c", false},
-		{"rolled back from, served by nothing newer", "b", "a", true},
+		{"rolled back from the newest, an older one serves", "c", "b", PruneHeld},
+		{"rolled back from, then a newer one rotated in", "b", "c", PruneDelete},
+		{"rolled back from, served by nothing newer", "b", "a", PruneHeld},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := held(entries, map[string]bool{tc.marked: true}, map[string]bool{tc.used: true})
-			if h[tc.marked] != tc.want || len(h) != 1 {
-				t.Errorf("held = %v, want %s: %v", h, tc.marked, tc.want)
+			entries := []*PruneEntry{e("c", 0), e("b", 1), e("a", 2)}
+			entries[slices.IndexFunc(entries, func(x *PruneEntry) bool { return x.ARN == tc.used })].Action = PruneInUse
+			hold(entries, map[string]bool{tc.marked: true}, map[string]bool{tc.used: true})
+			for _, en := range entries {
+				var want PruneAction
+				switch en.ARN {
+				case tc.marked:
+					want = tc.want
+				case tc.used:
+					want = PruneInUse
+				default:
+					want = PruneDelete
+				}
+				if en.Action != want {
+					t.Errorf("%s: %s, want %s", en.ARN, en.Action, want)
+				}
 			}
 		})
 	}
@@ -202,23 +214,19 @@ func TestDecidePrune(t *testing.T) {
 		entries   []*PruneEntry
 		used      []string
 		kept      []string
-		held      []string
 		keep      int
 		byLineage bool
 		want      map[string]PruneAction
 	}{
 		{"lineage: served, rollback target, obsolete",
-			[]*PruneEntry{e("c", "L", 0), e("b", "L", 1), e("a", "L", 2), e("x", "L", 0)}, []string{"c"}, []string{"b"}, nil, 1, true,
+			[]*PruneEntry{e("c", "L", 0), e("b", "L", 1), e("a", "L", 2), e("x", "L", 0)}, []string{"c"}, []string{"b"}, 1, true,
 			map[string]PruneAction{"c": PruneInUse, "b": PruneKept, "a": PruneDelete, "x": PruneDelete}},
 		{"lineage: no newest-upload rule (Why 1: a newer unused upload does not push the rollback target out)",
-			[]*PruneEntry{e("new", "L", 0), e("ec", "L", 1), e("prev", "L", 2)}, []string{"new"}, []string{"prev"}, nil, 1, true,
+			[]*PruneEntry{e("new", "L", 0), e("ec", "L", 1), e("prev", "L", 2)}, []string{"new"}, []string{"prev"}, 1, true,
 			map[string]PruneAction{"new": PruneInUse, "prev": PruneKept, "ec": PruneDelete}},
 		{"name group: newest unused kept, rollback target kept too",
-			[]*PruneEntry{e("n3", "g", 0), e("n2", "g", 1), e("n1", "g", 2), e("n0", "g", 3)}, []string{"n3"}, []string{"n0"}, nil, 1, false,
+			[]*PruneEntry{e("n3", "g", 0), e("n2", "g", 1), e("n1", "g", 2), e("n0", "g", 3)}, []string{"n3"}, []string{"n0"}, 1, false,
 			map[string]PruneAction{"n3": PruneInUse, "n2": PruneKept, "n1": PruneDelete, "n0": PruneKept}},
-		{"lineage: a rollback holds its lineage off the newest upload, which stays",
-			[]*PruneEntry{e("bad", "L", 0), e("cur", "L", 1), e("old", "L", 2)}, []string{"cur"}, nil, []string{"bad"}, 1, true,
-			map[string]PruneAction{"bad": PruneHeld, "cur": PruneInUse, "old": PruneDelete}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			set := func(l []string) map[string]bool {
@@ -228,7 +236,7 @@ func TestDecidePrune(t *testing.T) {
 				}
 				return m
 			}
-			decidePrune(tc.entries, set(tc.used), set(tc.kept), set(tc.held), tc.keep, tc.byLineage)
+			decidePrune(tc.entries, set(tc.used), set(tc.kept), tc.keep, tc.byLineage)
 			for _, en := range tc.entries {
 				if en.Action != tc.want[en.ARN] {
 					t.Errorf("%s: %s, want %s", en.ARN, en.Action, tc.want[en.ARN])

@@ -177,7 +177,7 @@ func (pr *pruner) prune(ctx context.Context, s *Service, scope []*Service, certs
 			}
 			if ls := Lineages(tags); len(ls) == 1 && ls[0] == pr.o.Lineage && Origin(tags) == pr.o.Lineage {
 				entries = append(entries, &PruneEntry{Region: region, ARN: c.ARN, Name: c.Name, Group: pr.o.Lineage, Uploaded: c.Uploaded, NotAfter: c.NotAfter})
-				marked[c.ARN] = !RolledBackAt(tags, pr.o.Lineage).IsZero()
+				marked[c.ARN] = rolledBackFrom(tags, pr.o.Lineage)
 			}
 		}
 	} else {
@@ -204,10 +204,10 @@ func (pr *pruner) prune(ctx context.Context, s *Service, scope []*Service, certs
 	if err != nil {
 		return err
 	}
+	decidePrune(entries, used, kept, pr.o.Keep, pr.o.Lineage != "")
 	if pr.o.Lineage == "" {
 		// By name group, only what would go is looked at for a mark (of
 		// any lineage), and the group stands for the lineage.
-		decidePrune(entries, used, kept, nil, pr.o.Keep, false)
 		for _, e := range entries {
 			if e.Action != PruneDelete {
 				continue
@@ -216,13 +216,10 @@ func (pr *pruner) prune(ctx context.Context, s *Service, scope []*Service, certs
 			if err != nil {
 				return err
 			}
-			marked[e.ARN] = slices.ContainsFunc(tags, func(t Tag) bool {
-				l, ok := strings.CutPrefix(t.Key, tagRolledBack)
-				return ok && !RolledBackAt(tags, l).IsZero()
-			})
+			marked[e.ARN] = rolledBackFrom(tags, "")
 		}
 	}
-	decidePrune(entries, used, kept, held(entries, marked, used), pr.o.Keep, pr.o.Lineage != "")
+	hold(entries, marked, used)
 	for _, e := range entries {
 		pr.res.Certificates = append(pr.res.Certificates, e)
 		if e.Action == PruneDelete {
@@ -249,31 +246,29 @@ func mayDelete(entries []*PruneEntry, protect []string, keep int, byLineage bool
 	return false
 }
 
-// held is every entry a rollback moved its lineage off (marked) that no newer
-// upload of the lineage has replaced on a listener. Deleting one would undo
-// the rollback's hold: the keystore still holds that certificate, and the
-// next rotation would upload it again, without the mark, and move the
-// listeners back onto what the operator rolled away from. Once a newer
-// certificate of the lineage serves, the marked one can go.
-func held(entries []*PruneEntry, marked, used map[string]bool) map[string]bool {
-	h := map[string]bool{}
+// hold turns PruneDelete into PruneHeld for every entry a rollback moved
+// its lineage off (marked) that no newer upload of the lineage has replaced
+// on a listener. Deleting one would undo the rollback's hold: the keystore
+// still holds that certificate, and the next rotation would upload it
+// again, without the mark, and move the listeners back onto what the
+// operator rolled away from. Once a newer certificate of the lineage
+// serves, the marked one can go.
+func hold(entries []*PruneEntry, marked, used map[string]bool) {
 	for _, e := range entries {
-		if !marked[e.ARN] {
-			continue
-		}
-		h[e.ARN] = !slices.ContainsFunc(entries, func(n *PruneEntry) bool {
+		if e.Action == PruneDelete && marked[e.ARN] && !slices.ContainsFunc(entries, func(n *PruneEntry) bool {
 			return used[n.ARN] && n.Group == e.Group && n.Uploaded.After(e.Uploaded)
-		})
+		}) {
+			e.Action = PruneHeld
+		}
 	}
-	return h
 }
 
 // decidePrune sets each entry's Action: PruneInUse when used, PruneKept when a
 // rollback within the kept generations needs it (kept) or, by name group
-// (byLineage false), it is one of the newest keep unused ones, PruneHeld when
-// a rollback holds its lineage off it (held); otherwise PruneDelete. Entries
-// are ordered by group, then newest upload first.
-func decidePrune(entries []*PruneEntry, used, kept, held map[string]bool, keep int, byLineage bool) {
+// (byLineage false), it is one of the newest keep unused ones; otherwise
+// PruneDelete (which hold may turn into PruneHeld). Entries are ordered by
+// group, then newest upload first.
+func decidePrune(entries []*PruneEntry, used, kept map[string]bool, keep int, byLineage bool) {
 	sort.SliceStable(entries, func(i, j int) bool {
 		a, b := entries[i], entries[j]
 		switch {
@@ -293,8 +288,6 @@ func decidePrune(entries []*PruneEntry, used, kept, held map[string]bool, keep i
 			e.Action = PruneInUse
 		case kept[e.ARN]:
 			e.Action = PruneKept
-		case held[e.ARN]:
-			e.Action = PruneHeld
 		case !byLineage && newest[e.Group] < keep:
 			newest[e.Group]++
 			e.Action = PruneKept
